@@ -1,0 +1,396 @@
+"""The job lifecycle: the one place that knows the state machine (SPEC §4).
+
+Every write is conditional. A transition is one DynamoDB transaction that moves the job
+(on the condition that it is still in the status we read), adjusts the per-user and
+global counters and appends the job event — so the record, the statistics and the log
+never disagree. A refused or lost race changes nothing and raises `InvalidTransition`.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, pagination
+from chalicelib.aws import storage_call
+from chalicelib.errors import Conflict, InvalidTransition, NotFound
+from chalicelib.models import CounterModel, JobEventModel, JobModel, STATUSES, connection
+from chalicelib.observability import count, logger
+from chalicelib.policy import get_policy
+
+SUBMITTED, RUNNING, COMPLETED, ERROR, ARCHIVED, CANCELLED = STATUSES
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SUBMITTED: frozenset({RUNNING, CANCELLED}),
+    RUNNING: frozenset({COMPLETED, ERROR, CANCELLED}),
+    COMPLETED: frozenset({ARCHIVED}),
+    ERROR: frozenset(),
+    ARCHIVED: frozenset(),
+    CANCELLED: frozenset(),
+}
+TERMINAL = frozenset({COMPLETED, ERROR, ARCHIVED, CANCELLED})
+
+#: Fields a transition may set besides the lifecycle timestamps.
+TRANSITION_FIELDS = frozenset(
+    {"error", "result_keys", "archive_keys", "summary", "input_key", "input_size", "input_filename"}
+)
+
+#: Extra time past the policy's retention before DynamoDB's TTL removes a record; the
+#: purge task deletes (with its objects) well before, TTL is only the safety net.
+TTL_GRACE = timedelta(days=7)
+MAX_TX_ATTEMPTS = 5
+GLOBAL_SCOPE = "global"
+
+_event_seq = itertools.count()
+_event_origin = f"{os.getpid() % 10000:04d}{random.randrange(16**4):04x}"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_token: str | None
+
+
+def can_transition(src: str, dst: str) -> bool:
+    return dst in TRANSITIONS.get(src, frozenset())
+
+
+def new_job_id() -> str:
+    return str(uuid.uuid4())
+
+
+def user_scope(user_id: str) -> str:
+    return f"user#{user_id}"
+
+
+def _expiry(status: str, changed_at: str) -> Any:
+    days = get_policy().retention_days.days(status)
+    return clock.parse_iso(changed_at) + timedelta(days=days) + TTL_GRACE
+
+
+def _event_key(timestamp: str) -> str:
+    """Sorts by time; the sequence orders events of one process within a millisecond."""
+    return f"{timestamp}#{next(_event_seq):010d}-{_event_origin}"
+
+
+def _event(job_id: str, message: str, level: str, timestamp: str, data: dict[str, Any] | None) -> JobEventModel:
+    return JobEventModel(
+        job_id, _event_key(timestamp), timestamp=timestamp, level=level, message=message, data=data
+    )
+
+
+def _counter_updates(tx: TransactWrite, user_id: str, actions: list[Any]) -> None:
+    for scope in (GLOBAL_SCOPE, user_scope(user_id)):
+        tx.update(CounterModel(scope), actions=actions)
+
+
+def _run_transaction(build: Any, what: str) -> None:
+    """Commit a transaction, retrying only DynamoDB's transient TransactionConflict.
+
+    Conflicts arise on the shared counter items when two jobs move at once; they are
+    not a verdict on our condition, so we retry with jittered backoff. A failed
+    condition is a verdict and becomes InvalidTransition.
+    """
+    for attempt in range(MAX_TX_ATTEMPTS):
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                build(tx)
+            return
+        except TransactWriteError as exc:
+            reasons = [r.code for r in (exc.cancellation_reasons or []) if r is not None]
+            if "ConditionalCheckFailed" in reasons:
+                raise InvalidTransition(what) from None
+            if "TransactionConflict" in reasons and attempt + 1 < MAX_TX_ATTEMPTS:
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))
+                continue
+            raise
+
+
+@storage_call("create_job")
+def create_job(
+    *,
+    user_id: str,
+    job_name: str,
+    params: dict[str, Any],
+    job_id: str | None = None,
+    model_name: str = "resfinder",
+    input_key: str | None = None,
+    input_filename: str | None = None,
+    source: str = "api",
+) -> JobModel:
+    """Create a Submitted job. A given `job_id` that exists already raises Conflict,
+    which makes creation from at-least-once events idempotent."""
+    job_id = job_id or new_job_id()
+    ts = clock.now_iso()
+    job = JobModel(
+        job_id,
+        user_id=user_id,
+        job_name=job_name,
+        status=SUBMITTED,
+        user_status=f"{user_id}#{SUBMITTED}",
+        progress=0,
+        created_at=ts,
+        updated_at=ts,
+        status_changed_at=ts,
+        params=params,
+        model_name=model_name,
+        source=source,
+        input_key=input_key,
+        input_filename=input_filename,
+        expires_at=_expiry(SUBMITTED, ts),
+    )
+    counter_actions = [CounterModel.n_submitted.add(1), CounterModel.created_total.add(1)]
+    model_attr = CounterModel.model_attr(model_name)
+    if model_attr is not None:
+        counter_actions.append(model_attr.add(1))
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(job, condition=JobModel.job_id.does_not_exist())
+        _counter_updates(tx, user_id, counter_actions)
+        tx.save(_event(job_id, f"Job submitted ({source})", "INFO", ts, None))
+
+    try:
+        _run_transaction(build, "job exists")
+    except InvalidTransition:
+        raise Conflict(f"Job {job_id} already exists") from None
+    count("jobs.created")
+    logger.info("job created", extra={"job_id": job_id, "user_id": user_id})
+    return job
+
+
+@storage_call("get_job")
+def get_job(job_id: str) -> JobModel:
+    try:
+        return JobModel.get(job_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("Job not found") from None
+
+
+def get_job_for(job_id: str, user_id: str, is_admin: bool = False) -> JobModel:
+    """The job if the caller may see it; someone else's job is NotFound, not Forbidden."""
+    job = get_job(job_id)
+    if job.user_id != user_id and not is_admin:
+        raise NotFound("Job not found")
+    return job
+
+
+@storage_call("transition")
+def transition(
+    job: JobModel | str,
+    dst: str,
+    *,
+    message: str | None = None,
+    level: str | None = None,
+    **fields: Any,
+) -> JobModel:
+    """Move a job to `dst` if the state machine allows it and nobody moved it first.
+
+    Pass the job model to save the read (one call); pass an id to read it first.
+    Returns the job as written.
+    """
+    if isinstance(job, str):
+        job = get_job(job)
+    unknown = set(fields) - TRANSITION_FIELDS
+    if unknown:
+        raise ValueError(f"not transition fields: {sorted(unknown)}")
+    src = job.status
+    if not can_transition(src, dst):
+        raise InvalidTransition(f"Job is {src}; it cannot become {dst}")
+
+    ts = clock.now_iso()
+    changes: dict[str, Any] = {
+        "status": dst,
+        "user_status": f"{job.user_id}#{dst}",
+        "status_changed_at": ts,
+        "updated_at": ts,
+        "expires_at": _expiry(dst, ts),
+        **fields,
+    }
+    if dst == RUNNING:
+        changes["started_at"] = ts
+        changes["heartbeat_at"] = ts
+    if dst in (COMPLETED, ERROR, CANCELLED):
+        changes["completed_at"] = ts
+    if dst == COMPLETED:
+        changes["progress"] = 100
+
+    counters = [CounterModel.status_attr(src).add(-1), CounterModel.status_attr(dst).add(1)]
+    if dst == COMPLETED:
+        counters.append(CounterModel.completed_total.add(1))
+        if job.started_at:
+            seconds = (clock.parse_iso(ts) - clock.parse_iso(job.started_at)).total_seconds()
+            counters += [CounterModel.duration_sum.add(round(seconds, 3)), CounterModel.duration_count.add(1)]
+    elif dst == ERROR:
+        counters.append(CounterModel.error_total.add(1))
+    elif dst == CANCELLED:
+        counters.append(CounterModel.cancelled_total.add(1))
+
+    actions = [
+        getattr(JobModel, name).remove() if value is None else getattr(JobModel, name).set(value)
+        for name, value in changes.items()
+    ]
+    text = message or f"Status {src} -> {dst}" + (f": {fields['error']}" if fields.get("error") else "")
+    event_level = level or ("ERROR" if dst == ERROR else "INFO")
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(job, actions=actions, condition=JobModel.status == src)
+        _counter_updates(tx, job.user_id, counters)
+        tx.save(_event(job.job_id, text, event_level, ts, {"from": src, "to": dst}))
+
+    _run_transaction(build, f"Job {job.job_id} changed concurrently; it is no longer {src}")
+    for name, value in changes.items():
+        setattr(job, name, value)
+    count(f"jobs.{dst.lower()}")
+    logger.info("job transition", extra={"job_id": job.job_id, "from": src, "to": dst})
+    return job
+
+
+@storage_call("update_progress")
+def update_progress(job_id: str, progress: float) -> bool:
+    """Raise progress (0-100) and beat the heart; False if the job is no longer Running
+    or already further along — the caller treats that as a signal to stop."""
+    progress = max(0.0, min(100.0, float(progress)))
+    ts = clock.now_iso()
+    try:
+        JobModel(job_id).update(
+            actions=[
+                JobModel.progress.set(round(progress, 2)),
+                JobModel.heartbeat_at.set(ts),
+                JobModel.updated_at.set(ts),
+            ],
+            condition=(JobModel.status == RUNNING) & (JobModel.progress <= round(progress, 2)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+@storage_call("heartbeat")
+def heartbeat(job_id: str) -> bool:
+    """Record liveness of a running job; False if it is not Running any more."""
+    try:
+        JobModel(job_id).update(
+            actions=[JobModel.heartbeat_at.set(clock.now_iso())],
+            condition=JobModel.status == RUNNING,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+@storage_call("append_event")
+def append_event(job_id: str, message: str, level: str = "INFO", data: dict[str, Any] | None = None) -> None:
+    _event(job_id, message, level, clock.now_iso(), data).save()
+
+
+def _page(result: Any, limit: int, scope: str) -> Page:
+    items = list(itertools.islice(result, limit))
+    return Page(items, pagination.encode(result.last_evaluated_key, scope))
+
+
+@storage_call("list_events")
+def list_events(job_id: str, limit: int = 100, next_token: str | None = None) -> Page:
+    """A job's events oldest first, one Query per page."""
+    scope = f"events:{job_id}"
+    result = JobEventModel.query(
+        job_id, limit=limit, page_size=limit, last_evaluated_key=pagination.decode(next_token, scope)
+    )
+    return _page(result, limit, scope)
+
+
+@storage_call("list_jobs")
+def list_user_jobs(user_id: str, status: str | None = None, limit: int = 50, next_token: str | None = None) -> Page:
+    """A user's jobs newest first, optionally of one status; one Query per page."""
+    scope = f"jobs:{user_id}:{status or '*'}"
+    start = pagination.decode(next_token, scope)
+    if status is None:
+        index, key = JobModel.user_created_index, user_id
+    else:
+        index, key = JobModel.user_status_index, f"{user_id}#{status}"
+    result = index.query(key, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=start)
+    return _page(result, limit, scope)
+
+
+@storage_call("jobs_by_status")
+def jobs_by_status(
+    status: str, *, changed_before: str | None = None, limit: int = 100, last_key: dict[str, Any] | None = None
+) -> tuple[list[JobModel], dict[str, Any] | None]:
+    """Jobs in `status` that entered it before `changed_before`, oldest first.
+
+    The age cut-off is a key condition, so DynamoDB reads only the due jobs: a
+    maintenance run costs what it finds, not what the table holds.
+    """
+    condition = JobModel.status_changed_at < changed_before if changed_before else None
+    result = JobModel.status_changed_index.query(
+        status, condition, scan_index_forward=True, limit=limit, page_size=limit, last_evaluated_key=last_key
+    )
+    items = list(itertools.islice(result, limit))
+    return items, result.last_evaluated_key
+
+
+@storage_call("delete_events")
+def delete_events(job_id: str) -> int:
+    """Delete every event of a job (idempotent: run again after an interruption)."""
+    deleted = 0
+    with JobEventModel.batch_write() as batch:
+        for event in JobEventModel.query(job_id, attributes_to_get=["job_id", "event_key"]):
+            batch.delete(event)
+            deleted += 1
+    return deleted
+
+
+@storage_call("delete_job")
+def delete_job_record(job: JobModel) -> None:
+    """Delete the record (on the condition its status is unchanged) and its counts.
+
+    Callers delete objects and events first, so an interrupted deletion leaves the
+    record in place for a retry to finish.
+    """
+
+    def build(tx: TransactWrite) -> None:
+        tx.delete(job, condition=JobModel.status == job.status)
+        _counter_updates(tx, job.user_id, [CounterModel.status_attr(job.status).add(-1)])
+
+    _run_transaction(build, f"Job {job.job_id} changed while being deleted; try again")
+    count("jobs.deleted")
+
+
+def delete_job(job: JobModel, *, allow_running: bool = False) -> None:
+    """Delete a job's events and record (its S3 objects are the caller's, see s3layout)."""
+    if job.status == RUNNING and not allow_running:
+        raise InvalidTransition("Job is Running; cancel it before deleting it")
+    delete_events(job.job_id)
+    delete_job_record(job)
+
+
+@storage_call("get_stats")
+def get_stats(scope: str) -> dict[str, Any]:
+    """Statistics of one scope from its counter item: one GetItem, never a Scan."""
+    try:
+        counters = CounterModel.get(scope)
+    except DoesNotExist:
+        counters = CounterModel(scope)
+    by_status = {status: int(getattr(counters, f"n_{status.lower()}") or 0) for status in STATUSES}
+    finished = (counters.completed_total or 0) + (counters.error_total or 0)
+    models = [("resfinder", int(counters.model_resfinder or 0))]
+    return {
+        "total": sum(by_status.values()),
+        "by_status": by_status,
+        "success_rate": round(counters.completed_total / finished, 4) if finished else None,
+        "avg_duration_seconds": (
+            round(counters.duration_sum / counters.duration_count, 3) if counters.duration_count else None
+        ),
+        "top_models": [{"model_name": name, "count": n} for name, n in sorted(models, key=lambda m: -m[1]) if n],
+    }

@@ -1,0 +1,223 @@
+"""DynamoDB table layout: the one module that knows tables, keys and indexes.
+
+Access patterns (SPEC §5), each served by GetItem or Query, never Scan:
+- job by id ........................ jobs table, GetItem on `job_id`
+- a user's jobs, newest first ...... jobs `user-created-index` (user_id, created_at)
+- a user's jobs with one status .... jobs `user-status-index` (user_status, created_at)
+- jobs by status and age ........... jobs `status-changed-index` (status, status_changed_at)
+- events of a job, oldest first .... events table (job_id, event_key)
+- statistics ....................... counters table, GetItem on `scope`
+`infra/` declares the same tables; a test checks that both agree.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.attributes import TTLAttribute
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.settings import Settings, get_settings
+
+STATUSES = ("Submitted", "Running", "Completed", "Error", "Archived", "Cancelled")
+
+
+class _Meta:
+    """Connection settings shared by every model; filled in by `bind_models`."""
+
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class UserCreatedIndex(GlobalSecondaryIndex["JobModel"]):
+    class Meta:
+        index_name = "user-created-index"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class UserStatusIndex(GlobalSecondaryIndex["JobModel"]):
+    class Meta:
+        index_name = "user-status-index"
+        projection = AllProjection()
+
+    user_status = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class StatusChangedIndex(GlobalSecondaryIndex["JobModel"]):
+    class Meta:
+        index_name = "status-changed-index"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    status_changed_at = UnicodeAttribute(range_key=True)
+
+
+class JobModel(Model):
+    """One prediction job. `user_status` is derived (`{user_id}#{status}`) for its index."""
+
+    class Meta(_Meta):
+        table_name = "amr-local-jobs"
+
+    job_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    job_name = UnicodeAttribute()
+    status = UnicodeAttribute()
+    user_status = UnicodeAttribute()
+    progress = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    status_changed_at = UnicodeAttribute()
+    started_at = UnicodeAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
+    heartbeat_at = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    params = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    model_name = UnicodeAttribute(default="resfinder")
+    source = UnicodeAttribute(default="api")
+    input_key = UnicodeAttribute(null=True)
+    input_filename = UnicodeAttribute(null=True)
+    input_size = NumberAttribute(null=True)
+    result_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
+    archive_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
+    summary = MapAttribute(null=True)  # type: ignore[var-annotated]
+    expires_at = TTLAttribute(null=True)
+
+    user_created_index = UserCreatedIndex()
+    user_status_index = UserStatusIndex()
+    status_changed_index = StatusChangedIndex()
+
+
+class JobEventModel(Model):
+    """One line of a job's log; `event_key` = `{timestamp}#{sequence}` sorts oldest first."""
+
+    class Meta(_Meta):
+        table_name = "amr-local-job-events"
+
+    job_id = UnicodeAttribute(hash_key=True)
+    event_key = UnicodeAttribute(range_key=True)
+    timestamp = UnicodeAttribute()
+    level = UnicodeAttribute(default="INFO")
+    message = UnicodeAttribute()
+    data = MapAttribute(null=True)  # type: ignore[var-annotated]
+
+
+class CounterModel(Model):
+    """Running totals per scope (`global` or `user#{id}`) so statistics never Scan.
+
+    `n_<status>` count the jobs currently in that status; the `*_total` and duration
+    fields are lifetime outcome counters that deletion does not undo.
+    """
+
+    class Meta(_Meta):
+        table_name = "amr-local-counters"
+
+    scope = UnicodeAttribute(hash_key=True)
+    n_submitted = NumberAttribute(default=0)
+    n_running = NumberAttribute(default=0)
+    n_completed = NumberAttribute(default=0)
+    n_error = NumberAttribute(default=0)
+    n_archived = NumberAttribute(default=0)
+    n_cancelled = NumberAttribute(default=0)
+    created_total = NumberAttribute(default=0)
+    completed_total = NumberAttribute(default=0)
+    error_total = NumberAttribute(default=0)
+    cancelled_total = NumberAttribute(default=0)
+    duration_sum = NumberAttribute(default=0)
+    duration_count = NumberAttribute(default=0)
+    model_resfinder = NumberAttribute(default=0)
+
+    @staticmethod
+    def status_attr(status: str) -> NumberAttribute:
+        return getattr(CounterModel, f"n_{status.lower()}")
+
+    @staticmethod
+    def model_attr(model_name: str) -> NumberAttribute | None:
+        return getattr(CounterModel, f"model_{model_name}", None)
+
+
+#: Every table of the service, with the settings field naming it.
+TABLES: dict[str, type[Model]] = {
+    "jobs_table": JobModel,
+    "events_table": JobEventModel,
+    "counters_table": CounterModel,
+}
+
+
+def register_table(settings_field: str, model: type[Model]) -> None:
+    """Add a model defined elsewhere (e.g. users) so binding and creation include it."""
+    TABLES[settings_field] = model
+    bind_models(get_settings(), [settings_field])
+
+
+def bind_models(settings: Settings, fields: Iterable[str] | None = None) -> None:
+    """Point models at the stage's tables, region and endpoint; drop old connections."""
+    for field in fields or list(TABLES):
+        model = TABLES[field]
+        model.Meta.table_name = getattr(settings, field)
+        model.Meta.region = settings.region
+        model.Meta.host = settings.endpoint_url
+        model.Meta.max_retry_attempts = settings.max_retry_attempts
+        model._connection = None
+    global _connection
+    _connection = None
+
+
+_connection: Connection | None = None
+
+
+def connection() -> Connection:
+    """The low-level connection used for transactions, bound like the models."""
+    global _connection
+    if _connection is None:
+        settings = get_settings()
+        _connection = Connection(
+            region=settings.region,
+            host=settings.endpoint_url,
+            max_retry_attempts=settings.max_retry_attempts,
+        )
+    return _connection
+
+
+def dynamodb_clients() -> list[Any]:
+    """Every botocore DynamoDB client in use (benchmarks hook their events)."""
+    clients = [model._get_connection().connection.client for model in TABLES.values()]
+    return clients + [connection().client]
+
+
+def create_tables(wait: bool = False) -> list[str]:
+    """Create every missing table (tests, local stack); returns the names created."""
+    created = []
+    for model in TABLES.values():
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
+            created.append(model.Meta.table_name)
+    return created
+
+
+def table_definitions() -> dict[str, dict[str, Any]]:
+    """Key schema and indexes per table, for comparing with `infra/` templates."""
+    out: dict[str, dict[str, Any]] = {}
+    for model in TABLES.values():
+        schema = model._get_schema()  # PynamoDB's own CreateTable arguments
+        out[model.Meta.table_name] = {
+            "key_schema": schema["key_schema"],
+            "attribute_definitions": schema["attribute_definitions"],
+            "global_secondary_indexes": [
+                {"index_name": i["index_name"], "key_schema": i["key_schema"]}
+                for i in schema.get("global_secondary_indexes", [])
+            ],
+        }
+    return out
+
+
+bind_models(get_settings())

@@ -1,0 +1,51 @@
+"""Structured logging and metrics shared by every function (SPEC §9).
+
+Powertools' Logger writes one JSON object per line and carries appended keys (request,
+job and user ids) on every later line; Metrics writes CloudWatch embedded-metric-format
+lines, which CloudWatch turns into metrics without an agent or an API call.
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = "amr-service"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AMRService")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+@contextmanager
+def timed(metric: str) -> Iterator[None]:
+    """Record the wall time of the block as `<metric>` in milliseconds."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed_ms = (time.perf_counter() - start) * 1000.0
+        metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=round(elapsed_ms, 3))
+
+
+def count(metric: str, value: float = 1) -> None:
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
+
+
+def flush() -> None:
+    """Emit accumulated metrics; called once at the end of every invocation."""
+    metrics.flush_metrics(raise_on_empty_metrics=False)
+
+
+def bind(**keys: str | None) -> None:
+    """Attach ids to every later log line of this invocation (None values are skipped)."""
+    logger.append_keys(**{k: v for k, v in keys.items() if v is not None})
+
+
+def reset_context() -> None:
+    """Drop per-invocation keys so one request's ids never leak into the next."""
+    logger.remove_keys(["request_id", "job_id", "user_id"])

@@ -1,0 +1,568 @@
+"""Acquired-resistance gene prediction: minimap2 (mappy) alignment of genome segments
+against the ResFinder alleles, with ResFinder's calling semantics.
+
+Design (why it looks like this):
+
+* The allele index (~3,100 sequences, ~3 Mb) is built once per process
+  (:func:`get_aligner`) and reused by every job a warm Lambda container serves.
+  ``mappy.Aligner(seq=...)`` only indexes a single sequence, so the alleles are
+  written to a temporary FASTA that is deleted right after the build.
+* Contigs are consumed lazily from any iterable of ``(id, sequence)`` (e.g. a
+  :class:`chalicelib.fasta.FastaReader`) and cut into segments of
+  ``segment_length`` bases with ``segment_overlap`` shared bases.  Segments are
+  aligned in batches of ``batch_size``; after each batch ``on_batch`` receives a
+  :class:`BatchProgress` and may cancel.  Only the contigs of the current batch
+  are held in memory.
+* Hits: identity = matching bases / alignment columns (BLAST/ResFinder
+  "identity", mappy ``mlen/blen``); coverage = aligned reference span / allele
+  length.  A hit is called when identity >= ``min_identity`` and coverage >=
+  ``min_coverage``.
+* Segment boundaries: a gene no longer than ``segment_overlap`` lies entirely in
+  some segment.  A longer gene crossing a boundary shows up as clipped partial
+  alignments touching the segment edge; for those, a window of the contig around
+  the locus (extended by the allele length on both sides) is re-aligned, so the
+  gene is found whole whatever its length (even with overlap 0 or genes longer
+  than a segment).  Copies of one alignment found in two overlapping segments,
+  and partial copies, are merged by the locus resolution.
+* Locus resolution follows ResFinder: hits overlapping by more than
+  ``ALLOWED_OVERLAP`` (30) contig bases are one locus and only the best allele is
+  kept (score identity*coverage, ties: longer alignment, higher identity, allele
+  name).  As in ResFinder this is done per class database of ``config`` (an
+  aminoglycoside allele does not hide a quinolone allele at the same locus, e.g.
+  aac(6')-Ib vs aac(6')-Ib-cr, which confer different phenotypes); an allele
+  listed in several class files is reported once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import mappy
+
+from chalicelib.resfinder import Allele, ResfinderDB, load_db
+
+ALLOWED_OVERLAP = 30
+# Bases of slack when deciding that an alignment was cut by a segment edge.
+EDGE_SLACK = 50
+# mappy settings: minimap2's default seeds (k=15, w=10) find alleles with randomly
+# placed divergence down to ~88% identity (tests check 91%), and cost half the
+# time of k=13.  best_n caps secondary alignments per *query*, i.e. per segment
+# with all its loci, so it is large: every near-identical allele of a locus
+# (e.g. ~200 blaTEM) must compete, or a class's best allele can be dropped.
+# Limitation: k-mer seeding can miss a gene whose differences are spread so evenly
+# that no 15-mer survives (~1 difference every <15 bases); real genes rarely are.
+MAPPY_OPTIONS: dict[str, Any] = {"k": 15, "w": 10, "best_n": 2000}
+
+SUPPORTED_MODELS = ("resfinder",)
+# mappy releases the GIL while aligning, so segments of a batch are aligned by a
+# small thread pool (Lambda with >= 1,769 MB has 2 vCPUs).
+MAP_THREADS = max(1, min(2, os.cpu_count() or 1))
+
+
+class Cancelled(Exception):
+    """Raised by :func:`predict` when ``on_batch`` returned False."""
+
+    def __init__(self, progress: "BatchProgress") -> None:
+        super().__init__(f"prediction cancelled after {progress.segments_done} segments")
+        self.progress = progress
+
+
+@dataclass(frozen=True)
+class PredictParams:
+    """Job parameters of SPEC §6; invalid values raise ValueError on construction."""
+
+    model_name: str = "resfinder"
+    segment_length: int = 100_000
+    segment_overlap: int = 5_000
+    batch_size: int = 16
+    use_cpu: bool = True
+    min_identity: float = 0.90
+    min_coverage: float = 0.60
+
+    def __post_init__(self) -> None:
+        def is_int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def is_num(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        if self.model_name not in SUPPORTED_MODELS:
+            raise ValueError(f"model_name must be one of {', '.join(SUPPORTED_MODELS)}")
+        if not is_int(self.segment_length) or self.segment_length < 1:
+            raise ValueError("segment_length must be a positive integer")
+        if not is_int(self.segment_overlap) or self.segment_overlap < 0:
+            raise ValueError("segment_overlap must be a non-negative integer")
+        if self.segment_overlap >= self.segment_length:
+            raise ValueError("segment_overlap must be < segment_length")
+        if not is_int(self.batch_size) or self.batch_size < 1:
+            raise ValueError("batch_size must be a positive integer")
+        if not isinstance(self.use_cpu, bool):
+            raise ValueError("use_cpu must be a boolean")
+        for name in ("min_identity", "min_coverage"):
+            v = getattr(self, name)
+            if not is_num(v) or not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"{name} must be a number between 0 and 1")
+
+    @classmethod
+    def from_dict(cls, params: Mapping[str, Any] | None) -> "PredictParams":
+        """Build from a job's ``params`` dict; unknown names raise ValueError."""
+        params = dict(params or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown parameter(s): {', '.join(unknown)}")
+        return cls(**params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (e.g. to store with the job)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Passed to ``on_batch`` after each batch.
+
+    ``fraction`` estimates overall progress (0..1) when ``predict`` was given
+    ``input_fraction``: the fraction of input bytes consumed when the latest
+    contig was read, scaled by bases aligned / bases read so far; it reaches 1.0
+    only on the last batch.  None when no input size is known.
+    """
+
+    batch: int
+    segments_done: int
+    segments_seen: int
+    contigs_seen: int
+    bases_done: int
+    bases_seen: int
+    hits: int
+    elapsed: float
+    fraction: float | None
+    finished: bool
+
+
+@dataclass(frozen=True)
+class GeneHit:
+    """One called gene; ``to_dict`` gives the SPEC §6 ``genes[]`` entry."""
+
+    gene: str
+    allele: str
+    accession: str
+    contig: str
+    start: int  # 1-based inclusive
+    end: int  # 1-based inclusive
+    strand: str  # '+' or '-'
+    identity: float  # percent
+    coverage: float  # percent
+    drug_class: str
+    phenotypes: tuple[str, ...]
+    allele_length: int
+    ref_start: int  # 1-based inclusive position in the allele
+    ref_end: int
+    alignment_length: int  # alignment columns (matches, mismatches, gaps)
+    mechanism: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """SPEC §6 gene entry."""
+        return {
+            "gene": self.gene,
+            "allele": self.allele,
+            "accession": self.accession,
+            "contig": self.contig,
+            "start": self.start,
+            "end": self.end,
+            "strand": self.strand,
+            "identity": self.identity,
+            "coverage": self.coverage,
+            "drug_class": self.drug_class,
+            "phenotypes": list(self.phenotypes),
+        }
+
+
+@dataclass
+class Prediction:
+    """Result of one prediction (job-independent; results.py renders it)."""
+
+    genes: list[GeneHit]
+    resistance: dict[str, list[str]]
+    contigs: int
+    bases: int
+    segments: int
+    seconds: float
+    index_seconds: float
+    database_name: str
+    database_version: str
+    params: PredictParams = field(default_factory=PredictParams)
+
+    def stats(self) -> dict[str, Any]:
+        """SPEC §6 ``stats`` object."""
+        return {
+            "contigs": self.contigs,
+            "bases": self.bases,
+            "segments": self.segments,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# --------------------------------------------------------------------------- index
+
+_INDEX_LOCK = threading.Lock()
+_INDEX: dict[tuple[str, str], tuple[mappy.Aligner, float]] = {}
+
+
+def get_aligner(db: ResfinderDB | None = None) -> mappy.Aligner:
+    """The allele index for ``db``, built on first use and cached for the process."""
+    return _aligner_and_seconds(db or load_db())[0]
+
+
+def index_build_seconds(db: ResfinderDB | None = None) -> float:
+    """Seconds the (cached) index build took, for benchmarks and logs."""
+    return _aligner_and_seconds(db or load_db())[1]
+
+
+def clear_index_cache() -> None:
+    """Drop cached indexes (tests and benchmarks measuring a cold build)."""
+    with _INDEX_LOCK:
+        _INDEX.clear()
+
+
+def _aligner_and_seconds(db: ResfinderDB) -> tuple[mappy.Aligner, float]:
+    key = (db.path, db.version)
+    with _INDEX_LOCK:
+        cached = _INDEX.get(key)
+        if cached is None:
+            t0 = time.perf_counter()
+            aligner = _build_aligner(db.alleles.values())
+            cached = (aligner, time.perf_counter() - t0)
+            _INDEX[key] = cached
+        return cached
+
+
+def _build_aligner(alleles: Iterable[Allele]) -> mappy.Aligner:
+    """Index alleles via a temporary FASTA (mappy's ``seq=`` takes a single sequence only)."""
+    tmpdir = tempfile.mkdtemp(prefix="amr-index-")
+    try:
+        path = os.path.join(tmpdir, "alleles.fa")
+        with open(path, "w", encoding="ascii") as fh:
+            for a in alleles:
+                fh.write(f">{a.name}\n{a.sequence}\n")
+        aligner = mappy.Aligner(path, n_threads=2, **MAPPY_OPTIONS)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    if not aligner:
+        raise RuntimeError("failed to build the minimap2 index of the ResFinder alleles")
+    return aligner
+
+
+# --------------------------------------------------------------------------- segments
+
+
+@dataclass(frozen=True)
+class _Segment:
+    contig: str
+    contig_seq: str  # reference to the whole contig (no copy) for boundary rescue
+    contig_index: int
+    offset: int  # 0-based start on the contig
+    end: int  # 0-based exclusive end
+
+
+def segment_starts(length: int, segment_length: int, segment_overlap: int) -> list[int]:
+    """0-based starts of the segments covering a contig of ``length`` bases."""
+    if length <= segment_length:
+        return [0]
+    step = segment_length - segment_overlap
+    starts = list(range(0, length - segment_overlap, step))
+    # The last start must leave its segment ending at the contig end.
+    while starts and starts[-1] + segment_length < length:
+        starts.append(starts[-1] + step)
+    return starts
+
+
+@dataclass
+class _Cand:
+    allele: str
+    contig_index: int
+    start0: int
+    end0: int
+    strand: str
+    identity: float
+    coverage: float
+    blen: int
+    r_st: int
+    r_en: int
+
+    @property
+    def score(self) -> float:
+        return self.identity * self.coverage
+
+
+def _to_cand(h: Any, seg_contig_index: int, offset: int) -> _Cand:
+    return _Cand(
+        allele=h.ctg,
+        contig_index=seg_contig_index,
+        start0=offset + h.q_st,
+        end0=offset + h.q_en,
+        strand="+" if h.strand >= 0 else "-",
+        identity=h.mlen / h.blen if h.blen else 0.0,
+        coverage=(h.r_en - h.r_st) / h.ctg_len if h.ctg_len else 0.0,
+        blen=h.blen,
+        r_st=h.r_st,
+        r_en=h.r_en,
+    )
+
+
+def _clipped_by_edge(h: Any, seg: _Segment, contig_len: int) -> bool:
+    """True when the alignment may continue beyond the segment edge (gene crosses a boundary)."""
+    seg_len = seg.end - seg.offset
+    if h.strand >= 0:
+        miss_left, miss_right = h.r_st, h.ctg_len - h.r_en
+    else:
+        miss_left, miss_right = h.ctg_len - h.r_en, h.r_st
+    if seg.offset > 0 and miss_left > 0 and h.q_st <= miss_left + EDGE_SLACK:
+        return True
+    if seg.end < contig_len and miss_right > 0 and seg_len - h.q_en <= miss_right + EDGE_SLACK:
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def predict(
+    contigs: Iterable[tuple[str, str]],
+    params: PredictParams | None = None,
+    on_batch: Callable[[BatchProgress], bool | None] | None = None,
+    *,
+    db: ResfinderDB | None = None,
+    input_fraction: Callable[[], float | None] | None = None,
+) -> Prediction:
+    """Predict acquired resistance genes in ``contigs`` (iterable of ``(id, sequence)``).
+
+    ``on_batch`` is called after every batch of segments; returning ``False``
+    (exactly False; None continues) raises :class:`Cancelled`.  ``input_fraction``
+    (optional) returns the fraction of the input consumed so far (e.g.
+    ``lambda: reader.fraction(size)``) and makes ``BatchProgress.fraction``
+    meaningful.  Errors raised by ``contigs`` (e.g. ``fasta.InputError``)
+    propagate unchanged.
+    """
+    params = params or PredictParams()
+    db = db or load_db()
+    t0 = time.perf_counter()
+    aligner, index_seconds = _aligner_and_seconds(db)
+    min_id, min_cov = float(params.min_identity), float(params.min_coverage)
+    tls = threading.local()
+
+    def local_buffer() -> mappy.ThreadBuffer:
+        # mappy needs one ThreadBuffer per thread; reusing it avoids re-allocation per call.
+        b = getattr(tls, "buf", None)
+        if b is None:
+            b = tls.buf = mappy.ThreadBuffer()
+        return b
+
+    def map_segment(seg: _Segment) -> tuple[list[_Cand], list[tuple[int, int]]]:
+        """Passing hits of one segment plus contig windows to re-align (boundary genes)."""
+        found: list[_Cand] = []
+        windows: list[tuple[int, int]] = []
+        contig_len = len(seg.contig_seq)
+        for h in aligner.map(seg.contig_seq[seg.offset : seg.end], buf=local_buffer()):
+            if _clipped_by_edge(h, seg, contig_len):
+                pad = h.ctg_len + EDGE_SLACK
+                windows.append(
+                    (max(0, seg.offset + h.q_st - pad), min(contig_len, seg.offset + h.q_en + pad))
+                )
+            c = _to_cand(h, seg.contig_index, seg.offset)
+            if c.identity >= min_id and c.coverage >= min_cov:
+                found.append(c)
+        return found, windows
+
+    contig_names: list[str] = []
+    state = {"bases_seen": 0, "segments_seen": 0, "frac_at_read": 0.0}
+
+    def segments() -> Iterator[_Segment]:
+        for cid, seq in contigs:
+            idx = len(contig_names)
+            contig_names.append(cid)
+            state["bases_seen"] += len(seq)
+            if input_fraction is not None:
+                state["frac_at_read"] = input_fraction() or 0.0
+            for st in segment_starts(len(seq), params.segment_length, params.segment_overlap):
+                state["segments_seen"] += 1
+                yield _Segment(cid, seq, idx, st, min(len(seq), st + params.segment_length))
+
+    cands: list[_Cand] = []
+    seg_iter = segments()
+    segments_done = bases_done = batch_no = 0
+    last_fraction = 0.0
+    # One segment of look-ahead tells whether a batch is the last one.
+    pending = next(seg_iter, None)
+    with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
+        while pending is not None:
+            batch: list[_Segment] = [pending]
+            while len(batch) < params.batch_size:
+                nxt = next(seg_iter, None)
+                if nxt is None:
+                    break
+                batch.append(nxt)
+            pending = next(seg_iter, None) if len(batch) == params.batch_size else None
+            finished = pending is None
+            rescue: dict[int, list[tuple[int, int]]] = {}
+            seqs: dict[int, str] = {}
+            for seg, (found, windows) in zip(batch, pool.map(map_segment, batch)):
+                cands.extend(found)
+                if windows:
+                    rescue.setdefault(seg.contig_index, []).extend(windows)
+                    seqs[seg.contig_index] = seg.contig_seq
+                segments_done += 1
+                bases_done += seg.end - seg.offset - (params.segment_overlap if seg.offset > 0 else 0)
+            for cidx, merged in rescue.items():
+                for lo, hi in _merge_windows(merged):
+                    for h in aligner.map(seqs[cidx][lo:hi], buf=local_buffer()):
+                        c = _to_cand(h, cidx, lo)
+                        if c.identity >= min_id and c.coverage >= min_cov:
+                            cands.append(c)
+            batch_no += 1
+            fraction: float | None = None
+            if input_fraction is not None:
+                if finished:
+                    fraction = 1.0
+                elif state["bases_seen"]:
+                    fraction = state["frac_at_read"] * min(1.0, bases_done / state["bases_seen"])
+                fraction = max(last_fraction, min(1.0, fraction or 0.0))
+                last_fraction = fraction
+            progress = BatchProgress(
+                batch=batch_no,
+                segments_done=segments_done,
+                segments_seen=state["segments_seen"],
+                contigs_seen=len(contig_names),
+                bases_done=min(bases_done, state["bases_seen"]),
+                bases_seen=state["bases_seen"],
+                hits=len(cands),
+                elapsed=time.perf_counter() - t0,
+                fraction=fraction,
+                finished=finished,
+            )
+            if on_batch is not None and on_batch(progress) is False:
+                raise Cancelled(progress)
+
+    genes = _resolve(cands, db, contig_names)
+    return Prediction(
+        genes=genes,
+        resistance=resistance_profile(genes, db),
+        contigs=len(contig_names),
+        bases=state["bases_seen"],
+        segments=segments_done,
+        seconds=time.perf_counter() - t0,
+        index_seconds=index_seconds,
+        database_name=db.name,
+        database_version=db.version,
+        params=params,
+    )
+
+
+def _merge_windows(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of overlapping windows so each boundary locus is re-aligned once."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(windows):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _overlap(a: _Cand, b: _Cand) -> int:
+    return min(a.end0, b.end0) - max(a.start0, b.start0)
+
+
+def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> list[GeneHit]:
+    """Best allele per locus and class database (see module docstring)."""
+    # Exact duplicates (same alignment seen from two overlapping segments).
+    unique: dict[tuple[str, int, int, int, str], _Cand] = {}
+    for c in cands:
+        unique.setdefault((c.allele, c.contig_index, c.start0, c.end0, c.strand), c)
+    ordered = sorted(
+        unique.values(), key=lambda c: (-c.score, -c.blen, -c.identity, c.allele, c.start0)
+    )
+    accepted: dict[tuple[str, int], list[_Cand]] = {}  # (class db, contig) -> kept hits
+    winners: dict[int, _Cand] = {}
+    for c in ordered:
+        allele = db.alleles[c.allele]
+        for cls in allele.db_classes or ("",):
+            kept = accepted.setdefault((cls, c.contig_index), [])
+            if all(_overlap(c, k) <= ALLOWED_OVERLAP for k in kept):
+                kept.append(c)
+                winners[id(c)] = c
+    # The same allele winning in two class databases at one locus is one call.
+    final: list[_Cand] = []
+    for c in sorted(winners.values(), key=lambda c: (c.contig_index, c.start0, c.allele)):
+        if any(
+            f.allele == c.allele and f.contig_index == c.contig_index and _overlap(f, c) > ALLOWED_OVERLAP
+            for f in final
+        ):
+            continue
+        final.append(c)
+    hits: list[GeneHit] = []
+    for c in final:
+        a = db.alleles[c.allele]
+        hits.append(
+            GeneHit(
+                gene=a.gene,
+                allele=a.name,
+                accession=a.accession,
+                contig=contig_names[c.contig_index],
+                start=c.start0 + 1,
+                end=c.end0,
+                strand=c.strand,
+                identity=round(c.identity * 100, 2),
+                coverage=round(c.coverage * 100, 2),
+                drug_class=a.drug_class,
+                phenotypes=a.phenotypes,
+                allele_length=a.length,
+                ref_start=c.r_st + 1,
+                ref_end=c.r_en,
+                alignment_length=c.blen,
+                mechanism=a.mechanism,
+            )
+        )
+    return hits
+
+
+def resistance_profile(genes: Iterable[GeneHit], db: ResfinderDB) -> dict[str, list[str]]:
+    """Drug class -> sorted phenotypes; each phenotype's class comes from antibiotic_classes.txt."""
+    profile: dict[str, set[str]] = {}
+    for g in genes:
+        fallback = g.drug_class.split(",")[0].strip() or g.drug_class
+        for p in g.phenotypes:
+            profile.setdefault(db.class_of_antibiotic(p, fallback), set()).add(p)
+    return {cls: sorted(profile[cls]) for cls in sorted(profile)}
+
+
+def predict_stream(
+    stream: Any,
+    *,
+    name: str = "input",
+    size: int | None = None,
+    max_bytes: int | None = None,
+    params: PredictParams | None = None,
+    on_batch: Callable[[BatchProgress], bool | None] | None = None,
+    db: ResfinderDB | None = None,
+) -> Prediction:
+    """Read a (gzip) FASTA from a binary stream and predict; ``size`` (bytes) enables
+    ``BatchProgress.fraction``.  Raises ``fasta.InputError`` for bad input and
+    :class:`Cancelled` when ``on_batch`` returns False."""
+    from chalicelib.fasta import FastaReader
+
+    reader = FastaReader(stream, name=name, max_bytes=max_bytes)
+    return predict(
+        reader,
+        params,
+        on_batch,
+        db=db,
+        input_fraction=(lambda: reader.fraction(size)) if size else None,
+    )

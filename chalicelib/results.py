@@ -1,0 +1,185 @@
+"""Render a :class:`chalicelib.predictor.Prediction` into the result files of SPEC §6.
+
+* ``predictions.json`` — the SPEC shape (job_id, database, genes, resistance, stats);
+* ``predictions.tsv`` — ResFinder's ``ResFinder_results_tab.txt`` columns, so users
+  and tools that read ResFinder output can read ours;
+* ``hamronization.tsv`` — the hAMRonization 1.x gene-presence table, so results
+  combine with other AMR tools' hAMRonized output;
+* :func:`summary` — a few counts and the resistance profile, small enough for a
+  DynamoDB job item (ints, strings and lists only: no floats, which boto3 rejects).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mappy
+
+from chalicelib.predictor import GeneHit, Prediction
+
+SOFTWARE_NAME = "amr-predictor"
+SOFTWARE_VERSION = f"1.0.0+mappy{getattr(mappy, '__version__', '')}"
+
+RESFINDER_TSV_COLUMNS = (
+    "Resistance gene",
+    "Identity",
+    "Alignment Length/Gene Length",
+    "Coverage",
+    "Position in reference",
+    "Contig",
+    "Position in contig",
+    "Phenotype",
+    "Accession no.",
+)
+
+# hAMRonization specification column order (mandatory fields first, then optional).
+HAMRONIZATION_COLUMNS = (
+    "input_file_name",
+    "gene_symbol",
+    "gene_name",
+    "reference_database_name",
+    "reference_database_version",
+    "reference_accession",
+    "analysis_software_name",
+    "analysis_software_version",
+    "genetic_variation_type",
+    "antimicrobial_agent",
+    "coverage_percentage",
+    "coverage_depth",
+    "coverage_ratio",
+    "drug_class",
+    "input_gene_length",
+    "input_gene_start",
+    "input_gene_stop",
+    "input_protein_length",
+    "input_protein_start",
+    "input_protein_stop",
+    "input_sequence_id",
+    "nucleotide_mutation",
+    "nucleotide_mutation_interpretation",
+    "predicted_phenotype",
+    "predicted_phenotype_confidence_level",
+    "amino_acid_mutation",
+    "amino_acid_mutation_interpretation",
+    "reference_gene_length",
+    "reference_gene_start",
+    "reference_gene_stop",
+    "reference_protein_length",
+    "reference_protein_start",
+    "reference_protein_stop",
+    "resistance_mechanism",
+    "strand_orientation",
+    "sequence_identity",
+)
+
+
+def _cell(value: Any) -> str:
+    """One TSV cell: tabs and newlines would break the table, so they become spaces."""
+    text = "" if value is None else str(value)
+    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _tsv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
+    lines = ["\t".join(header)]
+    lines += ["\t".join(_cell(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:
+    """The ``predictions.json`` document (SPEC §6)."""
+    return {
+        "job_id": job_id,
+        "database": {"name": prediction.database_name, "version": prediction.database_version},
+        "genes": [g.to_dict() for g in prediction.genes],
+        "resistance": {cls: list(p) for cls, p in prediction.resistance.items()},
+        "stats": prediction.stats(),
+    }
+
+
+def predictions_json(prediction: Prediction, job_id: str) -> str:
+    """``predictions.json`` text (UTF-8, keys in SPEC order)."""
+    return json.dumps(predictions_dict(prediction, job_id), indent=2, ensure_ascii=False) + "\n"
+
+
+def _fmt_pct(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def predictions_tsv(prediction: Prediction) -> str:
+    """``predictions.tsv`` with ResFinder's result-table columns."""
+    rows = [
+        [
+            g.gene,
+            _fmt_pct(g.identity),
+            f"{g.alignment_length}/{g.allele_length}",
+            _fmt_pct(g.coverage),
+            f"{g.ref_start}..{g.ref_end}",
+            g.contig,
+            f"{g.start}..{g.end}",
+            ", ".join(g.phenotypes),
+            g.accession,
+        ]
+        for g in prediction.genes
+    ]
+    return _tsv(RESFINDER_TSV_COLUMNS, rows)
+
+
+def _hamronization_row(g: GeneHit, prediction: Prediction, input_file_name: str) -> dict[str, Any]:
+    return {
+        "input_file_name": input_file_name,
+        "gene_symbol": g.gene,
+        "gene_name": g.gene,
+        "reference_database_name": prediction.database_name,
+        "reference_database_version": prediction.database_version,
+        "reference_accession": g.accession,
+        "analysis_software_name": SOFTWARE_NAME,
+        "analysis_software_version": SOFTWARE_VERSION,
+        "genetic_variation_type": "gene_presence_detected",
+        "antimicrobial_agent": ", ".join(g.phenotypes),
+        "coverage_percentage": _fmt_pct(g.coverage),
+        "drug_class": g.drug_class,
+        "input_gene_length": g.end - g.start + 1,
+        "input_gene_start": g.start,
+        "input_gene_stop": g.end,
+        "input_sequence_id": g.contig,
+        "predicted_phenotype": ", ".join(g.phenotypes),
+        "reference_gene_length": g.allele_length,
+        "reference_gene_start": g.ref_start,
+        "reference_gene_stop": g.ref_end,
+        "resistance_mechanism": g.mechanism,
+        "strand_orientation": g.strand,
+        "sequence_identity": _fmt_pct(g.identity),
+    }
+
+
+def hamronization_tsv(prediction: Prediction, input_file_name: str) -> str:
+    """``hamronization.tsv``: one hAMRonization row per called gene (empty cells for unused fields)."""
+    rows = []
+    for g in prediction.genes:
+        values = _hamronization_row(g, prediction, input_file_name)
+        rows.append([values.get(col, "") for col in HAMRONIZATION_COLUMNS])
+    return _tsv(HAMRONIZATION_COLUMNS, rows)
+
+
+def summary(prediction: Prediction, max_gene_names: int = 100) -> dict[str, Any]:
+    """Small job-item summary: counts, gene names (capped) and the resistance profile."""
+    names = sorted({g.gene for g in prediction.genes})
+    return {
+        "genes": len(prediction.genes),
+        "drug_classes": len(prediction.resistance),
+        "gene_names": names[:max_gene_names],
+        "resistance": {cls: list(p) for cls, p in prediction.resistance.items()},
+        "contigs": prediction.contigs,
+        "bases": prediction.bases,
+        "database_version": prediction.database_version,
+    }
+
+
+def render_all(prediction: Prediction, job_id: str, input_file_name: str) -> dict[str, str]:
+    """All result files by name, ready to upload (``{"predictions.json": text, ...}``)."""
+    return {
+        "predictions.json": predictions_json(prediction, job_id),
+        "predictions.tsv": predictions_tsv(prediction),
+        "hamronization.tsv": hamronization_tsv(prediction, input_file_name),
+    }
