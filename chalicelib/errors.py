@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalice.app import ChaliceUnhandledError
 
-class ServiceError(Exception):
-    """Base of every expected failure: carries an HTTP status and a stable code."""
+
+class ServiceError(ChaliceUnhandledError):
+    """Base of every expected failure: carries an HTTP status and a stable code.
+
+    It derives from ChaliceUnhandledError only so Chalice lets it propagate to our HTTP
+    middleware instead of rendering its own error body.
+    """
 
     status: int = 500
     code: str = "internal_error"

@@ -55,3 +55,30 @@ def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
         yield
     aws.reset_clients()
     models.bind_models(get_settings())
+
+
+@pytest.fixture
+def client(aws_env: None) -> Iterator[object]:
+    """Chalice's test client over the real app, on moto."""
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_user(aws_env: None):  # type: ignore[no-untyped-def]
+    """Create an account and return (user_id, auth headers) for it."""
+    from chalicelib import auth, users
+
+    counter = iter(range(10_000))
+
+    def make(username: str | None = None, role: str = "user") -> tuple[str, dict[str, str]]:
+        name = username or f"user{next(counter)}"
+        user = users.create_user(username=name, email=f"{name}@example.org", password="correct-horse-1", role=role)
+        token = auth.issue_token(user)
+        return user.user_id, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    return make

@@ -1,0 +1,37 @@
+# Two commands for a newcomer: `make run` (local stack) and `make test` (whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEBS_TEST := resfinder-db resfinder-example
+DEBS_BENCH := resfinder kleborate-examples ncbi-blast+
+PYTEST_ARGS ?=
+
+.PHONY: run test bench package debs debs-bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+# Debian packages the service needs (the ResFinder database) or its tests use.
+debs:
+	@bash scripts/ensure-debs.sh $(DEBS_TEST)
+
+debs-bench:
+	@bash scripts/ensure-debs.sh $(DEBS_TEST) $(DEBS_BENCH)
+
+run: $(STAMP) debs
+	$(PY) -m local.stack
+
+test: $(STAMP) debs
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) debs-bench
+	$(PY) bench/store.py
+	$(PY) bench/predict.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

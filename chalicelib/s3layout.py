@@ -1,0 +1,154 @@
+"""Where a job's objects live in S3 (SPEC §7), and the operations on them.
+
+uploads bucket:  uploads/{user_id}/{job_id}/{filename}   (API uploads, presigned POST)
+                 inbox/{username}/{filename}            (bucket drops)
+results bucket:  results/{user_id}/{job_id}/{name}
+archive bucket:  archive/{user_id}/{job_id}/{name}.gz
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.aws import storage_call
+from chalicelib.settings import get_settings
+
+UPLOAD_URL_SECONDS = 3600
+DOWNLOAD_URL_SECONDS = 3600
+DEFAULT_MAX_UPLOAD_BYTES = 500 * 1024 * 1024
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_UPLOAD_KEY = re.compile(r"^uploads/([^/]+)/([0-9a-f-]{36})/([^/]+)$")
+_INBOX_KEY = re.compile(r"^inbox/([^/]+)/(.+)$")
+
+
+@dataclass(frozen=True)
+class UploadKey:
+    user_id: str
+    job_id: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class InboxKey:
+    username: str
+    filename: str
+
+
+def is_fasta_name(filename: str) -> bool:
+    name = filename.lower()
+    name = name[:-3] if name.endswith(".gz") else name
+    return name.endswith(FASTA_SUFFIXES)
+
+
+def valid_filename(filename: str) -> bool:
+    """Names we put into keys: a plain FASTA name, no paths, no odd characters."""
+    return bool(_SAFE_NAME.match(filename)) and not filename.startswith(".") and is_fasta_name(filename)
+
+
+def upload_key(user_id: str, job_id: str, filename: str) -> str:
+    return f"uploads/{user_id}/{job_id}/{filename}"
+
+
+def results_prefix(user_id: str, job_id: str) -> str:
+    return f"results/{user_id}/{job_id}/"
+
+
+def result_key(user_id: str, job_id: str, name: str) -> str:
+    return results_prefix(user_id, job_id) + name
+
+
+def archive_prefix(user_id: str, job_id: str) -> str:
+    return f"archive/{user_id}/{job_id}/"
+
+
+def decode_event_key(raw: str) -> str:
+    """S3 event keys are URL-encoded with spaces as '+'."""
+    return unquote_plus(raw)
+
+
+def parse_key(key: str) -> UploadKey | InboxKey | None:
+    """Classify a decoded upload-bucket key; None for anything we do not handle."""
+    match = _UPLOAD_KEY.match(key)
+    if match:
+        return UploadKey(*match.groups())
+    match = _INBOX_KEY.match(key)
+    if match and "/" not in match.group(2):
+        return InboxKey(*match.groups())
+    return None
+
+
+@storage_call("s3.presign_post")
+def presigned_upload(key: str, max_bytes: int) -> dict[str, Any]:
+    """A presigned POST for exactly `key`, limited in size, valid for one hour."""
+    post = aws.client("s3").generate_presigned_post(
+        Bucket=get_settings().upload_bucket,
+        Key=key,
+        Conditions=[["content-length-range", 1, max_bytes]],
+        ExpiresIn=UPLOAD_URL_SECONDS,
+    )
+    return {"url": post["url"], "fields": post["fields"], "expires_in": UPLOAD_URL_SECONDS}
+
+
+@storage_call("s3.presign_get")
+def presigned_download(bucket: str, key: str) -> str:
+    return aws.client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=DOWNLOAD_URL_SECONDS
+    )
+
+
+@storage_call("s3.put")
+def put_object(bucket: str, key: str, body: bytes, content_type: str, **extra: Any) -> None:
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+
+
+@storage_call("s3.get")
+def get_object_bytes(bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None if it does not exist."""
+    try:
+        return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
+def _keys_under(bucket: str, prefix: str) -> Iterable[str]:
+    paginator = aws.client("s3").get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield obj["Key"]
+
+
+def job_prefixes(user_id: str, job_id: str) -> list[tuple[str, str]]:
+    """Every (bucket, prefix) that can hold objects of a job."""
+    settings = get_settings()
+    return [
+        (settings.upload_bucket, f"uploads/{user_id}/{job_id}/"),
+        (settings.results_bucket, results_prefix(user_id, job_id)),
+        (settings.archive_bucket, archive_prefix(user_id, job_id)),
+    ]
+
+
+@storage_call("s3.delete_job_objects")
+def delete_job_objects(user_id: str, job_id: str, extra_keys: Iterable[tuple[str, str]] = ()) -> int:
+    """Delete every object of a job; idempotent, so an interrupted purge can rerun it."""
+    s3 = aws.client("s3")
+    deleted = 0
+    targets: dict[str, set[str]] = {}
+    for bucket, prefix in job_prefixes(user_id, job_id):
+        targets.setdefault(bucket, set()).update(_keys_under(bucket, prefix))
+    for bucket, key in extra_keys:
+        targets.setdefault(bucket, set()).add(key)
+    for bucket, keys in targets.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 1000):
+            chunk = ordered[start : start + 1000]
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            deleted += len(chunk)
+    return deleted
