@@ -38,7 +38,8 @@ def count(metric: str, value: float = 1) -> None:
 
 def flush() -> None:
     """Emit accumulated metrics; called once at the end of every invocation."""
-    metrics.flush_metrics(raise_on_empty_metrics=False)
+    if metrics.metric_set:  # an empty flush only produces a warning
+        metrics.flush_metrics(raise_on_empty_metrics=False)
 
 
 def bind(**keys: str | None) -> None:

@@ -1,0 +1,593 @@
+"""The prediction function: S3 `ObjectCreated` events on the upload bucket (SPEC §4, §6, §7).
+
+Two kinds of object start work:
+
+* `uploads/{user_id}/{job_id}/{filename}` — the input of a job made by `POST /jobs`. It is
+  accepted only when the job exists, belongs to `user_id` and recorded exactly this key.
+* `inbox/{username}/{filename}` — a bucket drop. It creates a job for that active user
+  (name and params from object metadata), then runs it like an API upload.
+
+Anything else is rejected: no job is touched, the object is tagged `amr-status=rejected`
+with `amr-reason`, and the reason is logged.
+
+S3 delivers events at least once, so both steps are idempotent. An inbox job's id is
+derived from the object's identity (bucket, key, version or sequencer, ETag): a repeated
+event computes the same id and `create_job` refuses the duplicate. Running needs the
+conditional claim Submitted → Running, so of two deliveries exactly one predicts.
+
+Once a job is Running it always ends: Completed with results, Cancelled (stopped at the
+next batch, no results kept) or Error with a message for the user — never a trace.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from botocore.exceptions import BotoCoreError, ClientError
+from chalice.app import S3Event
+from pydantic import ValidationError
+
+from chalicelib import aws, jobs, observability, predictor, results, s3layout
+from chalicelib.api_models import MAX_JOB_NAME, JobParams
+from chalicelib.aws import storage_call
+from chalicelib.errors import Conflict, InvalidTransition, NotFound, ServiceError, StorageUnavailable
+from chalicelib.fasta import InputError
+from chalicelib.models import JobModel
+from chalicelib.observability import count, logger, timed
+from chalicelib.predictor import BatchProgress, Cancelled, PredictParams, Prediction
+from chalicelib.resfinder import DatabaseError, load_db
+from chalicelib.settings import get_settings
+
+MAX_UPLOAD_ENV = "AMR_MAX_UPLOAD_BYTES"
+#: Namespace of inbox job ids (uuid5 of the object identity): fixed forever, or a
+#: redelivered event after a deployment would create a second job.
+INBOX_NAMESPACE = uuid.UUID("8c4b7e0e-4a9e-5d1f-9a57-2f1b6c0d3e21")
+#: A progress event is logged at the first batch, at every step of this many percent
+#: and at the last batch: a log of at most ~12 lines whatever the number of batches.
+PROGRESS_EVENT_STEP = 10.0
+JOB_NAME_METADATA = "job-name"
+TAG_STATUS, TAG_REASON, TAG_JOB = "amr-status", "amr-reason", "amr-job-id"
+CONTENT_TYPES = {
+    ".json": "application/json",
+    ".tsv": "text/tab-separated-values; charset=utf-8",
+}
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-=._:/@]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# Outcomes of one record (returned for tests, tooling and logs).
+COMPLETED, FAILED, CANCELLED = "completed", "error", "cancelled"
+DUPLICATE, REJECTED, IGNORED, RETRY = "duplicate", "rejected", "ignored", "retry"
+
+
+class RetryLater(Exception):
+    """Raised at the end of an invocation when storage failed before anything was decided.
+
+    Lambda retries asynchronous invocations that raise; the retry is harmless because
+    every step is idempotent, and without it a dropped file would be lost.
+    """
+
+
+class LenientS3Event(S3Event):
+    """Chalice's S3Event reads `Records[0]` on construction and so crashes on malformed
+    events (e.g. S3's `s3:TestEvent`) before our code runs; this one leaves every check
+    to `handle_upload_event`, which logs and skips what it cannot use."""
+
+    def _extract_attributes(self, event_dict: Any) -> None:
+        try:
+            super()._extract_attributes(event_dict)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            self.bucket, self.key = "", ""
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One object named by an event record; `key` is decoded."""
+
+    bucket: str
+    key: str
+    etag: str = ""
+    version_id: str | None = None
+    sequencer: str | None = None
+
+    def identity(self) -> str:
+        """What distinguishes this write of the object from any other write of the key."""
+        version = self.version_id if self.version_id not in (None, "", "null") else self.sequencer
+        return f"{self.bucket}/{self.key}/{version or ''}/{self.etag.strip(chr(34))}"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What `head_object` tells us: the size we enforce and the user metadata."""
+
+    size: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    outcome: str
+    job_id: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "outcome": self.outcome, "job_id": self.job_id, "reason": self.reason}
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def handle_upload_event(event: Any, context: Any = None) -> list[Outcome]:
+    """Lambda entry point: process every S3 record of `event`; never crash on bad input.
+
+    Returns one outcome per usable record. Raises RetryLater only when storage failed
+    before a job was claimed, so Lambda's retry can finish the work.
+    """
+    observability.reset_context()
+    request_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
+    observability.bind(request_id=request_id)
+    try:
+        refs = parse_records(event)
+        count("uploads.records", len(refs))
+        outcomes = [_process_safely(ref, request_id) for ref in refs]
+    finally:
+        observability.flush()
+    retry = [o for o in outcomes if o.outcome == RETRY]
+    if retry:
+        raise RetryLater(f"storage unavailable for {len(retry)} object(s); retry the event")
+    return outcomes
+
+
+def parse_records(event: Any) -> list[ObjectRef]:
+    """The object-created records of an S3 notification; anything else is logged and skipped."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        logger.warning("ignoring event without S3 records", extra={"event_keys": _keys_of(event)})
+        return []
+    refs = []
+    for index, record in enumerate(records):
+        ref = _parse_record(record)
+        if ref is None:
+            logger.warning("ignoring malformed or non-S3 record", extra={"record_index": index})
+        else:
+            refs.append(ref)
+    return refs
+
+
+def _keys_of(value: Any) -> list[str]:
+    return sorted(str(k) for k in value)[:10] if isinstance(value, Mapping) else [type(value).__name__]
+
+
+def _parse_record(record: Any) -> ObjectRef | None:
+    if not isinstance(record, Mapping) or record.get("eventSource") != "aws:s3":
+        return None
+    if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+        return None
+    s3 = record.get("s3")
+    bucket = s3.get("bucket") if isinstance(s3, Mapping) else None
+    obj = s3.get("object") if isinstance(s3, Mapping) else None
+    if not isinstance(bucket, Mapping) or not isinstance(obj, Mapping):
+        return None
+    name, raw_key = bucket.get("name"), obj.get("key")
+    if not isinstance(name, str) or not isinstance(raw_key, str) or not name or not raw_key:
+        return None
+    return ObjectRef(
+        bucket=name,
+        key=s3layout.decode_event_key(raw_key),
+        etag=str(obj.get("eTag") or ""),
+        version_id=obj.get("versionId") if isinstance(obj.get("versionId"), str) else None,
+        sequencer=obj.get("sequencer") if isinstance(obj.get("sequencer"), str) else None,
+    )
+
+
+def _process_safely(ref: ObjectRef, request_id: str) -> Outcome:
+    """One record; a failure is this record's, never the other records'."""
+    observability.reset_context()
+    observability.bind(request_id=request_id)
+    try:
+        return process_object(ref, request_id)
+    except StorageUnavailable as exc:
+        logger.warning("storage unavailable before the job was claimed", extra={"key": ref.key, "error": exc.message})
+        return Outcome(ref.key, RETRY, reason=exc.message)
+    except Exception:  # noqa: BLE001 - the boundary: log with trace, keep the invocation alive
+        logger.exception("unexpected failure handling an upload", extra={"key": ref.key})
+        return Outcome(ref.key, FAILED, reason="internal error")
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def process_object(ref: ObjectRef, request_id: str) -> Outcome:
+    """Route one object to its job (API upload) or to a new job (inbox drop)."""
+    if ref.bucket != get_settings().upload_bucket:
+        logger.warning("ignoring object of another bucket", extra={"bucket": ref.bucket, "key": ref.key})
+        return Outcome(ref.key, IGNORED, reason="not the upload bucket")
+    parsed = s3layout.parse_key(ref.key)
+    if isinstance(parsed, s3layout.UploadKey):
+        return _process_upload(ref, parsed, request_id)
+    if isinstance(parsed, s3layout.InboxKey):
+        return _process_inbox(ref, parsed, request_id)
+    return reject(ref, "unsupported key: expected uploads/{user_id}/{job_id}/{file} or inbox/{username}/{file}")
+
+
+def _process_upload(ref: ObjectRef, key: s3layout.UploadKey, request_id: str) -> Outcome:
+    try:
+        job = jobs.get_job(key.job_id)
+    except NotFound:
+        return reject(ref, "no such job")
+    if job.user_id != key.user_id or job.input_key != ref.key:
+        return reject(ref, "key does not match the owner or upload key of the job", job_id=job.job_id)
+    info = head_object(ref)
+    if info is None:
+        logger.warning("uploaded object vanished before processing", extra={"key": ref.key})
+        return Outcome(ref.key, IGNORED, job.job_id, "object no longer exists")
+    return run_job(job, ref, info, request_id)
+
+
+def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> Outcome:
+    user, why_not = _active_user(key.username)
+    if user is None:
+        return reject(ref, why_not)
+    info = head_object(ref)
+    if info is None:
+        logger.warning("dropped object vanished before processing", extra={"key": ref.key})
+        return Outcome(ref.key, IGNORED, reason="object no longer exists")
+    job_id = inbox_job_id(ref)
+    name, params, problem, ignored = metadata_settings(info.metadata, key.filename)
+    if problem is None and not s3layout.is_fasta_name(key.filename):
+        problem = (
+            f"{key.filename}: unsupported file name; expected a FASTA file ending in "
+            f"{', '.join(s3layout.FASTA_SUFFIXES)}, optionally followed by .gz"
+        )
+    try:
+        job = jobs.create_job(
+            user_id=user.user_id,
+            job_name=name,
+            params=params,
+            job_id=job_id,
+            model_name=params.get("model_name", "resfinder"),
+            input_key=ref.key,
+            input_filename=key.filename,
+            source="inbox",
+        )
+    except Conflict:
+        # A repeated event (or a retry after a crash): the job exists; the claim decides.
+        logger.info("inbox job exists already", extra={"job_id": job_id, "key": ref.key})
+        job = jobs.get_job(job_id)
+    else:
+        tag(ref, "accepted", f"job {job_id}", job_id=job_id)
+        if ignored:
+            _event(job_id, f"Ignored object metadata that names no parameter: {', '.join(ignored)}", "WARNING")
+    return run_job(job, ref, info, request_id, problem=problem)
+
+
+def _active_user(username: str) -> tuple[Any, str]:
+    """The active account named `username`, or None and the reason."""
+    from chalicelib import users  # the accounts module; loaded only when an inbox drop needs it
+
+    try:
+        user = users.get_user_by_username(username)
+    except NotFound:
+        user = None
+    if user is None:
+        return None, f"unknown user {username}"
+    if not getattr(user, "is_active", False):
+        return None, f"user {username} is not active"
+    return user, ""
+
+
+def inbox_job_id(ref: ObjectRef) -> str:
+    """Deterministic job id of a dropped object: the same write always maps to the same job."""
+    return str(uuid.uuid5(INBOX_NAMESPACE, ref.identity()))
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def metadata_settings(
+    metadata: Mapping[str, str], filename: str
+) -> tuple[str, dict[str, Any], str | None, list[str]]:
+    """Job name and params from object metadata: (name, params, problem, ignored names).
+
+    `x-amz-meta-job-name` names the job (default: the file name). Other entries naming a
+    parameter of SPEC §6 (`segment_length` or `segment-length`) override its default.
+    Values are text: they are converted to the parameter's type, then validated by the
+    same model as `POST /jobs` params, so both entry points accept exactly the same
+    values. An invalid value is a `problem` (the job then ends in Error naming it);
+    unknown names are ignored and listed, because upload tools add their own metadata.
+    """
+    name = _CONTROL.sub("", filename)[:MAX_JOB_NAME]
+    overrides: dict[str, Any] = {}
+    header_of: dict[str, str] = {}
+    problems: list[str] = []
+    ignored: list[str] = []
+    fields = PredictParams.__dataclass_fields__
+    for raw_name, raw_value in sorted(metadata.items()):
+        meta_name = raw_name.lower()
+        value = str(raw_value).strip()
+        if meta_name in (JOB_NAME_METADATA, "job_name"):
+            name = _CONTROL.sub("", value)[:MAX_JOB_NAME].strip() or name
+            continue
+        param = meta_name.replace("-", "_")
+        if param not in fields:
+            ignored.append(meta_name)
+            continue
+        header_of[param] = f"x-amz-meta-{meta_name}"
+        try:
+            overrides[param] = _convert(value, type(fields[param].default))
+        except ValueError:
+            problems.append(f"{header_of[param]}={value!r} is not a valid {param}")
+    if not problems:
+        try:
+            return name, JobParams.model_validate(overrides).to_store(), None, ignored
+        except ValidationError as exc:
+            problems = [_describe(error, header_of) for error in exc.errors()]
+    return name, {}, "invalid parameter in object metadata: " + "; ".join(problems), ignored
+
+
+def _describe(error: Mapping[str, Any], header_of: Mapping[str, str]) -> str:
+    """A validation error in the user's terms: the metadata header they set."""
+    loc = [str(part) for part in error.get("loc", ())]
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{header_of.get(loc[0], loc[0])}: {message}" if loc else message
+
+
+def _convert(text: str, kind: type) -> Any:
+    """Metadata values are strings; parameters are typed."""
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("true", "yes", "1"):
+            return True
+        if lowered in ("false", "no", "0"):
+            return False
+        raise ValueError(text)
+    if kind is int:
+        return int(text)
+    if kind is float:
+        return float(text)
+    return text
+
+
+# --------------------------------------------------------------------------- running
+
+
+def max_upload_bytes() -> int:
+    """The input size limit (env `AMR_MAX_UPLOAD_BYTES`, default 500 MB)."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else s3layout.DEFAULT_MAX_UPLOAD_BYTES
+
+
+def run_job(
+    job: JobModel, ref: ObjectRef, info: ObjectInfo, request_id: str, *, problem: str | None = None
+) -> Outcome:
+    """Claim the job and predict; `problem` (found before claiming) ends it in Error at once."""
+    observability.bind(job_id=job.job_id, user_id=job.user_id)
+    try:
+        job = jobs.transition(job, jobs.RUNNING, input_size=info.size)
+    except InvalidTransition:
+        logger.info("job not claimed: already taken or no longer Submitted", extra={"key": ref.key})
+        return Outcome(ref.key, DUPLICATE, job.job_id, "job is not Submitted")
+    try:
+        params, param_problem = _job_params(job)
+        problem = problem or _size_problem(ref, info) or param_problem
+        if problem is not None or params is None:
+            return fail(job, ref, problem or "invalid parameters")
+        return _predict_and_store(job, ref, info, params)
+    except Cancelled as exc:
+        logger.info("prediction cancelled", extra={"segments_done": exc.progress.segments_done})
+        _event(job.job_id, f"Prediction stopped after {exc.progress.segments_done} segments: job cancelled")
+        return Outcome(ref.key, CANCELLED, job.job_id)
+    except InputError as exc:
+        return fail(job, ref, exc.message)
+    except DatabaseError as exc:
+        logger.error("prediction database unavailable", extra={"error": str(exc)})
+        return fail(job, ref, f"the prediction database is unavailable on the server (reference {request_id})")
+    except ServiceError as exc:  # StorageUnavailable and friends carry a user-safe message
+        return fail(job, ref, exc.message)
+    except Exception:  # noqa: BLE001 - anything else: trace to the log, a reference to the user
+        logger.exception("unexpected failure while predicting")
+        return fail(job, ref, f"internal error while predicting (reference {request_id})")
+
+
+def _size_problem(ref: ObjectRef, info: ObjectInfo) -> str | None:
+    limit = max_upload_bytes()
+    if info.size > limit:
+        return f"{_filename(ref)}: file too large ({info.size} bytes; the limit is {limit} bytes)"
+    return None
+
+
+def _filename(ref: ObjectRef) -> str:
+    return ref.key.rsplit("/", 1)[-1]
+
+
+def _job_params(job: JobModel) -> tuple[PredictParams | None, str | None]:
+    """The job's stored params, validated again: the predictor must never see bad ones."""
+    try:
+        return PredictParams.from_dict(_plain(job.params)), None
+    except (TypeError, ValueError) as exc:
+        return None, f"invalid parameters: {exc}"
+
+
+def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: PredictParams) -> Outcome:
+    db = load_db()
+    filename = _filename(ref)
+    _event(
+        job.job_id,
+        f"Prediction started: {filename} ({info.size} bytes) against {db.name} {db.version}",
+        data={"params": params.to_dict(), "database": {"name": db.name, "version": db.version}},
+    )
+    tracker = ProgressTracker(job.job_id)
+    with timed("prediction.ms"):
+        body = open_body(ref)
+        try:
+            pred = predictor.predict_stream(
+                body, name=filename, size=info.size, max_bytes=max_upload_bytes(),
+                params=params, on_batch=tracker, db=db,
+            )
+        finally:
+            body.close()
+    count("prediction.bases", pred.bases)
+    keys = store_results(job, pred, filename)
+    try:
+        jobs.transition(
+            job,
+            jobs.COMPLETED,
+            message=f"Completed: {len(pred.genes)} gene(s) in {pred.contigs} contig(s), {pred.seconds:.1f} s",
+            result_keys=keys,
+            summary=results.summary(pred),
+            input_size=info.size,
+        )
+    except InvalidTransition:
+        # Cancelled after the last batch: a cancelled job keeps no results.
+        logger.info("job cancelled while storing results; removing them")
+        _delete_results(keys)
+        return Outcome(ref.key, CANCELLED, job.job_id)
+    return Outcome(ref.key, COMPLETED, job.job_id)
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A job's params as a plain dict (PynamoDB returns a MapAttribute)."""
+    if value is None:
+        return {}
+    return dict(value.as_dict() if hasattr(value, "as_dict") else value)
+
+
+class ProgressTracker:
+    """`on_batch` of a job: writes progress (which doubles as the cancellation check and the
+    heartbeat), logs a bounded number of progress events and counts batches."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.next_event_at = 0.0
+
+    def __call__(self, progress: BatchProgress) -> bool:
+        count("prediction.batches")
+        pct = round(100.0 * (progress.fraction or 0.0), 1)
+        if not progress.finished:
+            pct = min(pct, 99.0)
+        if not jobs.update_progress(self.job_id, pct):
+            return False  # no longer Running: cancelled; the predictor stops here
+        if progress.batch == 1 or progress.finished or pct >= self.next_event_at:
+            self.next_event_at = (pct // PROGRESS_EVENT_STEP + 1) * PROGRESS_EVENT_STEP
+            _event(
+                self.job_id,
+                f"Progress {pct:.0f}%: batch {progress.batch}, {progress.segments_done} segments, "
+                f"{progress.contigs_seen} contigs, {progress.hits} candidate hits",
+                data={"batch": progress.batch, "progress": str(pct), "segments_done": progress.segments_done},
+            )
+        return True
+
+
+# --------------------------------------------------------------------------- failure
+
+
+def fail(job: JobModel, ref: ObjectRef, message: str) -> Outcome:
+    """End a Running job in Error; if even that is refused (cancelled meanwhile) or the
+    store is down, log it — stalled-job recovery is the last resort."""
+    try:
+        jobs.transition(job, jobs.ERROR, error=message)
+    except InvalidTransition:
+        logger.info("job could not be marked Error: no longer Running", extra={"error": message})
+        return Outcome(ref.key, CANCELLED, job.job_id, message)
+    except ServiceError as exc:
+        logger.error("job could not be marked Error", extra={"error": message, "cause": exc.message})
+    count("prediction.failed")
+    return Outcome(ref.key, FAILED, job.job_id, message)
+
+
+def reject(ref: ObjectRef, reason: str, job_id: str | None = None) -> Outcome:
+    """No job for this object: say why in the log and on the object itself."""
+    logger.warning("upload rejected", extra={"key": ref.key, "reason": reason, "job_id": job_id})
+    count("uploads.rejected")
+    tag(ref, "rejected", reason)
+    return Outcome(ref.key, REJECTED, job_id, reason)
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def _event(job_id: str, message: str, level: str = "INFO", data: dict[str, Any] | None = None) -> None:
+    """A job event that must not fail the prediction when the log write fails."""
+    try:
+        jobs.append_event(job_id, message, level, data)
+    except ServiceError as exc:
+        logger.warning("job event not written", extra={"message": message, "cause": exc.message})
+
+
+def _not_found(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+
+
+@storage_call("s3.head")
+def head_object(ref: ObjectRef) -> ObjectInfo | None:
+    """Size and metadata of the object, or None if it is gone."""
+    try:
+        head = aws.client("s3").head_object(Bucket=ref.bucket, Key=ref.key)
+    except ClientError as exc:
+        if _not_found(exc):
+            return None
+        raise
+    return ObjectInfo(size=int(head.get("ContentLength", 0)), metadata=dict(head.get("Metadata") or {}))
+
+
+@storage_call("s3.get")
+def open_body(ref: ObjectRef) -> "InputBody":
+    """The object's streaming body: read in chunks by the FASTA reader, never whole."""
+    return InputBody(aws.client("s3").get_object(Bucket=ref.bucket, Key=ref.key)["Body"])
+
+
+class InputBody:
+    """A StreamingBody whose mid-stream failures (timeouts, dropped connections) become
+    StorageUnavailable, so the job error says what happened instead of "internal error"."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._body.read(n)
+        except (BotoCoreError, ClientError, OSError) as exc:
+            logger.warning("reading the input failed", extra={"error": repr(exc)})
+            raise StorageUnavailable(
+                "Storage is temporarily unavailable (reading the uploaded file); please upload it again."
+            ) from exc
+
+    def close(self) -> None:
+        self._body.close()
+
+
+def store_results(job: JobModel, pred: Prediction, filename: str) -> list[str]:
+    """Write the result files; returns their keys in the results bucket."""
+    bucket = get_settings().results_bucket
+    keys = []
+    for name, text in results.render_all(pred, job.job_id, filename).items():
+        key = s3layout.result_key(job.user_id, job.job_id, name)
+        content_type = CONTENT_TYPES.get(os.path.splitext(name)[1], "text/plain; charset=utf-8")
+        s3layout.put_object(bucket, key, text.encode("utf-8"), content_type)
+        keys.append(key)
+    return keys
+
+
+@storage_call("s3.delete_results")
+def _delete_results(keys: list[str]) -> None:
+    bucket = get_settings().results_bucket
+    aws.client("s3").delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+
+
+def tag(ref: ObjectRef, status: str, reason: str, job_id: str | None = None) -> None:
+    """Tag the object (best effort: a tag is information for people, not state)."""
+    tags = [{"Key": TAG_STATUS, "Value": status}, {"Key": TAG_REASON, "Value": _tag_value(reason)}]
+    if job_id:
+        tags.append({"Key": TAG_JOB, "Value": job_id})
+    try:
+        aws.client("s3").put_object_tagging(Bucket=ref.bucket, Key=ref.key, Tagging={"TagSet": tags})
+    except Exception as exc:  # noqa: BLE001 - the object may be gone; never fail over a tag
+        logger.warning("could not tag object", extra={"key": ref.key, "error": repr(exc)})
+
+
+def _tag_value(text: str) -> str:
+    """S3 tag values allow letters, digits, spaces and + - = . _ : / @, up to 256 characters."""
+    return _TAG_UNSAFE.sub(" ", text).strip()[:256]
