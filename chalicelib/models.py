@@ -7,6 +7,10 @@ Access patterns (SPEC §5), each served by GetItem or Query, never Scan:
 - jobs by status and age ........... jobs `status-changed-index` (status, status_changed_at)
 - events of a job, oldest first .... events table (job_id, event_key)
 - statistics ....................... counters table, GetItem on `scope`
+- user by id / username / email ..... users table, GetItem on `pk` (`user#{id}`,
+                                      `username#{lower}` -> user_id, `email#{lower}` -> user_id)
+- all users, newest first ........... users `users-created-index` (list_pk, created_at)
+- login throttle of a username ...... users table, GetItem on `pk` = `login#{lower}`
 `infra/` declares the same tables; a test checks that both agree.
 """
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -145,11 +150,66 @@ class CounterModel(Model):
         return getattr(CounterModel, f"model_{model_name}", None)
 
 
+class UsersCreatedIndex(GlobalSecondaryIndex["UserModel"]):
+    """Sparse: only account items carry `list_pk`, so guards and throttles stay out."""
+
+    class Meta:
+        index_name = "users-created-index"
+        projection = AllProjection()
+
+    list_pk = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class UserModel(Model):
+    """Every item of the users table; `kind` says which shape an item has.
+
+    - `user#{user_id}` (kind `user`): the account. `password_version` grows with every
+      password change so older tokens stop working; `reset_*` hold the one outstanding
+      password-reset token, only as a SHA-256 hash.
+    - `username#{lower}` / `email#{lower}` (kinds `username` / `email`): uniqueness
+      guards holding `user_id`, written in the same transaction as the account under
+      `attribute_not_exists(pk)`, so two racing registrations cannot both succeed.
+    - `login#{lower}` (kind `login`): failed-login window of a username (known or not,
+      so throttling does not reveal which usernames exist); expires through TTL.
+    """
+
+    class Meta(_Meta):
+        table_name = "amr-local-users"
+
+    pk = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()
+    user_id = UnicodeAttribute(null=True)
+    # account
+    username = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    password_hash = UnicodeAttribute(null=True)
+    password_version = NumberAttribute(default=0)
+    password_changed_at = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
+    is_active = BooleanAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    last_login = UnicodeAttribute(null=True)
+    list_pk = UnicodeAttribute(null=True)
+    reset_hash = UnicodeAttribute(null=True)
+    reset_issued_at = UnicodeAttribute(null=True)
+    reset_expires_at = UnicodeAttribute(null=True)
+    # login throttle
+    failures = NumberAttribute(null=True)
+    window_start = UnicodeAttribute(null=True)
+    locked_until = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    users_index = UsersCreatedIndex()
+
+
 #: Every table of the service, with the settings field naming it.
 TABLES: dict[str, type[Model]] = {
     "jobs_table": JobModel,
     "events_table": JobEventModel,
     "counters_table": CounterModel,
+    "users_table": UserModel,
 }
 
 

@@ -5,6 +5,7 @@ The environment is set before any `chalicelib` import so models bind to test nam
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -42,8 +43,23 @@ def fake_clock() -> Iterator[clock.FakeClock]:
 
 
 @pytest.fixture
-def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
-    """moto with every table and bucket of the service created."""
+def aws_env(fake_clock: clock.FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto with every table and bucket of the service created.
+
+    moto checks and applies a transaction without a lock, while DynamoDB serialises
+    transactions on the same items; the lock restores DynamoDB's guarantee so races
+    in tests are DynamoDB's races, not moto's.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    original = DynamoDBBackend.transact_write_items
+
+    def serialised(self: DynamoDBBackend, *args: object, **kwargs: object) -> object:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", serialised)
     with mock_aws():
         aws.reset_clients()
         models.bind_models(get_settings())
@@ -64,7 +80,7 @@ def client(aws_env: None) -> Iterator[object]:
 
     from app import app
 
-    with Client(app) as test_client:
+    with Client(app, stage_name="local") as test_client:
         yield test_client
 
 
