@@ -152,3 +152,11 @@ def delete_job_objects(user_id: str, job_id: str, extra_keys: Iterable[tuple[str
             s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
             deleted += len(chunk)
     return deleted
+
+
+def delete_objects_of(job: Any) -> int:
+    """Delete every object of a job model, including an inbox drop it was made from."""
+    extra = []
+    if job.input_key and job.input_key.startswith("inbox/"):
+        extra.append((get_settings().upload_bucket, job.input_key))
+    return delete_job_objects(job.user_id, job.job_id, extra)

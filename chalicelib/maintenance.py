@@ -1,0 +1,581 @@
+"""Scheduled maintenance (SPEC §4): recover stalled jobs, purge by retention, archive.
+
+The service looks after its own data. Every task finds its work through the
+`status-changed-index` with the age cut-off as a key condition (`jobs.jobs_by_status`),
+so a run reads the jobs that are due and nothing else — its cost grows with the work
+found, never with the table. No Scan anywhere.
+
+Tasks, in the order a run performs them:
+- **stalled**: a `Running` job whose last heartbeat (or start) is older than
+  `stalled_running_minutes` becomes `Error` "worker stopped responding". Candidates are
+  the Running jobs that *entered* Running before the cut-off; a long job that still
+  heart-beats is skipped. That reads every Running job older than the threshold, which
+  is acceptable because Lambda cannot run longer than 15 minutes (< 20): such jobs are
+  dead or about to be declared dead, so there are few.
+- **purge**: every status's retention (`retention_days`) counted from
+  `status_changed_at`. A job is deleted objects first, then events, then its record
+  (conditional on its status, which also adjusts the counters), so an interruption
+  leaves the record in place and the next run — which finds it again at the head of
+  the index — finishes it. `Running` jobs past their retention are purged only when
+  they are also stalled (no heartbeat for `stalled_running_minutes`); a live one is
+  skipped. Running is purged last so it can never starve the other statuses.
+  Purge runs before archive: a Completed job already past its own retention is
+  deleted as the policy says rather than archived for another 90 days.
+- **archive**: a `Completed` job older than `archiving.min_age_days` (counted from
+  `status_changed_at`, i.e. completion) has its result files and its input (if still
+  there) gzip-compressed into the archive bucket under
+  `archive/{user_id}/{job_id}/{name}.gz` with the policy's storage class; then the job
+  becomes `Archived` with `archive_keys` = the archived *result* files (what
+  `GET /jobs/{id}/results` serves); then the originals are deleted. Copy, transition,
+  delete: an interruption before the transition leaves a Completed job with its
+  originals (a rerun copies again, overwriting), after it an Archived job whose
+  leftover originals are removed by its purge (`delete_job_objects` covers every
+  prefix of the job).
+
+Each task acts on at most `cleanup.max_jobs_per_run` jobs per run; the oldest due jobs
+come first in the index, so the next run simply continues. One job's failure is
+recorded in the report and the run goes on.
+
+Safety net: every transition sets `JobModel.expires_at` (DynamoDB TTL) to
+`status_changed_at` + retention + 7 days, so a record the purge never reaches still
+expires a week after it was due (TTL deletes only the record; objects are the purge's).
+"""
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Callable, Literal, Optional
+
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import ClientError
+from chalice.app import Rate, Request, Response
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from chalicelib import aws, clock, jobs, observability, policy, s3layout, web
+from chalicelib.aws import storage_call
+from chalicelib.errors import ConfigurationError, NotFound, ServiceError, StorageUnavailable
+from chalicelib.models import JobModel
+from chalicelib.observability import count, logger
+from chalicelib.settings import get_settings
+
+Task = Literal["archive", "purge", "stalled"]
+FailedTask = Literal["archive", "purge", "stalled", "cleanup"]
+#: The order a run performs its tasks (see the module docstring for why).
+TASK_ORDER: tuple[Task, ...] = ("stalled", "purge", "archive")
+STALLED_ERROR = "worker stopped responding"
+#: Purge order: Running last, so live long jobs can never use up the budget of the rest.
+PURGE_STATUSES = (jobs.SUBMITTED, jobs.CANCELLED, jobs.ERROR, jobs.COMPLETED, jobs.ARCHIVED, jobs.RUNNING)
+CLEANUP_STATUSES = (jobs.CANCELLED, jobs.ERROR, jobs.COMPLETED, jobs.ARCHIVED)
+#: Stalled checks run every stalled_running_minutes / 4, at most every 5 minutes apart.
+MAX_STALLED_CHECK_MINUTES = 5
+MAX_CLEANUP_DAYS = 36_500
+INPUT_TAG_JOB = "amr-job-id"  # the tag the prediction function puts on an accepted inbox drop
+_DIGITS = re.compile(r"^[0-9]{1,9}$")
+_COPY_CHUNK = 1024 * 1024
+_SPOOL_BYTES = 8 * 1024 * 1024
+
+
+# --- request and report models (also used by chalicelib.openapi) --------------
+
+
+class MaintenanceRequest(BaseModel):
+    """`POST /admin/maintenance`: which tasks to run now, and whether only to report."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    tasks: Optional[list[Task]] = Field(
+        None,
+        min_length=1,
+        max_length=3,
+        description="Tasks to run (default: all); they always run in the order stalled, purge, archive",
+    )
+    dry_run: bool = Field(False, description="Report what would be done without changing anything")
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique(cls, value: Optional[list[Task]]) -> Optional[list[Task]]:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("must not repeat a task")
+        return value
+
+    def ordered_tasks(self) -> list[Task]:
+        wanted = set(self.tasks or TASK_ORDER)
+        return [t for t in TASK_ORDER if t in wanted]
+
+
+class JobFailure(BaseModel):
+    """A job (or a whole query, `job_id` null) the run could not handle; the next run retries."""
+
+    task: FailedTask
+    job_id: Optional[str] = None
+    status: Optional[str] = None
+    error: str
+
+
+class JobSkip(BaseModel):
+    """A due candidate deliberately left alone, with the reason."""
+
+    task: Task
+    job_id: str
+    reason: str
+
+
+class MaintenanceReport(BaseModel):
+    """What one run did (or, with `dry_run`, would do), with job ids."""
+
+    dry_run: bool
+    started_at: str
+    finished_at: str
+    tasks: list[Task] = Field(description="Tasks that ran")
+    disabled: list[Task] = Field(default_factory=list, description="Requested but switched off by the policy")
+    stalled: list[str] = Field(default_factory=list, description="Running jobs moved to Error")
+    purged: list[str] = Field(default_factory=list, description="Jobs deleted with their events and objects")
+    archived: list[str] = Field(default_factory=list, description="Completed jobs moved to cold storage")
+    failed: list[JobFailure] = Field(default_factory=list)
+    skipped: list[JobSkip] = Field(default_factory=list)
+    more_due: list[Task] = Field(
+        default_factory=list, description="Tasks that stopped at cleanup.max_jobs_per_run; the next run continues"
+    )
+
+
+def _plain_days(value: Any) -> Any:
+    """Query text must be plain digits: '5.0', '+5', '1_000' or ' 5' are not a day count."""
+    if isinstance(value, str) and not _DIGITS.match(value):
+        raise ValueError("must be a whole number of days (digits only)")
+    return value
+
+
+class CleanupQuery(BaseModel):
+    """`DELETE /jobs/cleanup?days=N`: N ≥ 1, so a typo cannot delete every job finished a second ago."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: Annotated[int, BeforeValidator(_plain_days)] = Field(
+        ge=1, le=MAX_CLEANUP_DAYS, description="Delete terminal jobs that entered their status more than N days ago"
+    )
+
+
+class CleanupReport(BaseModel):
+    """What `DELETE /jobs/cleanup` deleted; `more_due` asks the caller to call again."""
+
+    deleted: list[str]
+    count: int
+    failed: list[JobFailure] = Field(default_factory=list)
+    more_due: bool = Field(False, description="Stopped at cleanup.max_jobs_per_run; call again to continue")
+
+
+# --- schedule rates (Chalice needs them at import time) -----------------------
+
+
+def _policy_for_schedules() -> policy.Policy:
+    """The policy at packaging time; an invalid one falls back to the defaults here so
+    the API still imports — the tasks themselves then fail loudly with the reason."""
+    try:
+        return policy.get_policy()
+    except ConfigurationError as exc:
+        logger.error("invalid lifecycle policy; schedules use the defaults", extra={"error": exc.message})
+        return policy.parse_policy()
+
+
+def _rate(minutes: int) -> Rate:
+    if minutes % (24 * 60) == 0:
+        return Rate(minutes // (24 * 60), unit=Rate.DAYS)
+    if minutes % 60 == 0:
+        return Rate(minutes // 60, unit=Rate.HOURS)
+    return Rate(minutes, unit=Rate.MINUTES)
+
+
+def cleanup_rate_minutes(current: policy.Policy | None = None) -> int:
+    """Minutes between purge and archive runs: `cleanup.run_frequency_hours`."""
+    current = current or _policy_for_schedules()
+    return max(1, round(current.cleanup.run_frequency_hours * 60))
+
+
+def stalled_rate_minutes(current: policy.Policy | None = None) -> int:
+    """Minutes between stalled checks: a quarter of the threshold, at most 5 minutes,
+    so a dead job is noticed within stalled_running_minutes + 5."""
+    current = current or _policy_for_schedules()
+    return max(1, min(MAX_STALLED_CHECK_MINUTES, int(current.stalled_running_minutes // 4)))
+
+
+def cleanup_rate() -> Rate:
+    return _rate(cleanup_rate_minutes())
+
+
+def stalled_rate() -> Rate:
+    return _rate(stalled_rate_minutes())
+
+
+# --- one run ------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """State of one run: the policy and the instant every cut-off is computed from."""
+
+    policy: policy.Policy
+    dry_run: bool
+    now: datetime
+    report: MaintenanceReport
+    handled: set[str] = field(default_factory=set)
+
+    def cutoff(self, delta: timedelta) -> str:
+        return clock.to_iso(self.now - delta)
+
+    def fail(self, task: Task, job: JobModel | None, exc: BaseException) -> None:
+        message = exc.message if isinstance(exc, ServiceError) else f"unexpected {type(exc).__name__} (logged)"
+        log = logger.warning if isinstance(exc, ServiceError) else logger.exception
+        log("maintenance step failed", extra={"task": task, "job_id": job.job_id if job else None, "error": repr(exc)})
+        self.report.failed.append(
+            JobFailure(task=task, job_id=job.job_id if job else None, status=job.status if job else None, error=message)
+        )
+
+    def attempt(self, task: Task, job: JobModel, action: Callable[[], None]) -> bool:
+        """Run one job's step; a failure is recorded and the run continues."""
+        if self.dry_run:
+            return True
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - one job must never abort the run
+            self.fail(task, job, exc)
+            return False
+        return True
+
+
+def _last_sign_of_life(job: JobModel) -> datetime:
+    return clock.parse_iso(job.heartbeat_at or job.started_at or job.status_changed_at)
+
+
+def _is_stalled(job: JobModel, run: _Run) -> bool:
+    return _last_sign_of_life(job) < run.now - timedelta(minutes=run.policy.stalled_running_minutes)
+
+
+def recover_stalled(run: _Run) -> None:
+    """Running jobs without a heartbeat for `stalled_running_minutes` become Error."""
+    threshold = timedelta(minutes=run.policy.stalled_running_minutes)
+    budget = run.policy.cleanup.max_jobs_per_run
+    acted, last_key = 0, None
+    while True:
+        found, last_key = jobs.jobs_by_status(
+            jobs.RUNNING, changed_before=run.cutoff(threshold), limit=budget, last_key=last_key
+        )
+        for job in found:
+            if acted >= budget:
+                run.report.more_due.append("stalled")
+                return
+            if not _is_stalled(job, run):
+                run.report.skipped.append(JobSkip(task="stalled", job_id=job.job_id, reason="heartbeat is recent"))
+                continue
+            acted += 1
+            if run.attempt("stalled", job, lambda job=job: _declare_stalled(job, threshold)):
+                run.report.stalled.append(job.job_id)
+                run.handled.add(job.job_id)
+        if last_key is None:
+            return
+
+
+def _declare_stalled(job: JobModel, threshold: timedelta) -> None:
+    minutes = threshold.total_seconds() / 60
+    jobs.transition(
+        job,
+        jobs.ERROR,
+        error=STALLED_ERROR,
+        message=f"Status Running -> Error: {STALLED_ERROR} (no heartbeat for {minutes:g} minutes)",
+    )
+
+
+def purge(run: _Run) -> None:
+    """Delete jobs past their status's retention, at most max_jobs_per_run in all."""
+    budget = run.policy.cleanup.max_jobs_per_run
+    for status in PURGE_STATUSES:
+        if budget <= 0:
+            run.report.more_due.append("purge")
+            return
+        retention = timedelta(days=run.policy.retention_days.days(status))
+        try:
+            found, last_key = jobs.jobs_by_status(status, changed_before=run.cutoff(retention), limit=budget)
+        except ServiceError as exc:
+            run.fail("purge", None, exc)
+            continue
+        budget -= len(found)
+        for job in found:
+            if job.job_id in run.handled:  # e.g. just declared stalled by this run
+                continue
+            if status == jobs.RUNNING and not _is_stalled(job, run):
+                skip = JobSkip(task="purge", job_id=job.job_id, reason="Running and heartbeat is recent")
+                run.report.skipped.append(skip)
+                continue
+            if run.attempt("purge", job, lambda job=job: purge_job(job)):
+                run.report.purged.append(job.job_id)
+                run.handled.add(job.job_id)
+        if last_key is not None and budget <= 0 and "purge" not in run.report.more_due:
+            run.report.more_due.append("purge")
+            return
+
+
+def archive(run: _Run) -> None:
+    """Move Completed jobs older than archiving.min_age_days to cold storage."""
+    settings = run.policy.archiving
+    budget = run.policy.cleanup.max_jobs_per_run
+    cutoff = run.cutoff(timedelta(days=settings.min_age_days))
+    found, last_key = jobs.jobs_by_status(jobs.COMPLETED, changed_before=cutoff, limit=budget)
+    for job in found:
+        if job.job_id in run.handled:
+            continue
+        if run.attempt("archive", job, lambda job=job: archive_job(job, run.policy, run.report)):
+            run.report.archived.append(job.job_id)
+    if last_key is not None and len(found) >= budget:
+        run.report.more_due.append("archive")
+
+
+# --- per-job steps --------------------------------------------------------------
+
+
+@storage_call("s3.get_tags")
+def _tags(bucket: str, key: str) -> dict[str, str]:
+    try:
+        tag_set = aws.client("s3").get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return {}
+        raise
+    return {t["Key"]: t["Value"] for t in tag_set}
+
+
+def owned_input(job: JobModel) -> Optional[str]:
+    """The job's input key if the object there is this job's own.
+
+    API uploads live under the job's prefix. An inbox drop (`inbox/{username}/{file}`)
+    may since have been overwritten by a newer drop that belongs to another job, so it
+    counts only while it carries this job's id tag.
+    """
+    key = job.input_key
+    if not key:
+        return None
+    if key.startswith(f"uploads/{job.user_id}/{job.job_id}/"):
+        return key
+    if _tags(get_settings().upload_bucket, key).get(INPUT_TAG_JOB) == job.job_id:
+        return key
+    return None
+
+
+def _job_object_keys(job: JobModel) -> list[tuple[str, str]]:
+    """Keys a purge must delete besides the job's prefixes (which it lists itself)."""
+    settings = get_settings()
+    extra = [(settings.results_bucket, k) for k in job.result_keys or []]
+    extra += [(settings.archive_bucket, k) for k in job.archive_keys or [] if "/" in k]
+    key = owned_input(job)
+    if key:
+        extra.append((settings.upload_bucket, key))
+    return extra
+
+
+def purge_job(job: JobModel) -> None:
+    """Objects, then events, then the record: each step idempotent, the record last so
+    an interrupted purge is found again and finished by the next run."""
+    s3layout.delete_job_objects(job.user_id, job.job_id, extra_keys=_job_object_keys(job))
+    jobs.delete_events(job.job_id)
+    jobs.delete_job_record(job)
+    count("maintenance.purged")
+
+
+@storage_call("s3.list")
+def _list_keys(bucket: str, prefix: str) -> list[str]:
+    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+
+def _result_sources(job: JobModel) -> list[str]:
+    """Result files as they are in the bucket (the record's list may miss late writes)."""
+    return sorted(_list_keys(get_settings().results_bucket, s3layout.results_prefix(job.user_id, job.job_id)))
+
+
+def _input_source(job: JobModel) -> Optional[str]:
+    key = owned_input(job)
+    if key is None:
+        return None
+    listed = _list_keys(get_settings().upload_bucket, key)
+    return key if key in listed else None
+
+
+def archive_key(job: JobModel, source_key: str, compress: bool) -> str:
+    """`archive/{user_id}/{job_id}/{name}.gz` (no `.gz` when the policy does not compress)."""
+    name = source_key.rsplit("/", 1)[-1]
+    return s3layout.archive_prefix(job.user_id, job.job_id) + name + (".gz" if compress else "")
+
+
+@storage_call("s3.archive_copy")
+def copy_to_archive(bucket: str, key: str, dest_key: str, storage_class: str, compress: bool) -> None:
+    """Stream one object into the archive bucket, gzip-compressed through a spooled
+    temporary file so a 500 MB input never has to fit in memory."""
+    s3 = aws.client("s3")
+    source = s3.get_object(Bucket=bucket, Key=key)
+    content_type = source.get("ContentType") or "application/octet-stream"
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        if compress:
+            with gzip.GzipFile(fileobj=spool, mode="wb", mtime=0) as packed:
+                shutil.copyfileobj(source["Body"], packed, _COPY_CHUNK)
+        else:
+            shutil.copyfileobj(source["Body"], spool, _COPY_CHUNK)
+        spool.seek(0)
+        extra = {
+            "StorageClass": storage_class,
+            "ContentType": "application/gzip" if compress else content_type,
+            "Metadata": {"original-key": key, "original-content-type": content_type},
+        }
+        try:
+            s3.upload_fileobj(spool, get_settings().archive_bucket, dest_key, ExtraArgs=extra)
+        except Boto3Error as exc:  # S3UploadFailedError wraps the ClientError
+            raise StorageUnavailable(f"Storage is temporarily unavailable (archiving {key}); retry later") from exc
+
+
+@storage_call("s3.delete_originals")
+def _delete_keys(bucket: str, keys: list[str]) -> None:
+    if keys:
+        aws.client("s3").delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+
+
+def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport) -> None:
+    """Copy (compressed) → transition to Archived → delete the originals."""
+    settings, rules = get_settings(), current.archiving
+    results = _result_sources(job)
+    if not results:
+        raise NotFound("No result files found to archive; the job stays Completed")
+    archived = []
+    for key in results:
+        dest = archive_key(job, key, rules.compress_results)
+        copy_to_archive(settings.results_bucket, key, dest, rules.storage_class, rules.compress_results)
+        archived.append(dest)
+    input_key = _input_source(job)
+    note = ""
+    if input_key:
+        dest = archive_key(job, input_key, rules.compress_results)
+        copy_to_archive(settings.upload_bucket, input_key, dest, rules.storage_class, rules.compress_results)
+        note = f" and the input ({dest})"
+    jobs.transition(
+        job,
+        jobs.ARCHIVED,
+        archive_keys=archived,
+        message=f"Status Completed -> Archived: {len(archived)} result file(s){note} moved to cold storage",
+    )
+    count("maintenance.archived")
+    try:
+        _delete_keys(settings.results_bucket, results)
+        _delete_keys(settings.upload_bucket, [input_key] if input_key else [])
+    except ServiceError as exc:  # archived all the same; the purge removes the leftovers
+        report.failed.append(
+            JobFailure(
+                task="archive",
+                job_id=job.job_id,
+                status=jobs.ARCHIVED,
+                error=f"Archived, but the originals were not removed yet ({exc.message}); its purge removes them",
+            )
+        )
+
+
+# --- entry points ---------------------------------------------------------------
+
+_TASKS: dict[Task, Callable[[_Run], None]] = {"stalled": recover_stalled, "purge": purge, "archive": archive}
+
+
+def _enabled(task: Task, current: policy.Policy) -> bool:
+    if task == "archive":
+        return current.archiving.enabled
+    if task == "purge":
+        return current.cleanup.enabled
+    return True  # recovering stalled jobs is correctness, not housekeeping
+
+
+def run(
+    tasks: list[Task] | None = None, *, dry_run: bool = False, current: policy.Policy | None = None
+) -> MaintenanceReport:
+    """Run the given tasks (default all) now; the scheduled rules and the admin route call this."""
+    current = current or policy.get_policy()
+    ordered = MaintenanceRequest(tasks=tasks).ordered_tasks()
+    started = clock.now()
+    report = MaintenanceReport(dry_run=dry_run, started_at=clock.to_iso(started), finished_at="", tasks=[])
+    state = _Run(policy=current, dry_run=dry_run, now=started, report=report)
+    for task in ordered:
+        if not _enabled(task, current):
+            report.disabled.append(task)
+            continue
+        report.tasks.append(task)
+        try:
+            _TASKS[task](state)
+        except Exception as exc:  # noqa: BLE001 - a failed query ends this task, not the run
+            state.fail(task, None, exc)
+    report.finished_at = clock.now_iso()
+    if not dry_run:
+        count("maintenance.stalled", len(report.stalled))
+        count("maintenance.failed", len(report.failed))
+    logger.info(
+        "maintenance run",
+        extra={
+            "tasks": report.tasks,
+            "dry_run": dry_run,
+            "stalled": len(report.stalled),
+            "purged": len(report.purged),
+            "archived": len(report.archived),
+            "failed": len(report.failed),
+            "more_due": report.more_due,
+        },
+    )
+    return report
+
+
+def scheduled(task: Task) -> dict[str, Any]:
+    """Body of a scheduled rule: one task, metrics flushed, the report returned (logged)."""
+    observability.reset_context()
+    try:
+        return run([task]).model_dump()
+    finally:
+        observability.flush()
+
+
+def cleanup(days: int, *, current: policy.Policy | None = None) -> CleanupReport:
+    """Delete terminal jobs that entered their status more than `days` ago, like a purge."""
+    current = current or policy.get_policy()
+    budget = current.cleanup.max_jobs_per_run
+    cutoff = clock.iso_before(timedelta(days=days))
+    deleted: list[str] = []
+    failed: list[JobFailure] = []
+    more_due = False
+    for status in CLEANUP_STATUSES:
+        if budget <= 0:
+            more_due = True
+            break
+        found, last_key = jobs.jobs_by_status(status, changed_before=cutoff, limit=budget)
+        budget -= len(found)
+        more_due = more_due or (last_key is not None and budget <= 0)
+        for job in found:
+            try:
+                purge_job(job)
+            except ServiceError as exc:
+                logger.warning("cleanup of a job failed", extra={"job_id": job.job_id, "error": exc.message})
+                failed.append(JobFailure(task="cleanup", job_id=job.job_id, status=job.status, error=exc.message))
+            else:
+                deleted.append(job.job_id)
+    logger.info("cleanup", extra={"days": days, "deleted": len(deleted), "failed": len(failed)})
+    return CleanupReport(deleted=deleted, count=len(deleted), failed=failed, more_due=more_due)
+
+
+# --- HTTP handlers (admin only) -------------------------------------------------
+
+
+def handle_maintenance(request: Request) -> Response:
+    """`POST /admin/maintenance`."""
+    web.require_admin()
+    body = web.parse_body(request, MaintenanceRequest)
+    report = run(body.ordered_tasks(), dry_run=body.dry_run)
+    return web.json_response(report.model_dump())
+
+
+def handle_cleanup(request: Request) -> Response:
+    """`DELETE /jobs/cleanup?days=N`."""
+    web.require_admin()
+    query = web.parse_query(request, CleanupQuery)
+    return web.json_response(cleanup(query.days).model_dump())
