@@ -21,9 +21,159 @@ def http_pipeline(event: Request, get_response: Callable[[Request], Response]) -
 
 
 # --- auth routes -------------------------------------------------------------
+from chalicelib.lazy import lazy_import  # noqa: E402  (route modules load on first request)
+
+accounts_api = lazy_import("chalicelib.accounts_api")
+
+NO_BODY = ["*/*"]  # bodiless routes accept any Content-Type
+
+
+@app.route("/auth/register", methods=["POST"])
+def register() -> Response:
+    return accounts_api.register(app.current_request)
+
+
+@app.route("/auth/login", methods=["POST"])
+def login() -> Response:
+    return accounts_api.login(app.current_request)
+
+
+@app.route("/auth/me", methods=["GET"], content_types=NO_BODY)
+def me() -> Response:
+    return accounts_api.me()
+
+
+@app.route("/auth/password", methods=["POST"])
+def change_password() -> Response:
+    return accounts_api.change_password(app.current_request)
+
+
+@app.route("/auth/password-reset", methods=["POST"])
+def password_reset() -> Response:
+    return accounts_api.password_reset(app.current_request)
+
+
+@app.route("/auth/password-reset/confirm", methods=["POST"])
+def password_reset_confirm() -> Response:
+    return accounts_api.password_reset_confirm(app.current_request)
+
+
+@app.route("/admin/users", methods=["GET"], content_types=NO_BODY)
+def admin_list_users() -> Response:
+    return accounts_api.admin_list_users(app.current_request)
+
+
+@app.route("/admin/users/{user_id}", methods=["PATCH"])
+def admin_patch_user(user_id: str) -> Response:
+    return accounts_api.admin_patch_user(app.current_request, user_id)
+
 
 # --- job routes --------------------------------------------------------------
+health_check = lazy_import("chalicelib.health")
+jobs_api = lazy_import("chalicelib.jobs_api")
+openapi = lazy_import("chalicelib.openapi")
+
+
+@app.route("/jobs", methods=["POST"])
+def create_job() -> Response:
+    return jobs_api.create_job(app.current_request)
+
+
+@app.route("/jobs", methods=["GET"], content_types=NO_BODY)
+def list_jobs() -> Response:
+    return jobs_api.list_jobs(app.current_request)
+
+
+@app.route("/jobs/{job_id}", methods=["GET"], content_types=NO_BODY)
+def get_job(job_id: str) -> Response:
+    return jobs_api.get_job(job_id)
+
+
+@app.route("/jobs/{job_id}", methods=["DELETE"], content_types=NO_BODY)
+def delete_job(job_id: str) -> Response:
+    return jobs_api.delete_job(job_id)
+
+
+@app.route("/jobs/{job_id}/cancel", methods=["POST"], content_types=NO_BODY)
+def cancel_job(job_id: str) -> Response:
+    return jobs_api.cancel_job(job_id)
+
+
+@app.route("/jobs/{job_id}/logs", methods=["GET"], content_types=NO_BODY)
+def job_logs(job_id: str) -> Response:
+    return jobs_api.job_logs(job_id, app.current_request)
+
+
+@app.route("/jobs/{job_id}/results", methods=["GET"], content_types=NO_BODY)
+def job_results(job_id: str) -> Response:
+    return jobs_api.job_results(job_id)
+
+
+@app.route("/stats", methods=["GET"], content_types=NO_BODY)
+def stats() -> Response:
+    return jobs_api.stats(app.current_request)
+
+
+@app.route("/health", methods=["GET"], content_types=NO_BODY)
+def health() -> Response:
+    return health_check.health()
+
+
+@app.route("/openapi.json", methods=["GET"], content_types=NO_BODY)
+def openapi_document() -> Response:
+    return openapi.serve()
+
 
 # --- upload events -----------------------------------------------------------
+from typing import Any  # noqa: E402
+
+from chalice.app import S3Event  # noqa: E402
+
+from chalicelib import prediction  # noqa: E402
+from chalicelib.settings import get_settings  # noqa: E402
+
+
+@app.on_s3_event(bucket=get_settings().upload_bucket, events=["s3:ObjectCreated:*"])
+def on_upload(event: S3Event) -> list[dict[str, Any]]:
+    """API uploads and inbox drops start predictions (SPEC §7)."""
+    return [o.to_dict() for o in prediction.handle_upload_event(event.to_dict(), event.context)]
+
+
+on_upload.event_class = prediction.LenientS3Event  # malformed events reach our handler, not a crash
+
 
 # --- maintenance -------------------------------------------------------------
+from typing import Any  # noqa: E402, F811
+
+from chalice.app import CloudWatchEvent  # noqa: E402
+
+from chalicelib import maintenance  # noqa: E402
+
+# Rates come from the lifecycle policy seen when the app is packaged (Chalice needs them
+# at import time): archive and purge every cleanup.run_frequency_hours, stalled checks
+# every stalled_running_minutes / 4 (at most 5 minutes apart).
+
+
+@app.schedule(maintenance.stalled_rate())
+def maintenance_stalled(event: CloudWatchEvent) -> dict[str, Any]:
+    return maintenance.scheduled("stalled")
+
+
+@app.schedule(maintenance.cleanup_rate())
+def maintenance_purge(event: CloudWatchEvent) -> dict[str, Any]:
+    return maintenance.scheduled("purge")
+
+
+@app.schedule(maintenance.cleanup_rate())
+def maintenance_archive(event: CloudWatchEvent) -> dict[str, Any]:
+    return maintenance.scheduled("archive")
+
+
+@app.route("/admin/maintenance", methods=["POST"])
+def admin_maintenance() -> Response:
+    return maintenance.handle_maintenance(app.current_request)
+
+
+@app.route("/jobs/cleanup", methods=["DELETE"], content_types=["*/*"])
+def cleanup_jobs() -> Response:
+    return maintenance.handle_cleanup(app.current_request)

@@ -51,7 +51,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Callable, Literal, Optional
 
 from boto3.exceptions import Boto3Error
-from botocore.exceptions import ClientError
 from chalice.app import Rate, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -73,7 +72,7 @@ CLEANUP_STATUSES = (jobs.CANCELLED, jobs.ERROR, jobs.COMPLETED, jobs.ARCHIVED)
 #: Stalled checks run every stalled_running_minutes / 4, at most every 5 minutes apart.
 MAX_STALLED_CHECK_MINUTES = 5
 MAX_CLEANUP_DAYS = 36_500
-INPUT_TAG_JOB = "amr-job-id"  # the tag the prediction function puts on an accepted inbox drop
+INPUT_TAG_JOB = s3layout.TAG_JOB
 _DIGITS = re.compile(r"^[0-9]{1,9}$")
 _COPY_CHUNK = 1024 * 1024
 _SPOOL_BYTES = 8 * 1024 * 1024
@@ -335,49 +334,10 @@ def archive(run: _Run) -> None:
 # --- per-job steps --------------------------------------------------------------
 
 
-@storage_call("s3.get_tags")
-def _tags(bucket: str, key: str) -> dict[str, str]:
-    try:
-        tag_set = aws.client("s3").get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return {}
-        raise
-    return {t["Key"]: t["Value"] for t in tag_set}
-
-
-def owned_input(job: JobModel) -> Optional[str]:
-    """The job's input key if the object there is this job's own.
-
-    API uploads live under the job's prefix. An inbox drop (`inbox/{username}/{file}`)
-    may since have been overwritten by a newer drop that belongs to another job, so it
-    counts only while it carries this job's id tag.
-    """
-    key = job.input_key
-    if not key:
-        return None
-    if key.startswith(f"uploads/{job.user_id}/{job.job_id}/"):
-        return key
-    if _tags(get_settings().upload_bucket, key).get(INPUT_TAG_JOB) == job.job_id:
-        return key
-    return None
-
-
-def _job_object_keys(job: JobModel) -> list[tuple[str, str]]:
-    """Keys a purge must delete besides the job's prefixes (which it lists itself)."""
-    settings = get_settings()
-    extra = [(settings.results_bucket, k) for k in job.result_keys or []]
-    extra += [(settings.archive_bucket, k) for k in job.archive_keys or [] if "/" in k]
-    key = owned_input(job)
-    if key:
-        extra.append((settings.upload_bucket, key))
-    return extra
-
-
 def purge_job(job: JobModel) -> None:
     """Objects, then events, then the record: each step idempotent, the record last so
     an interrupted purge is found again and finished by the next run."""
-    s3layout.delete_job_objects(job.user_id, job.job_id, extra_keys=_job_object_keys(job))
+    s3layout.delete_objects_of(job)
     jobs.delete_events(job.job_id)
     jobs.delete_job_record(job)
     count("maintenance.purged")
@@ -395,7 +355,7 @@ def _result_sources(job: JobModel) -> list[str]:
 
 
 def _input_source(job: JobModel) -> Optional[str]:
-    key = owned_input(job)
+    key = s3layout.owned_input(job)
     if key is None:
         return None
     listed = _list_keys(get_settings().upload_bucket, key)

@@ -31,7 +31,7 @@ from chalice.app import S3Event
 from pydantic import ValidationError
 
 from chalicelib import aws, jobs, observability, predictor, results, s3layout
-from chalicelib.api_models import MAX_JOB_NAME, JobParams
+from chalicelib.lazy import lazy_import
 from chalicelib.aws import storage_call
 from chalicelib.errors import Conflict, InvalidTransition, NotFound, ServiceError, StorageUnavailable
 from chalicelib.fasta import InputError
@@ -41,7 +41,9 @@ from chalicelib.predictor import BatchProgress, Cancelled, PredictParams, Predic
 from chalicelib.resfinder import DatabaseError, load_db
 from chalicelib.settings import get_settings
 
-MAX_UPLOAD_ENV = "AMR_MAX_UPLOAD_BYTES"
+api_models = lazy_import("chalicelib.api_models")  # pydantic models: only inbox drops need them
+
+MAX_UPLOAD_ENV = s3layout.MAX_UPLOAD_ENV
 #: Namespace of inbox job ids (uuid5 of the object identity): fixed forever, or a
 #: redelivered event after a deployment would create a second job.
 INBOX_NAMESPACE = uuid.UUID("8c4b7e0e-4a9e-5d1f-9a57-2f1b6c0d3e21")
@@ -299,7 +301,7 @@ def metadata_settings(
     values. An invalid value is a `problem` (the job then ends in Error naming it);
     unknown names are ignored and listed, because upload tools add their own metadata.
     """
-    name = _CONTROL.sub("", filename)[:MAX_JOB_NAME]
+    name = _CONTROL.sub("", filename)[:api_models.MAX_JOB_NAME]
     overrides: dict[str, Any] = {}
     header_of: dict[str, str] = {}
     problems: list[str] = []
@@ -309,7 +311,7 @@ def metadata_settings(
         meta_name = raw_name.lower()
         value = str(raw_value).strip()
         if meta_name in (JOB_NAME_METADATA, "job_name"):
-            name = _CONTROL.sub("", value)[:MAX_JOB_NAME].strip() or name
+            name = _CONTROL.sub("", value)[:api_models.MAX_JOB_NAME].strip() or name
             continue
         param = meta_name.replace("-", "_")
         if param not in fields:
@@ -322,7 +324,7 @@ def metadata_settings(
             problems.append(f"{header_of[param]}={value!r} is not a valid {param}")
     if not problems:
         try:
-            return name, JobParams.model_validate(overrides).to_store(), None, ignored
+            return name, api_models.JobParams.model_validate(overrides).to_store(), None, ignored
         except ValidationError as exc:
             problems = [_describe(error, header_of) for error in exc.errors()]
     return name, {}, "invalid parameter in object metadata: " + "; ".join(problems), ignored
@@ -352,12 +354,6 @@ def _convert(text: str, kind: type) -> Any:
 
 
 # --------------------------------------------------------------------------- running
-
-
-def max_upload_bytes() -> int:
-    """The input size limit (env `AMR_MAX_UPLOAD_BYTES`, default 500 MB)."""
-    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else s3layout.DEFAULT_MAX_UPLOAD_BYTES
 
 
 def run_job(
@@ -393,7 +389,7 @@ def run_job(
 
 
 def _size_problem(ref: ObjectRef, info: ObjectInfo) -> str | None:
-    limit = max_upload_bytes()
+    limit = s3layout.max_upload_bytes()
     if info.size > limit:
         return f"{_filename(ref)}: file too large ({info.size} bytes; the limit is {limit} bytes)"
     return None
@@ -424,7 +420,7 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
         body = open_body(ref)
         try:
             pred = predictor.predict_stream(
-                body, name=filename, size=info.size, max_bytes=max_upload_bytes(),
+                body, name=filename, size=info.size, max_bytes=s3layout.max_upload_bytes(),
                 params=params, on_batch=tracker, db=db,
             )
         finally:

@@ -7,6 +7,7 @@ archive bucket:  archive/{user_id}/{job_id}/{name}.gz
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -21,6 +22,7 @@ from chalicelib.settings import get_settings
 UPLOAD_URL_SECONDS = 3600
 DOWNLOAD_URL_SECONDS = 3600
 DEFAULT_MAX_UPLOAD_BYTES = 500 * 1024 * 1024
+MAX_UPLOAD_ENV = "AMR_MAX_UPLOAD_BYTES"
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UPLOAD_KEY = re.compile(r"^uploads/([^/]+)/([0-9a-f-]{36})/([^/]+)$")
@@ -49,6 +51,12 @@ def is_fasta_name(filename: str) -> bool:
 def valid_filename(filename: str) -> bool:
     """Names we put into keys: a plain FASTA name, no paths, no odd characters."""
     return bool(_SAFE_NAME.match(filename)) and not filename.startswith(".") and is_fasta_name(filename)
+
+
+def max_upload_bytes() -> int:
+    """The input size limit: presigned POSTs and the prediction function enforce it."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_UPLOAD_BYTES
 
 
 def upload_key(user_id: str, job_id: str, filename: str) -> str:
@@ -154,9 +162,45 @@ def delete_job_objects(user_id: str, job_id: str, extra_keys: Iterable[tuple[str
     return deleted
 
 
+#: Tag the prediction function puts on an accepted inbox drop, naming its job.
+TAG_JOB = "amr-job-id"
+
+
+@storage_call("s3.get_tags")
+def object_tags(bucket: str, key: str) -> dict[str, str]:
+    """An object's tags ({} when it does not exist)."""
+    try:
+        tag_set = aws.client("s3").get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return {}
+        raise
+    return {t["Key"]: t["Value"] for t in tag_set}
+
+
+def owned_input(job: Any) -> str | None:
+    """The job's input key if the object there is this job's own.
+
+    API uploads live under the job's prefix. An inbox drop (`inbox/{username}/{file}`)
+    may since have been overwritten by a newer drop that belongs to another job, so it
+    counts only while it carries this job's id tag.
+    """
+    key = job.input_key
+    if not key:
+        return None
+    if key.startswith(f"uploads/{job.user_id}/{job.job_id}/"):
+        return key
+    if object_tags(get_settings().upload_bucket, key).get(TAG_JOB) == job.job_id:
+        return key
+    return None
+
+
 def delete_objects_of(job: Any) -> int:
-    """Delete every object of a job model, including an inbox drop it was made from."""
-    extra = []
-    if job.input_key and job.input_key.startswith("inbox/"):
-        extra.append((get_settings().upload_bucket, job.input_key))
+    """Delete every object of a job: its prefixes, recorded keys and its own input."""
+    settings = get_settings()
+    extra = [(settings.results_bucket, k) for k in job.result_keys or []]
+    extra += [(settings.archive_bucket, k) for k in job.archive_keys or [] if "/" in k]
+    key = owned_input(job)
+    if key:
+        extra.append((settings.upload_bucket, key))
     return delete_job_objects(job.user_id, job.job_id, extra)

@@ -146,7 +146,7 @@ def parse_body(request: Request, model: type[M]) -> M:
         raise BadRequest(f"Body is larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurd nesting
         raise BadRequest("Body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("Body must be a JSON object")

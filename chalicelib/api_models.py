@@ -1,0 +1,246 @@
+"""Request and response models of the jobs API (SPEC §8), in one place.
+
+The route handlers validate with these models and `chalicelib.openapi` derives the
+OpenAPI document from them, so the description cannot drift from the behaviour.
+Job parameter *rules* belong to `chalicelib.predictor.PredictParams`; `JobParams`
+declares the same fields for the document (types, defaults, bounds) and then asks
+`PredictParams` for the verdict, so there is one authority. The API additionally caps
+sizes (`MAX_SEGMENT_LENGTH`, `MAX_BATCH_SIZE`): a request must not be able to ask for
+more memory than a Lambda function has, nor for a number DynamoDB cannot store.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import fields as dataclass_fields
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from chalicelib import s3layout
+from chalicelib.models import STATUSES
+from chalicelib.pagination import MAX_TOKEN_LENGTH
+from chalicelib.predictor import SUPPORTED_MODELS, PredictParams
+
+MAX_SEGMENT_LENGTH = 10_000_000
+MAX_BATCH_SIZE = 1024
+MAX_JOB_NAME = 128
+DEFAULT_FILENAME = "genome.fasta"
+#: Floats are stored rounded: DynamoDB cannot hold e.g. 5e-324 and nobody means it.
+FLOAT_DIGITS = 6
+
+Status = Literal["Submitted", "Running", "Completed", "Error", "Archived", "Cancelled"]
+assert set(Status.__args__) == set(STATUSES)  # type: ignore[attr-defined]
+ModelName = Literal[SUPPORTED_MODELS]  # type: ignore[valid-type]
+
+
+def _storable_text(value: str) -> str:
+    """Text that survives UTF-8 storage and logs: no lone surrogates, no control characters."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _valid_filename(value: str) -> str:
+    if not s3layout.valid_filename(value):
+        raise ValueError(
+            "must be a plain FASTA file name (letters, digits, '.', '_', '-'; up to 128 characters) "
+            "ending in .fa, .fasta, .fna or .fas, optionally followed by .gz"
+        )
+    return value
+
+
+SafeText = Annotated[str, AfterValidator(_storable_text)]
+JobName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_JOB_NAME),
+    AfterValidator(_storable_text),
+]
+Filename = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_valid_filename)]
+PageToken = Annotated[str, StringConstraints(max_length=MAX_TOKEN_LENGTH), AfterValidator(_storable_text)]
+Timestamp = Annotated[str, Field(description="ISO-8601 UTC with milliseconds, e.g. 2026-11-24T19:12:00.123Z")]
+
+
+class _Request(BaseModel):
+    """Requests are strict: unknown fields and wrong JSON types are errors, never coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Query(BaseModel):
+    """Query strings are text, so numbers are parsed from it; unknown names are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+_DEFAULTS = {f.name: f.default for f in dataclass_fields(PredictParams)}
+
+
+class JobParams(_Request):
+    """Prediction parameters of SPEC §6; all optional."""
+
+    model_name: ModelName = Field(_DEFAULTS["model_name"], description="Reference database / predictor")
+    segment_length: int = Field(_DEFAULTS["segment_length"], ge=1, le=MAX_SEGMENT_LENGTH)
+    segment_overlap: int = Field(
+        _DEFAULTS["segment_overlap"], ge=0, le=MAX_SEGMENT_LENGTH - 1, description="Must be < segment_length"
+    )
+    batch_size: int = Field(_DEFAULTS["batch_size"], ge=1, le=MAX_BATCH_SIZE)
+    use_cpu: bool = Field(_DEFAULTS["use_cpu"], description="Accepted for compatibility; prediction runs on CPU")
+    min_identity: float = Field(_DEFAULTS["min_identity"], ge=0.0, le=1.0)
+    min_coverage: float = Field(_DEFAULTS["min_coverage"], ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _predictor_rules(self) -> "JobParams":
+        """PredictParams has the final word (e.g. segment_overlap < segment_length)."""
+        PredictParams.from_dict(self.model_dump())  # ValueError -> a 400 naming the rule
+        return self
+
+    def to_store(self) -> dict[str, Any]:
+        """The effective parameters, as stored with the job and shown back."""
+        data = PredictParams.from_dict(self.model_dump()).to_dict()
+        for name in ("min_identity", "min_coverage"):
+            data[name] = round(float(data[name]), FLOAT_DIGITS)
+        return data
+
+
+class CreateJobRequest(_Request):
+    job_name: JobName
+    params: Optional[JobParams] = Field(None, description="Omitted or null: every parameter at its default")
+    filename: Optional[Filename] = Field(
+        None, description=f"Name of the FASTA file you will upload; omitted or null: {DEFAULT_FILENAME}"
+    )
+
+
+class JobListQuery(_Query):
+    status: Optional[Status] = None
+    limit: int = Field(50, ge=1, le=100)
+    next_token: Optional[PageToken] = None
+
+
+class LogsQuery(_Query):
+    limit: int = Field(100, ge=1, le=500)
+    next_token: Optional[PageToken] = None
+
+
+class StatsQuery(_Query):
+    scope: Literal["mine", "all"] = Field("mine", description="'all' (every user's jobs) is for administrators")
+
+
+class JobInput(_Response):
+    filename: Optional[str] = None
+    key: Optional[str] = Field(None, description="Object key of the input in the upload bucket")
+    size: Optional[int] = Field(None, description="Bytes, once the upload has arrived")
+
+
+class JobOut(_Response):
+    """A job as the API shows it (SPEC §8)."""
+
+    job_id: str = Field(json_schema_extra={"format": "uuid"})
+    job_name: str
+    status: Status
+    progress: float = Field(ge=0, le=100)
+    created_at: Timestamp
+    started_at: Optional[Timestamp] = None
+    completed_at: Optional[Timestamp] = None
+    updated_at: Timestamp
+    duration_seconds: Optional[float] = Field(None, description="Running time so far, or in total once finished")
+    error: Optional[str] = None
+    params: dict[str, Any]
+    input: JobInput
+    summary: Optional[dict[str, Any]] = None
+
+
+class UploadOut(_Response):
+    """A presigned POST: send `fields` plus the file (field `file`) as multipart/form-data to `url`."""
+
+    url: str
+    fields: dict[str, str]
+    expires_in: int
+    max_bytes: int
+
+
+class CreateJobResponse(_Response):
+    job: JobOut
+    upload: UploadOut
+
+
+class JobListResponse(_Response):
+    jobs: list[JobOut]
+    next_token: Optional[str] = None
+
+
+class EventOut(_Response):
+    timestamp: Timestamp
+    level: str
+    message: str
+    data: Optional[dict[str, Any]] = None
+
+
+class LogsResponse(_Response):
+    events: list[EventOut]
+    next_token: Optional[str] = None
+
+
+class ResultsResponse(BaseModel):
+    """The job's predictions.json (SPEC §6) plus presigned links to every result file.
+
+    For an Archived job the links point at the archived, gzip-compressed copies, so
+    their names end in `.gz`.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    database: dict[str, Any]
+    genes: list[dict[str, Any]]
+    resistance: dict[str, list[str]]
+    stats: dict[str, Any]
+    download_urls: dict[str, str]
+
+
+class ModelCount(_Response):
+    model_name: str
+    count: int
+
+
+class StatsResponse(_Response):
+    scope: Literal["mine", "all"]
+    total: int
+    by_status: dict[str, int]
+    success_rate: Optional[float] = Field(None, description="Completed / (Completed + Error), lifetime")
+    avg_duration_seconds: Optional[float] = None
+    top_models: list[ModelCount]
+
+
+class HealthCheck(_Response):
+    status: Literal["ok", "error"]
+    detail: Optional[str] = None
+
+
+class HealthResponse(BaseModel):
+    """Public health. A 503 carries the same fields plus the usual `error` object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, HealthCheck]
+    error: Optional[dict[str, Any]] = None
+
+
+class ErrorDetail(_Response):
+    code: str = Field(description="Stable machine-readable code, e.g. validation_error, not_found")
+    message: str
+    details: Optional[Any] = None
+
+
+class ErrorBody(_Response):
+    """The one error format of every 4xx/5xx answer."""
+
+    error: ErrorDetail

@@ -1,0 +1,236 @@
+"""Handlers of the jobs routes (SPEC §8): validate, call the lifecycle, shape the answer.
+
+`app.py` routes are one-liners into this module. Authorisation is uniform: a job that
+is not the caller's is 404 (`jobs.get_job_for`), admins see every job. Status changes
+go through `chalicelib.jobs` only.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any, Mapping
+
+from chalice.app import Request, Response
+
+from chalicelib import clock, jobs, s3layout, web
+from chalicelib.api_models import (
+    DEFAULT_FILENAME,
+    CreateJobRequest,
+    JobListQuery,
+    JobParams,
+    LogsQuery,
+    StatsQuery,
+)
+from chalicelib.errors import Conflict, InvalidTransition, NotFound
+from chalicelib.models import JobEventModel, JobModel
+from chalicelib.observability import bind
+from chalicelib.settings import get_settings
+
+PREDICTIONS = "predictions.json"
+RESULT_FILES = ("predictions.json", "predictions.tsv", "hamronization.tsv")
+CANCEL_ATTEMPTS = 3
+
+
+# --- representation ---------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """PynamoDB map attributes (or plain dicts, before a round trip) as plain data."""
+    if value is None:
+        return None
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    return json.loads(json.dumps(value, default=str))
+
+
+def _duration(job: JobModel) -> float | None:
+    if not job.started_at:
+        return None
+    if job.completed_at:
+        end = clock.parse_iso(job.completed_at)
+    elif job.status == jobs.RUNNING:
+        end = clock.now()
+    else:
+        return None
+    return round(max(0.0, (end - clock.parse_iso(job.started_at)).total_seconds()), 3)
+
+
+def job_out(job: JobModel) -> dict[str, Any]:
+    """The job as SPEC §8 shows it; internal fields (user_status, ttl, keys) stay inside."""
+    return {
+        "job_id": job.job_id,
+        "job_name": job.job_name,
+        "status": job.status,
+        "progress": float(job.progress or 0),
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "completed_at": job.completed_at,
+        "updated_at": job.updated_at,
+        "duration_seconds": _duration(job),
+        "error": job.error,
+        "params": _plain(job.params) or {},
+        "input": {
+            "filename": job.input_filename,
+            "key": job.input_key,
+            "size": int(job.input_size) if job.input_size is not None else None,
+        },
+        "summary": _plain(job.summary),
+    }
+
+
+def event_out(event: JobEventModel) -> dict[str, Any]:
+    return {
+        "timestamp": event.timestamp,
+        "level": event.level,
+        "message": event.message,
+        "data": _plain(event.data),
+    }
+
+
+def _job_for_caller(job_id: str) -> JobModel:
+    job_id = web.path_uuid(job_id)
+    bind(job_id=job_id)
+    current = web.caller()
+    return jobs.get_job_for(job_id, current.user_id, current.is_admin)
+
+
+# --- routes -----------------------------------------------------------------
+
+
+def create_job(request: Request) -> Response:
+    """Create a Submitted job and a presigned POST for exactly its input key."""
+    current = web.caller()
+    body: CreateJobRequest = web.parse_body(request, CreateJobRequest)
+    params = (body.params or JobParams()).to_store()
+    filename = body.filename or DEFAULT_FILENAME
+    job_id = jobs.new_job_id()
+    bind(job_id=job_id)
+    key = s3layout.upload_key(current.user_id, job_id, filename)
+    max_bytes = s3layout.max_upload_bytes()
+    upload = s3layout.presigned_upload(key, max_bytes)  # before the record: no job without a way in
+    job = jobs.create_job(
+        user_id=current.user_id,
+        job_name=body.job_name,
+        params=params,
+        job_id=job_id,
+        model_name=params["model_name"],
+        input_key=key,
+        input_filename=filename,
+    )
+    return web.json_response({"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}, 201)
+
+
+def list_jobs(request: Request) -> Response:
+    """The caller's own jobs, newest first (admins too: other users' jobs are by id)."""
+    current = web.caller()
+    query: JobListQuery = web.parse_query(request, JobListQuery)
+    page = jobs.list_user_jobs(current.user_id, query.status, query.limit, query.next_token)
+    return web.json_response({"jobs": [job_out(j) for j in page.items], "next_token": page.next_token})
+
+
+def get_job(job_id: str) -> Response:
+    return web.json_response(job_out(_job_for_caller(job_id)))
+
+
+def cancel_job(job_id: str) -> Response:
+    """Cancel a Submitted or Running job; a running prediction stops at its next batch.
+
+    A lost race with the prediction (Submitted -> Running) is retried on the fresh
+    record; a job that meanwhile finished is 409.
+    """
+    job = _job_for_caller(job_id)
+    current = web.caller()
+    for attempt in range(CANCEL_ATTEMPTS):
+        if job.status in jobs.TERMINAL:
+            raise Conflict(f"Job is already {job.status}; only Submitted or Running jobs can be cancelled")
+        try:
+            job = jobs.transition(job, jobs.CANCELLED, message=f"Cancelled by {current.username or current.user_id}")
+            break
+        except InvalidTransition:
+            if attempt + 1 == CANCEL_ATTEMPTS:
+                raise
+            job = jobs.get_job(job.job_id)
+    return web.json_response(job_out(job), 202)
+
+
+def delete_job(job_id: str) -> Response:
+    """Delete a job's objects, events and record, in that order, so a retry can finish."""
+    job = _job_for_caller(job_id)
+    if job.status == jobs.RUNNING:
+        raise Conflict("Job is Running; cancel it before deleting it")
+    s3layout.delete_objects_of(job)
+    jobs.delete_job(job)
+    return web.no_content()
+
+
+def job_logs(job_id: str, request: Request) -> Response:
+    job = _job_for_caller(job_id)
+    query: LogsQuery = web.parse_query(request, LogsQuery)
+    page = jobs.list_events(job.job_id, query.limit, query.next_token)
+    return web.json_response({"events": [event_out(e) for e in page.items], "next_token": page.next_token})
+
+
+def job_results(job_id: str) -> Response:
+    """predictions.json plus presigned links; Archived jobs are read from the archive."""
+    job = _job_for_caller(job_id)
+    if job.status == jobs.COMPLETED:
+        files = _result_objects(job)
+    elif job.status == jobs.ARCHIVED:
+        files = _archived_objects(job)
+    else:
+        raise Conflict(f"Job is {job.status}; results exist once it is Completed (or Archived)")
+    predictions = _read_predictions(files)
+    urls = {name: s3layout.presigned_download(bucket, key) for name, (bucket, key) in sorted(files.items())}
+    return web.json_response({**predictions, "download_urls": urls})
+
+
+def _name(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
+def _result_objects(job: JobModel) -> dict[str, tuple[str, str]]:
+    bucket = get_settings().results_bucket
+    keys = list(job.result_keys or []) or [s3layout.result_key(job.user_id, job.job_id, n) for n in RESULT_FILES]
+    return {_name(k): (bucket, k) for k in keys}
+
+
+def _archived_objects(job: JobModel) -> dict[str, tuple[str, str]]:
+    """Archived copies (`<name>.gz`, or plain when the policy did not compress)."""
+    bucket = get_settings().archive_bucket
+    prefix = s3layout.archive_prefix(job.user_id, job.job_id)
+    keys = [k if "/" in k else prefix + k for k in job.archive_keys or []]
+    keys = keys or [prefix + n + ".gz" for n in RESULT_FILES]
+    return {_name(k): (bucket, k) for k in keys}
+
+
+def _read_predictions(files: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    for name in (PREDICTIONS, PREDICTIONS + ".gz"):
+        if name in files:
+            raw = s3layout.get_object_bytes(*files[name])
+            if raw is None:
+                break
+            return _decode_predictions(raw, gzipped=name.endswith(".gz"))
+    raise NotFound("The result files of this job are missing")
+
+
+def _decode_predictions(raw: bytes, *, gzipped: bool) -> dict[str, Any]:
+    try:
+        data = json.loads(gzip.decompress(raw) if gzipped else raw)
+    except (OSError, EOFError, zlib.error, ValueError):
+        raise NotFound("The result files of this job are unreadable") from None
+    if not isinstance(data, dict):
+        raise NotFound("The result files of this job are unreadable")
+    data.pop("download_urls", None)
+    return data
+
+
+def stats(request: Request) -> Response:
+    """Counters of the caller's jobs, or of every job (`scope=all`, admins): one GetItem."""
+    query: StatsQuery = web.parse_query(request, StatsQuery)
+    if query.scope == "all":
+        web.require_admin()
+        scope = jobs.GLOBAL_SCOPE
+    else:
+        scope = jobs.user_scope(web.caller().user_id)
+    return web.json_response({"scope": query.scope, **jobs.get_stats(scope)})
