@@ -1,0 +1,129 @@
+"""The AWS emulator: moto's server app, served in-process on a werkzeug thread.
+
+In-process (rather than a `moto_server` child) so a crash of the stack can never leave an
+orphan emulator holding the port. A thin WSGI layer notes which requests change state, so
+the snapshotter knows when (and which objects) to save without polling every object.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import unquote
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+log = logging.getLogger("local.emulator")
+
+#: DynamoDB operations that change nothing; any other DynamoDB call marks tables dirty.
+DYNAMODB_READS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "DescribeTable",
+        "ListTables",
+        "DescribeTimeToLive",
+        "DescribeContinuousBackups",
+        "ListTagsOfResource",
+        "DescribeEndpoints",
+        "DescribeLimits",
+    }
+)
+_S3_WRITE_METHODS = frozenset({"PUT", "POST", "DELETE"})
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass
+class Changes:
+    """What changed in the emulator since the snapshotter last looked."""
+
+    tables: bool = False
+    objects: bool = False
+    paths: set[str] = field(default_factory=set)
+
+
+class ChangeTracker:
+    """Thread-safe record of state-changing requests (WSGI middleware around moto)."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._changes = Changes(tables=True, objects=True)  # first snapshot sees everything
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self._note(environ)
+        return self._app(environ, start_response)
+
+    def _note(self, environ: dict[str, Any]) -> None:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        with self._lock:
+            if target.startswith("DynamoDB_"):
+                if target.rsplit(".", 1)[-1] not in DYNAMODB_READS:
+                    self._changes.tables = True
+            elif not target and method in _S3_WRITE_METHODS and not _is_query_protocol(environ):
+                # S3 (the only REST-XML service the stack uses). Keys are recorded as
+                # `host|path` so virtual-hosted and path-style requests can both be resolved.
+                self._changes.objects = True
+                self._changes.paths.add(f"{environ.get('HTTP_HOST', '')}|{unquote(environ.get('PATH_INFO', ''))}")
+
+    def take(self) -> Changes:
+        """Return and reset the changes seen so far."""
+        with self._lock:
+            changes, self._changes = self._changes, Changes()
+        return changes
+
+    def give_back(self, changes: Changes) -> None:
+        """Re-mark changes a failed snapshot could not save, so the next one retries them."""
+        with self._lock:
+            self._changes.tables |= changes.tables
+            self._changes.objects |= changes.objects
+            self._changes.paths |= changes.paths
+
+
+def _is_query_protocol(environ: dict[str, Any]) -> bool:
+    """Old-style form-encoded calls (SQS/STS query API) are POSTs to `/` with `Action=`."""
+    content_type = environ.get("CONTENT_TYPE", "")
+    return environ.get("PATH_INFO", "/") == "/" and content_type.startswith("application/x-www-form-urlencoded")
+
+
+class Emulator:
+    """moto's full server app on host:port, on a daemon thread."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.tracker = ChangeTracker(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Bind the port now (so a busy port fails loudly) and serve on a thread."""
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per SQS poll
+        self._server = make_server(
+            self.host, self.port, self.tracker, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+        log.info("emulator listening on %s", self.url)
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket (frees the port)."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None

@@ -1,0 +1,386 @@
+"""End to end: `python -m local.stack` as a user meets it — HTTP, S3, restarts, kills.
+
+One stack process (free ports, a temporary state directory) serves the whole module; the
+tests run in file order and the later ones stop and restart it. Every wait has a deadline,
+and the fixture kills the process group whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import boto3
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+GENOME = Path("/usr/share/doc/resfinder/examples/data/test_isolate_01.fa.gz")
+RESFINDER_DB = Path("/usr/share/resfinder/db")
+UPLOAD_BUCKET = "amr-local-uploads"
+RESULTS_BUCKET = "amr-local-results"
+ADMIN_PASSWORD = "admin-password-for-e2e"
+START_SECONDS = 90
+JOB_SECONDS = 120
+STOP_SECONDS = 60
+
+needs_db = pytest.mark.skipif(
+    not (GENOME.exists() and RESFINDER_DB.is_dir()),
+    reason="needs Debian's resfinder-db and resfinder-example (make test installs them)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Nobody listens on it (connections in TIME_WAIT do not count, as for any server)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1)
+        except OSError:
+            return False
+        return True
+
+
+def wait_until(what: str, probe: Callable[[], Any], seconds: float, interval: float = 0.3) -> Any:
+    """Poll `probe` until it returns something truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + seconds
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {seconds:g} s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Stack:
+    """The stack subprocess plus what a user needs to talk to it."""
+
+    state_dir: Path
+    api_port: int
+    emulator_port: int
+    log_dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+    runs: int = 0
+    shared: dict[str, Any] = field(default_factory=dict)  # values later tests build on
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def emulator(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    def env(self) -> dict[str, str]:
+        # The test process runs the `test` stage; the stack must get a clean, local one.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AMR_", "AWS_", "POWERTOOLS_"))}
+        env.update(
+            EMULATOR_PORT=str(self.emulator_port),
+            API_PORT=str(self.api_port),
+            AMR_STATE_DIR=str(self.state_dir),
+            AMR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            AMR_SNAPSHOT_SECONDS="1",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def start(self) -> None:
+        self.runs += 1
+        out = open(self.log_dir / f"stack-{self.runs}.out", "wb")
+        err = open(self.log_dir / f"stack-{self.runs}.err", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "local.stack"],
+            cwd=PROJECT_DIR,
+            env=self.env(),
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        out.close()
+        err.close()
+        wait_until("GET /health = 200", self._healthy, START_SECONDS)
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            pytest.fail(f"stack exited with {self.proc.returncode} while starting:\n{self.logs()}")
+        try:
+            return self.http("GET", "/health", timeout=5).status == 200
+        except OSError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
+        try:
+            code = self.proc.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"stack did not stop within {STOP_SECONDS} s of {signal.Signals(sig).name}:\n{self.logs()}")
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def logs(self) -> str:
+        parts = []
+        for path in sorted(self.log_dir.glob(f"stack-{self.runs}.*")):
+            parts.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-6000:])
+        return "\n".join(parts)
+
+    def banner(self) -> str:
+        return (self.log_dir / f"stack-{self.runs}.out").read_text(errors="replace")
+
+    def http(self, method: str, path: str, body: Any = None, token: str | None = None, timeout: float = 30) -> Reply:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.api + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return Reply(response.status, _json(response.read()), dict(response.headers))
+        except urllib.error.HTTPError as exc:
+            return Reply(exc.code, _json(exc.read()), dict(exc.headers))
+
+    def s3(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.emulator,
+            region_name="us-east-1",
+            aws_access_key_id="someone",
+            aws_secret_access_key="anything",
+        )
+
+    def login(self, username: str, password: str) -> str:
+        reply = self.http("POST", "/auth/login", {"username": username, "password": password})
+        assert reply.status == 200, reply
+        return str(reply.body["access_token"])
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def post_form(url: str, fields: dict[str, str], filename: str, content: bytes) -> int:
+    """A browser-style multipart POST (the presigned upload), with urllib alone."""
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, method="POST")
+    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def tags_of(s3: Any, bucket: str, key: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("local-stack")
+    running = Stack(state_dir=root / "state", api_port=free_port(), emulator_port=free_port(), log_dir=root)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.kill()
+
+
+def job_when(stack: Stack, token: str, job_id: str, statuses: set[str]) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        reply = stack.http("GET", f"/jobs/{job_id}", token=token)
+        assert reply.status == 200, reply
+        return reply.body if reply.body["status"] in statuses else None
+
+    return wait_until(f"job {job_id} in {sorted(statuses)}", probe, JOB_SECONDS, interval=0.5)
+
+
+def test_banner_names_urls_buckets_and_examples(stack: Stack) -> None:
+    banner = stack.banner()
+    for expected in (
+        stack.api,
+        stack.emulator,
+        UPLOAD_BUCKET,
+        RESULTS_BUCKET,
+        "amr-local-archive",
+        "/auth/register",
+        f"s3://{UPLOAD_BUCKET}/inbox/",
+        "/admin/maintenance",
+        "local.run_schedule",
+    ):
+        assert expected in banner
+    assert ADMIN_PASSWORD not in banner  # a chosen password is never echoed
+
+
+def test_register_login_and_token_work(stack: Stack) -> None:
+    reply = stack.http(
+        "POST", "/auth/register", {"username": "alice", "password": "correct-horse-1", "email": "alice@example.org"}
+    )
+    assert reply.status == 201, reply
+    token = stack.login("alice", "correct-horse-1")
+    me = stack.http("GET", "/auth/me", token=token)
+    assert me.status == 200 and me.body["username"] == "alice"
+    stack.shared["alice_token"] = token
+    stack.shared["alice_id"] = me.body["user_id"]
+
+
+@needs_db
+def test_api_submission_runs_to_completion_with_results(stack: Stack) -> None:
+    token = stack.shared["alice_token"]
+    created = stack.http("POST", "/jobs", {"job_name": "e2e api", "filename": "isolate.fa.gz"}, token=token)
+    assert created.status == 201, created
+    job_id = created.body["job"]["job_id"]
+    assert created.body["job"]["status"] == "Submitted"
+    upload = created.body["upload"]
+    assert post_form(upload["url"], upload["fields"], "isolate.fa.gz", GENOME.read_bytes()) in (200, 201, 204)
+
+    job = job_when(stack, token, job_id, {"Completed", "Error"})
+    assert job["status"] == "Completed", job
+    assert job["progress"] == 100
+    results = stack.http("GET", f"/jobs/{job_id}/results", token=token)
+    assert results.status == 200, results
+    assert results.body["job_id"] == job_id and isinstance(results.body["genes"], list)
+    keys = [o["Key"] for o in stack.s3().list_objects_v2(Bucket=RESULTS_BUCKET).get("Contents", [])]
+    assert any(k.endswith(f"{job_id}/predictions.json") for k in keys), keys
+    stack.shared["api_job"] = job_id
+    stack.shared["api_genes"] = results.body["genes"]
+
+
+@needs_db
+def test_inbox_drop_creates_and_runs_a_job(stack: Stack) -> None:
+    token = stack.shared["alice_token"]
+    stack.s3().put_object(
+        Bucket=UPLOAD_BUCKET,
+        Key="inbox/alice/dropped isolate.fa.gz",
+        Body=GENOME.read_bytes(),
+        Metadata={"job-name": "from the inbox"},
+    )
+
+    def dropped_job() -> dict[str, Any] | None:
+        jobs = stack.http("GET", "/jobs", token=token).body["jobs"]
+        return next((j for j in jobs if j["job_name"] == "from the inbox"), None)
+
+    job = wait_until("a job for the inbox drop", dropped_job, JOB_SECONDS, interval=0.5)
+    done = job_when(stack, token, job["job_id"], {"Completed", "Error"})
+    assert done["status"] == "Completed", done
+    stack.shared["inbox_job"] = job["job_id"]
+
+
+def test_unknown_inbox_user_gets_no_job_and_a_tag(stack: Stack) -> None:
+    s3 = stack.s3()
+    s3.put_object(Bucket=UPLOAD_BUCKET, Key="inbox/nobody-here/x.fa", Body=b">c\nACGT\n")
+
+    tags = wait_until(
+        "the rejected drop to be tagged", lambda: tags_of(s3, UPLOAD_BUCKET, "inbox/nobody-here/x.fa"), JOB_SECONDS
+    )
+    assert "nobody-here" in " ".join(tags.values())
+
+
+def test_sigterm_stops_cleanly_and_restart_keeps_everything(stack: Stack) -> None:
+    s3 = stack.s3()
+    before_objects = {
+        b: sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b).get("Contents", []))
+        for b in (UPLOAD_BUCKET, RESULTS_BUCKET)
+    }
+    old_token = stack.shared["alice_token"]
+    before_jobs = stack.http("GET", "/jobs", token=old_token).body["jobs"]
+    assert "inbox/nobody-here/x.fa" in before_objects[UPLOAD_BUCKET]
+    before_logs = {
+        j["job_id"]: stack.http("GET", f"/jobs/{j['job_id']}/logs", token=old_token).body for j in before_jobs
+    }
+    tags_before = tags_of(s3, UPLOAD_BUCKET, "inbox/nobody-here/x.fa")
+
+    assert stack.stop(signal.SIGTERM) == 0
+    assert port_is_free(stack.api_port) and port_is_free(stack.emulator_port)
+    assert "local stack stopped" in stack.banner()
+
+    stack.start()
+    # tokens issued before the restart still verify: the JWT secret is kept in the state dir
+    me = stack.http("GET", "/auth/me", token=old_token)
+    assert me.status == 200 and me.body["user_id"] == stack.shared["alice_id"]
+    stack.login("admin", ADMIN_PASSWORD)  # bootstrapped once, found again
+    after_jobs = stack.http("GET", "/jobs", token=old_token).body["jobs"]
+    assert [(j["job_id"], j["status"], j["progress"]) for j in after_jobs] == [
+        (j["job_id"], j["status"], j["progress"]) for j in before_jobs
+    ]
+    s3 = stack.s3()
+    after_objects = {
+        b: sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b).get("Contents", []))
+        for b in (UPLOAD_BUCKET, RESULTS_BUCKET)
+    }
+    assert after_objects == before_objects
+    assert tags_of(s3, UPLOAD_BUCKET, "inbox/nobody-here/x.fa") == tags_before
+    for job_id, logs in before_logs.items():
+        assert stack.http("GET", f"/jobs/{job_id}/logs", token=old_token).body == logs
+    if "api_job" in stack.shared:
+        results = stack.http("GET", f"/jobs/{stack.shared['api_job']}/results", token=old_token)
+        assert results.status == 200 and results.body["genes"] == stack.shared["api_genes"]
+
+
+def test_hard_kill_loses_at_most_the_last_seconds(stack: Stack) -> None:
+    reply = stack.http(
+        "POST", "/auth/register", {"username": "bob", "password": "correct-horse-2", "email": "bob@example.org"}
+    )
+    assert reply.status == 201, reply
+    snapshot = stack.state_dir / "snapshot.json"
+    wait_until("a snapshot holding bob", lambda: "bob@example.org" in snapshot.read_text(), 15)
+
+    stack.stop(signal.SIGKILL)
+    assert port_is_free(stack.api_port) and port_is_free(stack.emulator_port)  # in-process emulator: no orphan
+
+    stack.start()
+    token = stack.login("bob", "correct-horse-2")
+    assert stack.http("GET", "/auth/me", token=token).body["username"] == "bob"
+    assert stack.stop(signal.SIGINT) == 0
