@@ -33,5 +33,11 @@ bench: $(STAMP) debs-bench
 	$(PY) bench/store.py
 	$(PY) bench/predict.py
 
+# Deployable artifact of one stage into build/$(STAGE)/: sam.json + deployment.zip
+# (chalice package merged with infra/resources.json; mappy built from source for Lambda).
+STAGE ?= dev
+package: $(STAMP) debs
+	$(PY) scripts/package.py --stage $(STAGE)
+
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gzip
 import lzma
-import os
 import shutil
 import subprocess
 import sys
