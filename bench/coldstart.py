@@ -44,7 +44,7 @@ def lambda_env(root: Path) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "AMR_RESFINDER_DB": str(root / "chalicelib" / "data" / "resfinder-db"),
-        "POWERTOOLS_SERVICE_NAME": "amr-service",
+        "POWERTOOLS_SERVICE_NAME": "amr",
         "POWERTOOLS_METRICS_NAMESPACE": "AMRService",
     }
 

@@ -14,7 +14,9 @@ from typing import Iterator
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = "amr-service"
+# Not the Chalice app name: Chalice configures a logger of that name (level ERROR
+# when debug is off), which would silence ours.
+SERVICE = "amr"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AMRService")
 
 logger = Logger(service=SERVICE)
@@ -43,10 +45,14 @@ def flush() -> None:
 
 
 def bind(**keys: str | None) -> None:
-    """Attach ids to every later log line of this invocation (None values are skipped)."""
-    logger.append_keys(**{k: v for k, v in keys.items() if v is not None})
+    """Attach ids to every later log line of this invocation (None values are skipped).
+
+    Thread-local keys: the local gateway and event bridge run invocations in threads,
+    and one request's ids must never appear on another's lines.
+    """
+    logger.thread_safe_append_keys(**{k: v for k, v in keys.items() if v is not None})
 
 
 def reset_context() -> None:
     """Drop per-invocation keys so one request's ids never leak into the next."""
-    logger.remove_keys(["request_id", "job_id", "user_id"])
+    logger.thread_safe_clear_keys()

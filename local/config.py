@@ -124,4 +124,4 @@ def apply_app_environment(config: StackConfig) -> None:
     env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AMRLocal")
     # EMF metric lines on every request drown the console; set it to false to see them.
     env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    env.setdefault("POWERTOOLS_SERVICE_NAME", "amr-service")
+    env.setdefault("POWERTOOLS_SERVICE_NAME", "amr")

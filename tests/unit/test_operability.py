@@ -79,3 +79,33 @@ def test_store_calls_publish_timing_metrics(capfd: pytest.CaptureFixture[str]) -
     assert {"store.create_job.ms", "store.get_job.ms"} <= names
     timings = [doc["store.get_job.ms"] for doc in emf if "store.get_job.ms" in doc]
     assert all(v >= 0 for t in timings for v in (t if isinstance(t, list) else [t]))
+
+
+def test_log_ids_do_not_leak_between_threads() -> None:
+    import threading
+
+    handler = observability.logger.registered_handler
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    barrier = threading.Barrier(2)
+
+    def invocation(name: str) -> None:
+        observability.reset_context()
+        observability.bind(request_id=f"req-{name}", job_id=f"job-{name}")
+        barrier.wait()
+        observability.logger.warning(f"from {name}")
+        observability.reset_context()
+
+    try:
+        threads = [threading.Thread(target=invocation, args=(n,)) for n in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        handler.setStream(previous)
+    lines = [json.loads(l) for l in stream.getvalue().splitlines()]
+    assert len(lines) == 2
+    for line in lines:
+        name = line["message"].split()[-1]
+        assert line["request_id"] == f"req-{name}" and line["job_id"] == f"job-{name}"
