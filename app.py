@@ -147,24 +147,26 @@ from typing import Any  # noqa: E402, F811
 
 from chalice.app import CloudWatchEvent  # noqa: E402
 
-from chalicelib import maintenance  # noqa: E402
+from chalicelib import schedules  # noqa: E402
+
+maintenance = lazy_import("chalicelib.maintenance")
 
 # Rates come from the lifecycle policy seen when the app is packaged (Chalice needs them
 # at import time): archive and purge every cleanup.run_frequency_hours, stalled checks
 # every stalled_running_minutes / 4 (at most 5 minutes apart).
 
 
-@app.schedule(maintenance.stalled_rate())
+@app.schedule(schedules.stalled_rate())
 def maintenance_stalled(event: CloudWatchEvent) -> dict[str, Any]:
     return maintenance.scheduled("stalled")
 
 
-@app.schedule(maintenance.cleanup_rate())
+@app.schedule(schedules.cleanup_rate())
 def maintenance_purge(event: CloudWatchEvent) -> dict[str, Any]:
     return maintenance.scheduled("purge")
 
 
-@app.schedule(maintenance.cleanup_rate())
+@app.schedule(schedules.cleanup_rate())
 def maintenance_archive(event: CloudWatchEvent) -> dict[str, Any]:
     return maintenance.scheduled("archive")
 

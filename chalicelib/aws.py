@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, TypeVar
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
@@ -23,7 +22,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @functools.lru_cache(maxsize=None)
 def client(service: str) -> Any:
-    """A boto3 client for `service`, shared by all invocations of this container."""
+    """A boto3 client for `service`, shared by all invocations of this container.
+
+    boto3 (with s3transfer) is imported here, not at module load: a function that only
+    talks to DynamoDB (through PynamoDB's botocore client) never pays for it.
+    """
+    import boto3
+
     settings = get_settings()
     config = Config(
         retries={"mode": settings.retry_mode, "total_max_attempts": 1 + settings.max_retry_attempts},

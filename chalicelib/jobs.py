@@ -24,7 +24,6 @@ from chalicelib.aws import storage_call
 from chalicelib.errors import Conflict, InvalidTransition, NotFound
 from chalicelib.models import CounterModel, JobEventModel, JobModel, STATUSES, connection
 from chalicelib.observability import count, logger
-from chalicelib.policy import get_policy
 
 SUBMITTED, RUNNING, COMPLETED, ERROR, ARCHIVED, CANCELLED = STATUSES
 
@@ -72,6 +71,8 @@ def user_scope(user_id: str) -> str:
 
 
 def _expiry(status: str, changed_at: str) -> Any:
+    from chalicelib.policy import get_policy  # pydantic + yaml: loaded on first write only
+
     days = get_policy().retention_days.days(status)
     return clock.parse_iso(changed_at) + timedelta(days=days) + TTL_GRACE
 

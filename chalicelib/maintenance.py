@@ -51,12 +51,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Callable, Literal, Optional
 
 from boto3.exceptions import Boto3Error
-from chalice.app import Rate, Request, Response
+from chalice.app import Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from chalicelib import aws, clock, jobs, observability, policy, s3layout, web
 from chalicelib.aws import storage_call
-from chalicelib.errors import ConfigurationError, NotFound, ServiceError, StorageUnavailable
+from chalicelib.errors import NotFound, ServiceError, StorageUnavailable
 from chalicelib.models import JobModel
 from chalicelib.observability import count, logger
 from chalicelib.settings import get_settings
@@ -70,7 +70,6 @@ STALLED_ERROR = "worker stopped responding"
 PURGE_STATUSES = (jobs.SUBMITTED, jobs.CANCELLED, jobs.ERROR, jobs.COMPLETED, jobs.ARCHIVED, jobs.RUNNING)
 CLEANUP_STATUSES = (jobs.CANCELLED, jobs.ERROR, jobs.COMPLETED, jobs.ARCHIVED)
 #: Stalled checks run every stalled_running_minutes / 4, at most every 5 minutes apart.
-MAX_STALLED_CHECK_MINUTES = 5
 MAX_CLEANUP_DAYS = 36_500
 INPUT_TAG_JOB = s3layout.TAG_JOB
 _DIGITS = re.compile(r"^[0-9]{1,9}$")
@@ -168,45 +167,6 @@ class CleanupReport(BaseModel):
 
 
 # --- schedule rates (Chalice needs them at import time) -----------------------
-
-
-def _policy_for_schedules() -> policy.Policy:
-    """The policy at packaging time; an invalid one falls back to the defaults here so
-    the API still imports — the tasks themselves then fail loudly with the reason."""
-    try:
-        return policy.get_policy()
-    except ConfigurationError as exc:
-        logger.error("invalid lifecycle policy; schedules use the defaults", extra={"error": exc.message})
-        return policy.parse_policy()
-
-
-def _rate(minutes: int) -> Rate:
-    if minutes % (24 * 60) == 0:
-        return Rate(minutes // (24 * 60), unit=Rate.DAYS)
-    if minutes % 60 == 0:
-        return Rate(minutes // 60, unit=Rate.HOURS)
-    return Rate(minutes, unit=Rate.MINUTES)
-
-
-def cleanup_rate_minutes(current: policy.Policy | None = None) -> int:
-    """Minutes between purge and archive runs: `cleanup.run_frequency_hours`."""
-    current = current or _policy_for_schedules()
-    return max(1, round(current.cleanup.run_frequency_hours * 60))
-
-
-def stalled_rate_minutes(current: policy.Policy | None = None) -> int:
-    """Minutes between stalled checks: a quarter of the threshold, at most 5 minutes,
-    so a dead job is noticed within stalled_running_minutes + 5."""
-    current = current or _policy_for_schedules()
-    return max(1, min(MAX_STALLED_CHECK_MINUTES, int(current.stalled_running_minutes // 4)))
-
-
-def cleanup_rate() -> Rate:
-    return _rate(cleanup_rate_minutes())
-
-
-def stalled_rate() -> Rate:
-    return _rate(stalled_rate_minutes())
 
 
 # --- one run ------------------------------------------------------------------

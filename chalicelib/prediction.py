@@ -28,7 +28,6 @@ from typing import Any, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import S3Event
-from pydantic import ValidationError
 
 from chalicelib import aws, jobs, observability, predictor, results, s3layout
 from chalicelib.lazy import lazy_import
@@ -323,6 +322,8 @@ def metadata_settings(
         except ValueError:
             problems.append(f"{header_of[param]}={value!r} is not a valid {param}")
     if not problems:
+        from pydantic import ValidationError  # loaded with api_models, only for inbox drops
+
         try:
             return name, api_models.JobParams.model_validate(overrides).to_store(), None, ignored
         except ValidationError as exc:

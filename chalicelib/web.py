@@ -10,10 +10,9 @@ import contextvars
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from chalice.app import Request, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib import observability
 from chalicelib.errors import (
@@ -26,7 +25,10 @@ from chalicelib.errors import (
 )
 from chalicelib.observability import logger
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic loads with the first validated request, not at cold start
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 #: Routes reachable without a token (SPEC §8).
 PUBLIC_ROUTES = frozenset(
@@ -159,6 +161,8 @@ def parse_query(request: Request, model: type[M]) -> M:
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from chalicelib import aws, clock, jobs, maintenance, models, policy, s3layout
+from chalicelib import aws, clock, jobs, maintenance, models, policy, s3layout, schedules
 from chalicelib.clock import FakeClock
 from chalicelib.errors import StorageUnavailable
 from chalicelib.models import JobEventModel, JobModel
@@ -158,8 +158,8 @@ def test_rates_follow_the_policy(
 ) -> None:
     override = {"stalled_running_minutes": stalled_minutes, "cleanup": {"run_frequency_hours": hours}}
     current = policy.parse_policy(override)
-    assert maintenance.stalled_rate_minutes(current) == expect_stalled
-    assert maintenance.cleanup_rate_minutes(current) == expect_cleanup
+    assert schedules.stalled_rate_minutes(current) == expect_stalled
+    assert schedules.cleanup_rate_minutes(current) == expect_cleanup
 
 
 def test_scheduled_handler_runs_its_task(client: Any, fake_clock: FakeClock) -> None:
