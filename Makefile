@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBS_TEST := resfinder-db resfinder-example
+# resfinder-db is the service's database; the others serve tests and the Lambda build.
+DEBS_TEST := resfinder-db resfinder-example zlib1g-dev
 DEBS_BENCH := resfinder kleborate-examples ncbi-blast+
 PYTEST_ARGS ?=
+STAGE ?= dev
 
 .PHONY: run test bench package debs debs-bench clean
 
@@ -29,13 +31,14 @@ run: $(STAMP) debs
 test: $(STAMP) debs
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) debs-bench
+bench: $(STAMP) debs-bench package
 	$(PY) bench/store.py
+	$(PY) bench/auth.py
 	$(PY) bench/predict.py
+	$(PY) bench/coldstart.py --artifact build/$(STAGE)/deployment.zip
 
 # Deployable artifact of one stage into build/$(STAGE)/: sam.json + deployment.zip
 # (chalice package merged with infra/resources.json; mappy built from source for Lambda).
-STAGE ?= dev
 package: $(STAMP) debs
 	$(PY) scripts/package.py --stage $(STAGE)
 
