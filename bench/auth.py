@@ -10,22 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("AMR_STAGE", "test")
-os.environ.setdefault("AMR_JWT_SECRET", "bench-secret-" + "x" * 40)
-for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-    os.environ.setdefault(key, "bench")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+import benchenv  # noqa: F401,E402  (must precede chalicelib imports)
 
 from argon2 import PasswordHasher  # noqa: E402
 from moto import mock_aws  # noqa: E402

@@ -6,21 +6,11 @@ one list page 1.
 """
 from __future__ import annotations
 
-import os
-import sys
 from collections import Counter
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("AMR_STAGE", "test")
-os.environ.setdefault("AMR_JWT_SECRET", "bench-secret-" + "x" * 40)
-for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-    os.environ.setdefault(key, "bench")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+import benchenv  # noqa: F401,E402  (must precede chalicelib imports)
 
 from moto import mock_aws  # noqa: E402
 

@@ -28,6 +28,7 @@ from botocore.client import BaseClient
 from moto import mock_aws
 
 import cfn_helpers as cfn
+from scripts.bootstrap_admin import OUTPUT_ENV
 from chalicelib import aws, keys, models
 from chalicelib.clock import FakeClock
 from chalicelib.resfinder import load_db
@@ -35,15 +36,6 @@ from chalicelib.settings import get_settings, reset_settings
 
 STAGE = "dev"
 STACK = f"amr-{STAGE}"
-OUTPUT_ENV = {
-    "JobsTableName": "AMR_JOBS_TABLE",
-    "UsersTableName": "AMR_USERS_TABLE",
-    "JobEventsTableName": "AMR_EVENTS_TABLE",
-    "CountersTableName": "AMR_COUNTERS_TABLE",
-    "UploadBucketName": "AMR_UPLOAD_BUCKET",
-    "ResultsBucketName": "AMR_RESULTS_BUCKET",
-    "ArchiveBucketName": "AMR_ARCHIVE_BUCKET",
-}
 KPC = "blaKPC-2_1_AY034847"
 # moto warns for each resource type its CloudFormation skips; complete_stack covers them.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")

@@ -16,20 +16,13 @@ from chalicelib.clock import FakeClock
 from chalicelib.errors import StorageUnavailable
 from chalicelib.models import JobEventModel, JobModel
 from chalicelib.settings import get_settings
+from tests.lifecycle import PATHS
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 
 Headers = dict[str, str]
 DAY = timedelta(days=1)
 RESULT_FILES = ("predictions.json", "predictions.tsv", "hamronization.tsv")
-PATHS = {
-    "Submitted": [],
-    "Running": ["Running"],
-    "Completed": ["Running", "Completed"],
-    "Error": ["Running", "Error"],
-    "Archived": ["Running", "Completed", "Archived"],
-    "Cancelled": ["Cancelled"],
-}
 RETENTION = {"Submitted": 2, "Running": 7, "Completed": 30, "Error": 14, "Archived": 90, "Cancelled": 14}
 
 

@@ -10,6 +10,7 @@ from chalicelib import jobs
 from chalicelib.clock import FakeClock
 from chalicelib.errors import Conflict, InvalidToken, InvalidTransition, NotFound
 from chalicelib.models import STATUSES
+from tests.lifecycle import PATHS
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 
@@ -20,14 +21,6 @@ LEGAL = {
     ("Running", "Error"),
     ("Running", "Cancelled"),
     ("Completed", "Archived"),
-}
-PATHS = {  # how to bring a fresh job into each status through legal moves
-    "Submitted": [],
-    "Running": ["Running"],
-    "Completed": ["Running", "Completed"],
-    "Error": ["Running", "Error"],
-    "Archived": ["Running", "Completed", "Archived"],
-    "Cancelled": ["Cancelled"],
 }
 
 
