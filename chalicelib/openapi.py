@@ -29,7 +29,7 @@ Auth = Literal["public", "user", "admin"]
 ERROR_REASONS: dict[int, str] = {
     400: "Invalid request: malformed JSON, wrong types, unknown fields, values out of range, bad page token",
     401: "Missing, invalid or expired bearer token",
-    403: "The caller may not do this (e.g. not an administrator)",
+    403: "The caller may not do this (a deactivated account, or not an administrator)",
     404: "No such resource for this caller (another user's job is 404 too)",
     409: "The resource's state does not allow this (e.g. job already terminal, or Running)",
     415: "The body must be JSON with Content-Type: application/json",
@@ -97,7 +97,7 @@ ROUTES: tuple[RouteDoc, ...] = (
              _accounts("TokenOut"), _accounts("LoginRequest"), errors=(401, 429), tag="auth"),
     RouteDoc("GET", "/auth/me", "The caller's account", "user", 200, _accounts("UserOut"), tag="auth"),
     RouteDoc("POST", "/auth/password", "Change the password; older tokens stop working", "user", 204, None,
-             _accounts("PasswordChangeRequest"), errors=(429,), tag="auth"),
+             _accounts("PasswordChangeRequest"), errors=(403, 429), tag="auth"),
     RouteDoc("POST", "/auth/password-reset", "Email a password-reset token (always 202)", "public", 202,
              _accounts("ResetAccepted"),
              _accounts("PasswordResetRequest"), errors=(429,), tag="auth"),
@@ -203,9 +203,7 @@ def _json_content(ref: str) -> dict[str, Any]:
 def _error_codes(route: RouteDoc) -> list[int]:
     codes = set(route.errors) | {503}
     if route.auth != "public":
-        codes.add(401)
-    if route.auth == "admin":
-        codes.add(403)
+        codes |= {401, 403}  # 403: a deactivated account, or a user on an admin route
     if route.request is not None:
         codes |= {400, 415}
     if route.query is not None:
