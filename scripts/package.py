@@ -73,9 +73,27 @@ def stage_project(project: Path) -> None:
     shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=ignore)
     for item in (ROOT / ".chalice").glob("*.json"):
         shutil.copy2(item, project / ".chalice" / item.name)
+    bake_schedule_rates(project)
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     kept = [line for line in lines if not line.lower().startswith("mappy")]
     (project / "requirements.txt").write_text("\n".join(kept) + "\n")
+
+
+def bake_schedule_rates(project: Path) -> None:
+    """Fix the maintenance rates of this build from the (validated) lifecycle policy, so
+    the deployed functions need not parse the policy at import to name their rates.
+
+    A separate interpreter: importing chalicelib here would cache this process's
+    settings before the stage's are in place.
+    """
+    code = (
+        "import json; from chalicelib import policy, schedules; p = policy.get_policy(); "
+        "print(json.dumps({'stalled': schedules.stalled_rate_minutes(p), 'cleanup': schedules.cleanup_rate_minutes(p)}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:  # e.g. an invalid lifecycle policy: stop the build, say why
+        raise SystemExit(f"cannot compute schedule rates: {done.stderr.strip().splitlines()[-1]}")
+    (project / "chalicelib" / "schedule_rates.json").write_text(done.stdout)
 
 
 def vendor_wheel(wheel: Path, project: Path) -> None:
