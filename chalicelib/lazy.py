@@ -2,26 +2,45 @@
 
 All functions (API, prediction, maintenance) import the same `app.py`; a module only
 some of them need (the accounts and jobs routes, the pydantic request models) is bound
-here as a lazy module and executed when an attribute is first read, so a function that
-never touches it never pays for it.
+to a proxy that imports it when an attribute is first read, so a function that never
+touches it never pays for it.
+
+Written here rather than using `importlib.util.LazyLoader` because that loader is not
+thread-safe on Python 3.11: two threads touching the module at once can see it half
+initialised (the local stack serves requests and events from several threads).
+`importlib.import_module` takes the import lock, so the proxy is safe.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
+import threading
 from types import ModuleType
+from typing import Any
 
 
-def lazy_import(name: str) -> ModuleType:
-    """`name` as a module object whose code runs on first attribute access."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"No module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+class LazyModule:
+    """Stands in for a module until an attribute is read, then delegates to it."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> ModuleType:
+        if self._module is None:
+            with self._lock:
+                if self._module is None:
+                    self._module = importlib.import_module(self._name)
+        return self._module
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._load(), attr)
+
+    def __repr__(self) -> str:
+        state = "loaded" if self._module is not None else "not loaded"
+        return f"<lazy module {self._name!r} ({state})>"
+
+
+def lazy_import(name: str) -> Any:
+    """`name` as an object whose module is imported on first attribute access."""
+    return LazyModule(name)

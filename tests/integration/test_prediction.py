@@ -391,22 +391,27 @@ def test_duplicate_event_runs_one_prediction(aws_env: None, predict_calls: list[
     assert jobs.get_job(job.job_id).status == jobs.COMPLETED
 
 
-def test_concurrent_deliveries_run_exactly_once(aws_env: None, predict_calls: list[str]) -> None:
-    job = api_job("g.fa")
-    event = put(job.input_key, fasta({"a": random_dna(3000, 13)}))
-    barrier = threading.Barrier(2)
+def deliver_concurrently(event: dict[str, Any], copies: int) -> list[str]:
+    """Deliver the same event from `copies` threads at once; the outcomes of all."""
+    barrier = threading.Barrier(copies)
     outcomes: list[str] = []
 
     def deliver() -> None:
         barrier.wait()
         outcomes.extend(o.outcome for o in prediction.handle_upload_event(event))
 
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    threads = [threading.Thread(target=deliver) for _ in range(copies)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return outcomes
 
+
+def test_concurrent_deliveries_run_exactly_once(aws_env: None, predict_calls: list[str]) -> None:
+    job = api_job("g.fa")
+    event = put(job.input_key, fasta({"a": random_dna(3000, 13)}))
+    outcomes = deliver_concurrently(event, 2)
     assert sorted(outcomes) == [prediction.COMPLETED, prediction.DUPLICATE]
     assert len(predict_calls) == 1
     assert jobs.get_job(job.job_id).status == jobs.COMPLETED
@@ -563,19 +568,7 @@ def test_inbox_concurrent_deliveries_create_and_run_once(make_user: Callable[...
                                                          predict_calls: list[str]) -> None:
     user_id, _ = make_user("carol")
     event = put("inbox/carol/g.fa", fasta({"a": random_dna(3000, 21)}))
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-
-    def deliver() -> None:
-        barrier.wait()
-        outcomes.extend(o.outcome for o in prediction.handle_upload_event(event))
-
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
+    outcomes = deliver_concurrently(event, 2)
     assert sorted(outcomes) == [prediction.COMPLETED, prediction.DUPLICATE]
     assert len(_user_jobs(user_id)) == 1 and len(predict_calls) == 1
 
