@@ -94,6 +94,34 @@ def _is_query_protocol(environ: dict[str, Any]) -> bool:
     return environ.get("PATH_INFO", "/") == "/" and content_type.startswith("application/x-www-form-urlencoded")
 
 
+def serialise_transactions() -> Callable[[], None]:
+    """Make moto apply DynamoDB transactions one at a time; returns the undo.
+
+    moto checks and applies a transaction without a lock, while DynamoDB serialises
+    transactions on the same items. Without this, two racing conditional transactions
+    (two registrations of one username, two claims of one job) could both succeed on
+    the emulator, which they never do in AWS.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "serialised", False):  # already in place: nothing to add or undo
+        return lambda: None
+    lock = threading.Lock()
+
+    def serialised(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    serialised.serialised = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = serialised  # type: ignore[method-assign]
+
+    def undo() -> None:
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+
+    return undo
+
+
 class Emulator:
     """moto's full server app on host:port, on a daemon thread."""
 
@@ -111,6 +139,7 @@ class Emulator:
     def start(self) -> None:
         """Bind the port now (so a busy port fails loudly) and serve on a thread."""
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per SQS poll
+        serialise_transactions()
         self._server = make_server(
             self.host, self.port, self.tracker, threaded=True, request_handler=MotoRequestHandler
         )

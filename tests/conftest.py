@@ -5,7 +5,6 @@ The environment is set before any `chalicelib` import so models bind to test nam
 from __future__ import annotations
 
 import os
-import threading
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -43,23 +42,16 @@ def fake_clock() -> Iterator[clock.FakeClock]:
 
 
 @pytest.fixture
-def aws_env(fake_clock: clock.FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
     """moto with every table and bucket of the service created.
 
     moto checks and applies a transaction without a lock, while DynamoDB serialises
     transactions on the same items; the lock restores DynamoDB's guarantee so races
     in tests are DynamoDB's races, not moto's.
     """
-    from moto.dynamodb.models import DynamoDBBackend
+    from local.emulator import serialise_transactions
 
-    lock = threading.Lock()
-    original = DynamoDBBackend.transact_write_items
-
-    def serialised(self: DynamoDBBackend, *args: object, **kwargs: object) -> object:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", serialised)
+    undo = serialise_transactions()
     with mock_aws():
         aws.reset_clients()
         models.bind_models(get_settings())
@@ -69,6 +61,7 @@ def aws_env(fake_clock: clock.FakeClock, monkeypatch: pytest.MonkeyPatch) -> Ite
         for bucket in (settings.upload_bucket, settings.results_bucket, settings.archive_bucket):
             s3.create_bucket(Bucket=bucket)
         yield
+    undo()
     aws.reset_clients()
     models.bind_models(get_settings())
 
