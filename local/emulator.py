@@ -94,30 +94,39 @@ def _is_query_protocol(environ: dict[str, Any]) -> bool:
     return environ.get("PATH_INFO", "/") == "/" and content_type.startswith("application/x-www-form-urlencoded")
 
 
-def serialise_transactions() -> Callable[[], None]:
-    """Make moto apply DynamoDB transactions one at a time; returns the undo.
+#: moto's DynamoDB write operations that DynamoDB applies atomically.
+_ATOMIC_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 
-    moto checks and applies a transaction without a lock, while DynamoDB serialises
-    transactions on the same items. Without this, two racing conditional transactions
-    (two registrations of one username, two claims of one job) could both succeed on
-    the emulator, which they never do in AWS.
+
+def serialise_writes() -> Callable[[], None]:
+    """Make moto apply each DynamoDB write atomically, as DynamoDB does; returns the undo.
+
+    moto checks a write's condition and applies it without a lock, so two racing
+    conditional writes (two registrations of one username, two claims of one job, two
+    progress updates) could both pass their conditions on the emulator — never in AWS.
+    One lock around every conditional write restores DynamoDB's guarantee.
     """
     from moto.dynamodb.models import DynamoDBBackend
 
-    original = DynamoDBBackend.transact_write_items
-    if getattr(original, "serialised", False):  # already in place: nothing to add or undo
+    if getattr(DynamoDBBackend.put_item, "serialised", False):  # already in place
         return lambda: None
-    lock = threading.Lock()
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name) for name in _ATOMIC_WRITES}
 
-    def serialised(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
+    def locked(original: Callable[..., Any]) -> Callable[..., Any]:
+        def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
 
-    serialised.serialised = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = serialised  # type: ignore[method-assign]
+        serialised.serialised = True  # type: ignore[attr-defined]
+        return serialised
+
+    for name, original in originals.items():
+        setattr(DynamoDBBackend, name, locked(original))
 
     def undo() -> None:
-        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+        for name, original in originals.items():
+            setattr(DynamoDBBackend, name, original)
 
     return undo
 
@@ -139,7 +148,7 @@ class Emulator:
     def start(self) -> None:
         """Bind the port now (so a busy port fails loudly) and serve on a thread."""
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per SQS poll
-        serialise_transactions()
+        serialise_writes()
         self._server = make_server(
             self.host, self.port, self.tracker, threaded=True, request_handler=MotoRequestHandler
         )

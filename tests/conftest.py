@@ -45,13 +45,13 @@ def fake_clock() -> Iterator[clock.FakeClock]:
 def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
     """moto with every table and bucket of the service created.
 
-    moto checks and applies a transaction without a lock, while DynamoDB serialises
-    transactions on the same items; the lock restores DynamoDB's guarantee so races
-    in tests are DynamoDB's races, not moto's.
+    moto applies conditional writes and transactions without a lock, while DynamoDB
+    makes each atomic; `serialise_writes` restores that guarantee so races in
+    tests are DynamoDB's races, not moto's.
     """
-    from local.emulator import serialise_transactions
+    from local.emulator import serialise_writes
 
-    undo = serialise_transactions()
+    undo = serialise_writes()
     with mock_aws():
         aws.reset_clients()
         models.bind_models(get_settings())
