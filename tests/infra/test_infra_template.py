@@ -207,7 +207,8 @@ ALLOWED_ACTIONS = {
     },
     "policy-prediction.json": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable",
-        "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
+        # ListBucket: without it S3 answers 403, not 404, for an input deleted since its event
+        "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
         "logs:CreateLogStream", "logs:PutLogEvents",
     },
     "policy-maintenance.json": {
