@@ -5,11 +5,20 @@ functions in `chalicelib/`, which own the behaviour.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, CloudWatchEvent, Request, Response, S3Event
 
-from chalicelib import web
+from chalicelib import prediction, schedules, web
+from chalicelib.lazy import lazy_import
+from chalicelib.settings import get_settings
+
+# Modules only some requests need load on first use (cold start stays small).
+accounts_api = lazy_import("chalicelib.accounts_api")
+health_check = lazy_import("chalicelib.health")
+jobs_api = lazy_import("chalicelib.jobs_api")
+maintenance = lazy_import("chalicelib.maintenance")
+openapi = lazy_import("chalicelib.openapi")
 
 app = Chalice(app_name="amr-service")
 app.debug = False  # never render stack traces, whatever the stage
@@ -21,9 +30,7 @@ def http_pipeline(event: Request, get_response: Callable[[Request], Response]) -
 
 
 # --- auth routes -------------------------------------------------------------
-from chalicelib.lazy import lazy_import  # noqa: E402  (route modules load on first request)
 
-accounts_api = lazy_import("chalicelib.accounts_api")
 
 NO_BODY = ["*/*"]  # bodiless routes accept any Content-Type
 
@@ -69,9 +76,6 @@ def admin_patch_user(user_id: str) -> Response:
 
 
 # --- job routes --------------------------------------------------------------
-health_check = lazy_import("chalicelib.health")
-jobs_api = lazy_import("chalicelib.jobs_api")
-openapi = lazy_import("chalicelib.openapi")
 
 
 @app.route("/jobs", methods=["POST"])
@@ -125,12 +129,6 @@ def openapi_document() -> Response:
 
 
 # --- upload events -----------------------------------------------------------
-from typing import Any  # noqa: E402
-
-from chalice.app import S3Event  # noqa: E402
-
-from chalicelib import prediction  # noqa: E402
-from chalicelib.settings import get_settings  # noqa: E402
 
 
 @app.on_s3_event(bucket=get_settings().upload_bucket, events=["s3:ObjectCreated:*"])
@@ -143,13 +141,7 @@ on_upload.event_class = prediction.LenientS3Event  # malformed events reach our 
 
 
 # --- maintenance -------------------------------------------------------------
-from typing import Any  # noqa: E402, F811
 
-from chalice.app import CloudWatchEvent  # noqa: E402
-
-from chalicelib import schedules  # noqa: E402
-
-maintenance = lazy_import("chalicelib.maintenance")
 
 # Rates come from the lifecycle policy seen when the app is packaged (Chalice needs them
 # at import time): archive and purge every cleanup.run_frequency_hours, stalled checks

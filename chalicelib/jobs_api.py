@@ -23,25 +23,16 @@ from chalicelib.api_models import (
     StatsQuery,
 )
 from chalicelib.errors import Conflict, InvalidTransition, NotFound
-from chalicelib.models import JobEventModel, JobModel
+from chalicelib.models import JobEventModel, JobModel, plain
 from chalicelib.observability import bind
 from chalicelib.settings import get_settings
 
-PREDICTIONS = "predictions.json"
-RESULT_FILES = ("predictions.json", "predictions.tsv", "hamronization.tsv")
+PREDICTIONS = s3layout.PREDICTIONS_JSON
+RESULT_FILES = s3layout.RESULT_FILES
 CANCEL_ATTEMPTS = 3
 
 
 # --- representation ---------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """PynamoDB map attributes (or plain dicts, before a round trip) as plain data."""
-    if value is None:
-        return None
-    if hasattr(value, "as_dict"):
-        value = value.as_dict()
-    return json.loads(json.dumps(value, default=str))
 
 
 def _duration(job: JobModel) -> float | None:
@@ -69,13 +60,13 @@ def job_out(job: JobModel) -> dict[str, Any]:
         "updated_at": job.updated_at,
         "duration_seconds": _duration(job),
         "error": job.error,
-        "params": _plain(job.params) or {},
+        "params": plain(job.params) or {},
         "input": {
             "filename": job.input_filename,
             "key": job.input_key,
             "size": int(job.input_size) if job.input_size is not None else None,
         },
-        "summary": _plain(job.summary),
+        "summary": plain(job.summary),
     }
 
 
@@ -84,7 +75,7 @@ def event_out(event: JobEventModel) -> dict[str, Any]:
         "timestamp": event.timestamp,
         "level": event.level,
         "message": event.message,
-        "data": _plain(event.data),
+        "data": plain(event.data),
     }
 
 

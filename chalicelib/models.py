@@ -15,6 +15,7 @@ Access patterns (SPEC §5), each served by GetItem or Query, never Scan:
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
 from pynamodb.attributes import (
@@ -202,6 +203,16 @@ class UserModel(Model):
     expires_at = TTLAttribute(null=True)
 
     users_index = UsersCreatedIndex()
+
+
+def plain(value: Any) -> Any:
+    """A map attribute (PynamoDB MapAttribute, or a dict before a round trip) as plain
+    JSON-compatible data; None stays None."""
+    if value is None:
+        return None
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    return json.loads(json.dumps(value, default=str))
 
 
 #: Every table of the service, with the settings field naming it.

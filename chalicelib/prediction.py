@@ -34,7 +34,7 @@ from chalicelib.lazy import lazy_import
 from chalicelib.aws import storage_call
 from chalicelib.errors import Conflict, InvalidTransition, NotFound, ServiceError, StorageUnavailable
 from chalicelib.fasta import InputError
-from chalicelib.models import JobModel
+from chalicelib.models import JobModel, plain
 from chalicelib.observability import count, logger, timed
 from chalicelib.predictor import BatchProgress, Cancelled, PredictParams, Prediction
 from chalicelib.resfinder import DatabaseError, load_db
@@ -403,7 +403,7 @@ def _filename(ref: ObjectRef) -> str:
 def _job_params(job: JobModel) -> tuple[PredictParams | None, str | None]:
     """The job's stored params, validated again: the predictor must never see bad ones."""
     try:
-        return PredictParams.from_dict(_plain(job.params)), None
+        return PredictParams.from_dict(plain(job.params) or {}), None
     except (TypeError, ValueError) as exc:
         return None, f"invalid parameters: {exc}"
 
@@ -435,7 +435,6 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
             message=f"Completed: {len(pred.genes)} gene(s) in {pred.contigs} contig(s), {pred.seconds:.1f} s",
             result_keys=keys,
             summary=results.summary(pred),
-            input_size=info.size,
         )
     except InvalidTransition:
         # Cancelled after the last batch: a cancelled job keeps no results.
@@ -443,13 +442,6 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
         _delete_results(keys)
         return Outcome(ref.key, CANCELLED, job.job_id)
     return Outcome(ref.key, COMPLETED, job.job_id)
-
-
-def _plain(value: Any) -> dict[str, Any]:
-    """A job's params as a plain dict (PynamoDB returns a MapAttribute)."""
-    if value is None:
-        return {}
-    return dict(value.as_dict() if hasattr(value, "as_dict") else value)
 
 
 class ProgressTracker:

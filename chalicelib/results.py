@@ -16,6 +16,7 @@ from typing import Any
 
 import mappy
 
+from chalicelib import s3layout
 from chalicelib.predictor import GeneHit, Prediction
 
 SOFTWARE_NAME = "amr-predictor"
@@ -179,7 +180,7 @@ def summary(prediction: Prediction, max_gene_names: int = 100) -> dict[str, Any]
 def render_all(prediction: Prediction, job_id: str, input_file_name: str) -> dict[str, str]:
     """All result files by name, ready to upload (``{"predictions.json": text, ...}``)."""
     return {
-        "predictions.json": predictions_json(prediction, job_id),
-        "predictions.tsv": predictions_tsv(prediction),
-        "hamronization.tsv": hamronization_tsv(prediction, input_file_name),
+        s3layout.PREDICTIONS_JSON: predictions_json(prediction, job_id),
+        s3layout.PREDICTIONS_TSV: predictions_tsv(prediction),
+        s3layout.HAMRONIZATION_TSV: hamronization_tsv(prediction, input_file_name),
     }
