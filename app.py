@@ -9,16 +9,18 @@ from typing import Any, Callable
 
 from chalice.app import Chalice, CloudWatchEvent, Request, Response, S3Event
 
-from chalicelib import prediction, schedules, web
-from chalicelib.lazy import lazy_import
-from chalicelib.settings import get_settings
+from chalicelib.core.lazy import lazy_import
+from chalicelib.core.settings import get_settings
+from chalicelib.gateway import middleware
+from chalicelib.maintenance import schedules
+from chalicelib.prediction import handler as prediction
 
 # Modules only some requests need load on first use (cold start stays small).
-accounts_api = lazy_import("chalicelib.accounts_api")
-health_check = lazy_import("chalicelib.health")
-jobs_api = lazy_import("chalicelib.jobs_api")
-maintenance = lazy_import("chalicelib.maintenance")
-openapi = lazy_import("chalicelib.openapi")
+accounts_api = lazy_import("chalicelib.accounts.api")
+health_check = lazy_import("chalicelib.gateway.health")
+jobs_api = lazy_import("chalicelib.jobs.api")
+maintenance = lazy_import("chalicelib.maintenance.tasks")
+openapi = lazy_import("chalicelib.gateway.openapi")
 
 app = Chalice(app_name="amr-service")
 app.debug = False  # never render stack traces, whatever the stage
@@ -26,7 +28,7 @@ app.debug = False  # never render stack traces, whatever the stage
 
 @app.middleware("http")
 def http_pipeline(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    return web.handle_http(event, get_response)
+    return middleware.handle_http(event, get_response)
 
 
 # --- auth routes -------------------------------------------------------------

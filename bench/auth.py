@@ -20,8 +20,9 @@ import benchenv  # noqa: F401,E402  (must precede chalicelib imports)
 from argon2 import PasswordHasher  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib import auth, models, users  # noqa: E402
-from chalicelib.settings import get_settings  # noqa: E402
+from chalicelib.accounts import auth, passwords, users  # noqa: E402
+from chalicelib.core import tables as models  # noqa: E402
+from chalicelib.core.settings import get_settings  # noqa: E402
 
 ROUNDS = 300
 
@@ -72,7 +73,7 @@ def main() -> None:
                 calls = dynamodb_calls(fn)
                 median, p95 = per_call_ms(fn, 50 if name.startswith("login") else ROUNDS)
             print(f"{name:<32}{calls:>15}{median:>11.2f}{p95:>9.2f}")
-    prod = PasswordHasher(**auth.argon2_parameters("prod"))
+    prod = PasswordHasher(**passwords.argon2_parameters("prod"))
     stored = prod.hash("correct-horse-1")
     median, p95 = per_call_ms(lambda: prod.verify(stored, "correct-horse-1"), 20)
     print(f"{'argon2id verify (production)':<32}{0:>15}{median:>11.2f}{p95:>9.2f}")

@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib import predictor  # noqa: E402
-from chalicelib.fasta import FastaReader  # noqa: E402
-from chalicelib.resfinder import DatabaseError, db_dir, load_db  # noqa: E402
+from chalicelib.prediction import acquired as predictor  # noqa: E402
+from chalicelib.prediction.fasta import FastaReader  # noqa: E402
+from chalicelib.prediction.resfinder_db import DatabaseError, db_dir, load_db  # noqa: E402
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 RESFINDER_SCRIPT = shutil.which("run_resfinder.py") or "/usr/bin/run_resfinder.py"

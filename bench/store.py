@@ -14,8 +14,9 @@ import benchenv  # noqa: F401,E402  (must precede chalicelib imports)
 
 from moto import mock_aws  # noqa: E402
 
-from chalicelib import jobs, models  # noqa: E402
-from chalicelib.settings import get_settings  # noqa: E402
+from chalicelib.core import tables as models  # noqa: E402
+from chalicelib.jobs import lifecycle as jobs  # noqa: E402
+from chalicelib.core.settings import get_settings  # noqa: E402
 
 TARGETS = {"get": 1, "create": 2, "transition": 2, "progress": 1, "list page": 1}
 

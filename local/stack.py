@@ -56,7 +56,7 @@ def _ensure_buckets(s3: Any, buckets: list[str]) -> None:
 def _bootstrap_admin(cfg: StackConfig) -> tuple[str, str | None, bool] | None:
     """Create the admin account if the app has accounts; returns (name, shown password, created)."""
     try:
-        from chalicelib import users  # type: ignore[attr-defined]
+        from chalicelib.accounts import users  # type: ignore[attr-defined]
     except ImportError:
         return None
     bootstrap = getattr(users, "bootstrap_admin", None)
@@ -104,7 +104,7 @@ class LocalStack:
         """Import the app (only now: it binds to the emulator) and bind the API port."""
         from chalice.local import create_local_server
 
-        from chalicelib.settings import get_settings
+        from chalicelib.core.settings import get_settings
         from local.appload import load_app
 
         self.app, chalice_config = load_app()
@@ -117,7 +117,7 @@ class LocalStack:
 
     def prepare_storage(self) -> None:
         """Tables and buckets, then the last snapshot, before any event wiring."""
-        from chalicelib import aws, models
+        from chalicelib.core import aws, tables as models
         from local import discovery
         from local.state import StateStore
 
@@ -140,7 +140,7 @@ class LocalStack:
 
     def wire_events(self) -> None:
         """Queues and bucket notifications; replay events the last run did not confirm."""
-        from chalicelib import aws
+        from chalicelib.core import aws
         from local.bridge import EventBridge
 
         self.bridge = EventBridge(

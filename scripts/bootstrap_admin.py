@@ -58,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(stack_environment(args.stack, args.region))
     password = os.environ.get("AMR_ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
 
-    from chalicelib import aws, models, users
-    from chalicelib.errors import ServiceError
-    from chalicelib.settings import get_settings, reset_settings
+    from chalicelib.accounts import users
+    from chalicelib.core import aws, tables as models
+    from chalicelib.core.errors import ServiceError
+    from chalicelib.core.settings import get_settings, reset_settings
 
     reset_settings()
     aws.reset_clients()

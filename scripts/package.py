@@ -87,13 +87,14 @@ def bake_schedule_rates(project: Path) -> None:
     settings before the stage's are in place.
     """
     code = (
-        "import json; from chalicelib import policy, schedules; p = policy.get_policy(); "
+        "import json; from chalicelib.jobs import policy; from chalicelib.maintenance import schedules; "
+        "p = policy.get_policy(); "
         "print(json.dumps({'stalled': schedules.stalled_rate_minutes(p), 'cleanup': schedules.cleanup_rate_minutes(p)}))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:  # e.g. an invalid lifecycle policy: stop the build, say why
         raise SystemExit(f"cannot compute schedule rates: {done.stderr.strip().splitlines()[-1]}")
-    (project / "chalicelib" / "schedule_rates.json").write_text(done.stdout)
+    (project / "chalicelib" / "maintenance" / "schedule_rates.json").write_text(done.stdout)
 
 
 def vendor_wheel(wheel: Path, project: Path) -> None:
@@ -120,7 +121,7 @@ def copy_database(project: Path, source: Path) -> Path:
     if DB_LICENSE.is_file():
         shutil.copy2(DB_LICENSE, target / "COPYRIGHT")
     sys.path.insert(0, str(project))  # the staged code: chalice imports the app from here too
-    from chalicelib.resfinder import load_db  # the Lambda's own loader proves the copy complete
+    from chalicelib.prediction.resfinder_db import load_db  # the Lambda's own loader proves the copy complete
 
     db = load_db(target)
     print(f"ResFinder database {db.version}: {len(db.alleles)} alleles", file=sys.stderr)
@@ -157,7 +158,7 @@ def chalice_package(project: Path, stage: str, out: Path) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if str(project) not in sys.path:
         sys.path.insert(0, str(project))
-    from chalicelib.settings import load_settings
+    from chalicelib.core.settings import load_settings
 
     os.environ["AMR_PACKAGE_UPLOAD_BUCKET"] = load_settings({"AMR_STAGE": stage}).upload_bucket
     chalice_pkg.SAMTemplateGenerator._generate_s3bucketnotification = _s3_event_as_sam_event  # type: ignore[method-assign]

@@ -27,8 +27,8 @@ os.environ.pop("AMR_AWS_ENDPOINT_URL", None)
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib import aws, clock, models  # noqa: E402
-from chalicelib.settings import get_settings  # noqa: E402
+from chalicelib.core import aws, clock, tables as models  # noqa: E402
+from chalicelib.core.settings import get_settings  # noqa: E402
 
 START = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -80,7 +80,7 @@ def client(aws_env: None) -> Iterator[object]:
 @pytest.fixture
 def make_user(aws_env: None):  # type: ignore[no-untyped-def]
     """Create an account and return (user_id, auth headers) for it."""
-    from chalicelib import auth, users
+    from chalicelib.accounts import auth, users
 
     counter = iter(range(10_000))
 

@@ -104,7 +104,7 @@ import json, os, random, sys
 root = sys.argv[1]
 sys.path.insert(0, root)
 import app
-from chalicelib import predictor
+from chalicelib.prediction import acquired as predictor
 import mappy, boto3, botocore, pydantic_core
 outside = sorted(
     name for name, mod in list(sys.modules.items())

@@ -29,10 +29,10 @@ from moto import mock_aws
 
 import cfn_helpers as cfn
 from scripts.bootstrap_admin import OUTPUT_ENV
-from chalicelib import aws, keys, models
-from chalicelib.clock import FakeClock
-from chalicelib.resfinder import load_db
-from chalicelib.settings import get_settings, reset_settings
+from chalicelib.core import aws, keys, tables as models
+from chalicelib.core.clock import FakeClock
+from chalicelib.prediction.resfinder_db import load_db
+from chalicelib.core.settings import get_settings, reset_settings
 
 STAGE = "dev"
 STACK = f"amr-{STAGE}"
@@ -344,7 +344,7 @@ def test_bootstrap_admin_writes_the_first_admin_into_the_stacks_tables(
 ) -> None:
     import importlib.util
 
-    from chalicelib import users
+    from chalicelib.accounts import users
 
     spec = importlib.util.spec_from_file_location("bootstrap_admin", cfn.ROOT / "scripts" / "bootstrap_admin.py")
     script = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

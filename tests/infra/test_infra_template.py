@@ -15,9 +15,9 @@ from pynamodb.attributes import TTLAttribute
 from pynamodb.indexes import AllProjection, KeysOnlyProjection
 
 import cfn_helpers as cfn
-from chalicelib import keys, models
-from chalicelib.policy import get_policy
-from chalicelib.settings import get_settings, load_settings
+from chalicelib.core import keys, tables as models
+from chalicelib.jobs.policy import get_policy
+from chalicelib.core.settings import get_settings, load_settings
 
 STAGE = "test"  # conftest's stage: settings name the tables amr-test-*
 

@@ -24,9 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_schema_validator import OAS31Validator
 
-from chalicelib import api_models, jobs, openapi, s3layout
-from chalicelib.predictor import PredictParams
-from chalicelib.settings import get_settings
+from chalicelib.gateway import openapi
+from chalicelib.jobs import lifecycle as jobs, s3layout, schemas as api_models
+from chalicelib.jobs.params import PredictParams
+from chalicelib.core.settings import get_settings
 
 EXAMPLES_PER_ROUTE = 50
 CASES: Counter[str] = Counter()

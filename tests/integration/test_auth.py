@@ -17,9 +17,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ses import ses_backends
 
-from chalicelib import aws, users
-from chalicelib.clock import FakeClock
-from chalicelib.settings import get_settings
+from chalicelib.accounts import users
+from chalicelib.core import aws
+from chalicelib.core.clock import FakeClock
+from chalicelib.core.settings import get_settings
 
 JSON = {"Content-Type": "application/json"}
 SECRET = "test-secret-" + "x" * 40  # tests/conftest.py sets AMR_JWT_SECRET to this
@@ -654,7 +655,7 @@ def test_nothing_secret_reaches_the_logs(client: Any, make_user: Any, mailbox: A
     import io
     import logging
 
-    from chalicelib.observability import logger
+    from chalicelib.core.observability import logger
 
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)

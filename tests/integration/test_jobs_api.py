@@ -11,9 +11,10 @@ from urllib.parse import quote
 
 import pytest
 
-from chalicelib import aws, jobs, s3layout
-from chalicelib.clock import FakeClock
-from chalicelib.settings import get_settings
+from chalicelib.core import aws
+from chalicelib.jobs import lifecycle as jobs, s3layout
+from chalicelib.core.clock import FakeClock
+from chalicelib.core.settings import get_settings
 
 Headers = dict[str, str]
 
@@ -352,7 +353,7 @@ def test_delete_removes_record_events_and_every_object(client: Any, make_user: A
 
 
 def test_delete_removes_an_inbox_input_only_while_it_is_this_jobs(client: Any, make_user: Any) -> None:
-    from chalicelib.maintenance import INPUT_TAG_JOB
+    from chalicelib.maintenance.tasks import INPUT_TAG_JOB
 
     user_id, headers = make_user(username="dora")
     bucket = get_settings().upload_bucket
@@ -569,7 +570,7 @@ def test_storage_outage_on_a_job_route_is_503_not_500(client: Any, make_user: An
 
 
 def test_openapi_json_is_public(client: Any, aws_env: None) -> None:
-    from chalicelib import openapi
+    from chalicelib.gateway import openapi
 
     response = call(client, "GET", "/openapi.json")
     assert response.status_code == 200

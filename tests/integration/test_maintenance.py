@@ -11,11 +11,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from chalicelib import aws, clock, jobs, maintenance, models, policy, s3layout, schedules
-from chalicelib.clock import FakeClock
-from chalicelib.errors import StorageUnavailable
-from chalicelib.models import JobEventModel, JobModel
-from chalicelib.settings import get_settings
+from chalicelib.core import aws, clock, tables as models
+from chalicelib.jobs import lifecycle as jobs, policy, s3layout
+from chalicelib.maintenance import schedules, tasks as maintenance
+from chalicelib.core.clock import FakeClock
+from chalicelib.core.errors import StorageUnavailable
+from chalicelib.core.tables import JobEventModel, JobModel
+from chalicelib.core.settings import get_settings
 from tests.lifecycle import PATHS
 
 pytestmark = pytest.mark.usefixtures("aws_env")
@@ -96,7 +98,7 @@ def objects_of(job: JobModel) -> list[str]:
 
 
 def fresh_headers(user_id: str) -> Headers:
-    from chalicelib import auth, users
+    from chalicelib.accounts import auth, users
 
     user = users.get_user(user_id)
     assert user is not None
@@ -201,14 +203,14 @@ def test_stalled_job_that_finished_meanwhile_is_reported_not_broken(
 ) -> None:
     job = make_job("Running")
     fake_clock.advance(minutes=25)
-    real = maintenance.jobs.jobs_by_status
+    real = maintenance.lifecycle.jobs_by_status
 
     def finished_after_query(*args: Any, **kwargs: Any) -> Any:
         found = real(*args, **kwargs)
         jobs.transition(job.job_id, jobs.COMPLETED)  # the worker wins the race
         return found
 
-    monkeypatch.setattr(maintenance.jobs, "jobs_by_status", finished_after_query)
+    monkeypatch.setattr(maintenance.lifecycle, "jobs_by_status", finished_after_query)
     report = run("stalled")
     assert report.stalled == [] and [f.job_id for f in report.failed] == [job.job_id]
     assert jobs.get_job(job.job_id).status == "Completed"
@@ -290,7 +292,7 @@ def test_per_run_bound_and_continuation(fake_clock: FakeClock) -> None:
 def test_interrupted_purge_is_finished_by_the_next_run(fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     victims = [make_job("Error") for _ in range(3)]
     fake_clock.advance(days=15)
-    failed = fail_once(monkeypatch, maintenance.jobs, "delete_job_record", victims[1].job_id)
+    failed = fail_once(monkeypatch, maintenance.lifecycle, "delete_job_record", victims[1].job_id)
     report = run("purge")
     assert failed == [victims[1].job_id]
     assert [f.job_id for f in report.failed] == [victims[1].job_id] and report.failed[0].task == "purge"
@@ -316,14 +318,14 @@ def test_a_failing_query_does_not_abort_the_run(fake_clock: FakeClock, monkeypat
     cancelled = make_job("Cancelled")
     stale = make_job("Submitted")
     fake_clock.advance(days=15)
-    real = maintenance.jobs.jobs_by_status
+    real = maintenance.lifecycle.jobs_by_status
 
     def broken_for_submitted(status: str, **kwargs: Any) -> Any:
         if status == "Submitted":
             raise StorageUnavailable("Storage is temporarily unavailable (injected)")
         return real(status, **kwargs)
 
-    monkeypatch.setattr(maintenance.jobs, "jobs_by_status", broken_for_submitted)
+    monkeypatch.setattr(maintenance.lifecycle, "jobs_by_status", broken_for_submitted)
     report = run("purge")
     assert report.purged == [cancelled.job_id] and exists(stale.job_id)
     assert [(f.task, f.job_id) for f in report.failed] == [("purge", None)]
@@ -382,7 +384,7 @@ def test_interrupted_archive_keeps_the_job_completed_and_readable(
 ) -> None:
     job = make_job("Completed")
     fake_clock.advance(days=8)
-    fail_once(monkeypatch, maintenance.jobs, "transition")
+    fail_once(monkeypatch, maintenance.lifecycle, "transition")
     report = run("archive")
     assert report.archived == [] and report.failed[0].job_id == job.job_id
     assert jobs.get_job(job.job_id).status == "Completed"

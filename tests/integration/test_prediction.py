@@ -19,11 +19,13 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from chalicelib import aws, jobs, prediction, predictor, s3layout
-from chalicelib.errors import NotFound, StorageUnavailable
-from chalicelib.models import JobModel
-from chalicelib.resfinder import DEFAULT_DB_DIR, load_db
-from chalicelib.settings import get_settings
+from chalicelib.core import aws
+from chalicelib.jobs import lifecycle as jobs, s3layout
+from chalicelib.prediction import acquired as predictor, handler as prediction
+from chalicelib.core.errors import NotFound, StorageUnavailable
+from chalicelib.core.tables import JobModel
+from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, load_db
+from chalicelib.core.settings import get_settings
 from tests.unit.test_predictor import KPC, insert, random_dna, revcomp
 
 DB_PRESENT = Path(os.environ.get("AMR_RESFINDER_DB") or DEFAULT_DB_DIR, "config").is_file()
@@ -594,7 +596,7 @@ def test_inbox_unknown_user_creates_no_job_and_tags(aws_env: None) -> None:
 
 
 def test_inbox_inactive_user_creates_no_job_and_tags(make_user: Callable[..., Any]) -> None:
-    from chalicelib import users
+    from chalicelib.accounts import users
 
     user_id, _ = make_user("erin")
     users.update_user(user_id, is_active=False)  # as PATCH /admin/users/{id} {"is_active": false}

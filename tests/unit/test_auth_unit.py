@@ -13,11 +13,12 @@ from argon2 import PasswordHasher
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses import ses_backends
 
-from chalicelib import auth, aws, users
-from chalicelib.clock import FakeClock
-from chalicelib.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
-from chalicelib.observability import logger
-from chalicelib.settings import get_settings
+from chalicelib.accounts import auth, passwords, users
+from chalicelib.core import aws
+from chalicelib.core.clock import FakeClock
+from chalicelib.core.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
+from chalicelib.core.observability import logger
+from chalicelib.core.settings import get_settings
 
 # --- passwords -----------------------------------------------------------------------------
 
@@ -25,37 +26,37 @@ from chalicelib.settings import get_settings
 @pytest.mark.parametrize("stage", ["prod", "dev", "local"])
 def test_deployed_and_local_stages_ignore_cost_overrides(stage: str) -> None:
     env = {"AMR_ARGON2_TIME_COST": "1", "AMR_ARGON2_MEMORY_KIB": "8"}
-    assert auth.argon2_parameters(stage, env) == {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+    assert passwords.argon2_parameters(stage, env) == {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
 
 
 def test_test_stage_is_cheap_and_overridable() -> None:
-    assert auth.argon2_parameters("test", {}) == auth.TEST_ARGON2
+    assert passwords.argon2_parameters("test", {}) == passwords.TEST_ARGON2
     env = {"AMR_ARGON2_TIME_COST": "3", "AMR_ARGON2_MEMORY_KIB": "abc"}
-    assert auth.argon2_parameters("test", env) == {**auth.TEST_ARGON2, "time_cost": 3}
+    assert passwords.argon2_parameters("test", env) == {**passwords.TEST_ARGON2, "time_cost": 3}
 
 
 def test_production_hash_is_argon2id_with_the_documented_cost() -> None:
-    stored = PasswordHasher(**auth.argon2_parameters("prod")).hash("correct-horse-1")
+    stored = PasswordHasher(**passwords.argon2_parameters("prod")).hash("correct-horse-1")
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
-    assert auth.verify_password(stored, "correct-horse-1")  # the service's hasher verifies any cost
+    assert passwords.verify_password(stored, "correct-horse-1")  # the service's hasher verifies any cost
 
 
 def test_hash_is_argon2id_salted_and_verifies() -> None:
-    first, second = auth.hash_password("correct-horse-1"), auth.hash_password("correct-horse-1")
+    first, second = passwords.hash_password("correct-horse-1"), passwords.hash_password("correct-horse-1")
     assert first.startswith("$argon2id$") and first != second
     assert "correct-horse-1" not in first
-    assert auth.verify_password(first, "correct-horse-1")
-    assert not auth.verify_password(first, "correct-horse-2")
+    assert passwords.verify_password(first, "correct-horse-1")
+    assert not passwords.verify_password(first, "correct-horse-2")
 
 
 @pytest.mark.parametrize("stored", [None, "", "not-a-hash", "$argon2id$v=19$m=1024,t=1,p=1$garbage"])
 def test_missing_or_corrupt_hash_never_verifies_nor_raises(stored: str | None) -> None:
-    assert auth.verify_password(stored, "anything-at-all") is False
+    assert passwords.verify_password(stored, "anything-at-all") is False
 
 
 def test_passwords_compare_after_unicode_normalisation() -> None:
-    stored = auth.hash_password("caf\u00e9-latte-42")
-    assert auth.verify_password(stored, "cafe\u0301-latte-42")
+    stored = passwords.hash_password("caf\u00e9-latte-42")
+    assert passwords.verify_password(stored, "cafe\u0301-latte-42")
 
 
 # --- tokens ----------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def test_bootstrap_admin_rejects_a_weak_password() -> None:
 @pytest.mark.usefixtures("aws_env")
 def test_unknown_user_costs_one_argon2_verification_like_a_known_one(monkeypatch: pytest.MonkeyPatch) -> None:
     users.create_user(username="known", email="k@example.org", password="correct-horse-1")
-    real = auth.hasher()
+    real = passwords.hasher()
     calls: list[str] = []
 
     class Spy:
@@ -194,8 +195,8 @@ def test_unknown_user_costs_one_argon2_verification_like_a_known_one(monkeypatch
             calls.append(password)
             return real.verify(stored, password)
 
-    monkeypatch.setattr(auth, "hasher", lambda: Spy())
-    auth._dummy_hash()  # built once per container, not per request
+    monkeypatch.setattr(passwords, "hasher", lambda: Spy())
+    passwords._dummy_hash()  # built once per container, not per request
     for name in ("known", "unknown"):
         calls.clear()
         with pytest.raises(Unauthorized) as raised:
@@ -225,7 +226,7 @@ def test_login_rehashes_passwords_made_with_other_parameters() -> None:
     auth.login("legacy", "correct-horse-1")
     stored = users.get_user(user.user_id)
     assert stored is not None and stored.password_hash != old
-    assert not auth.hasher().check_needs_rehash(stored.password_hash)
+    assert not passwords.hasher().check_needs_rehash(stored.password_hash)
     assert stored.password_version == 0  # a rehash is not a password change: tokens stay valid
 
 

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from chalicelib.fasta import FastaReader, InputError, read_fasta
+from chalicelib.prediction.fasta import FastaReader, InputError, read_fasta
 
 
 def _read(data: bytes, name: str = "x.fa", **kw: object) -> list[tuple[str, str]]:

@@ -6,10 +6,10 @@ from itertools import product
 
 import pytest
 
-from chalicelib import jobs
-from chalicelib.clock import FakeClock
-from chalicelib.errors import Conflict, InvalidToken, InvalidTransition, NotFound
-from chalicelib.models import STATUSES
+from chalicelib.jobs import lifecycle as jobs
+from chalicelib.core.clock import FakeClock
+from chalicelib.core.errors import Conflict, InvalidToken, InvalidTransition, NotFound
+from chalicelib.core.tables import STATUSES
 from tests.lifecycle import PATHS
 
 pytestmark = pytest.mark.usefixtures("aws_env")

@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from chalicelib.lazy import lazy_import
+from chalicelib.core.lazy import lazy_import
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from chalicelib import aws, jobs, models, observability
-from chalicelib.errors import StorageUnavailable
-from chalicelib.settings import load_settings
+from chalicelib.core import aws, observability, tables as models
+from chalicelib.jobs import lifecycle as jobs
+from chalicelib.core.errors import StorageUnavailable
+from chalicelib.core.settings import load_settings
 
 
 @pytest.fixture
@@ -17,11 +18,11 @@ def unreachable_storage(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     monkeypatch.setenv("AMR_AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AMR_MAX_RETRY_ATTEMPTS", "1")
     settings = load_settings()
-    monkeypatch.setattr("chalicelib.aws.get_settings", lambda: settings)
+    monkeypatch.setattr("chalicelib.core.aws.get_settings", lambda: settings)
     models.bind_models(settings)
     aws.reset_clients()
     yield
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     models.bind_models(get_settings())
     aws.reset_clients()
@@ -33,7 +34,7 @@ def test_storage_outage_is_one_typed_error(unreachable_storage: None) -> None:
     assert info.value.status == 503
     assert info.value.body()["error"]["code"] == "storage_unavailable"
     assert "retry" in info.value.message
-    from chalicelib import s3layout
+    from chalicelib.jobs import s3layout
 
     with pytest.raises(StorageUnavailable):
         s3layout.get_object_bytes("amr-test-results", "nothing")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.errors import ConfigurationError
-from chalicelib.policy import parse_policy, policy_from_env
+from chalicelib.core.errors import ConfigurationError
+from chalicelib.jobs.policy import parse_policy, policy_from_env
 
 
 def test_defaults_match_the_spec() -> None:

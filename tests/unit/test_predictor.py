@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import predictor, results
-from chalicelib.predictor import BatchProgress, Cancelled, PredictParams, predict, predict_stream, segment_starts
-from chalicelib.resfinder import DEFAULT_DB_DIR, db_dir, load_db, parse_allele_name
+from chalicelib.prediction import acquired as predictor, results
+from chalicelib.jobs.params import PredictParams
+from chalicelib.prediction.acquired import BatchProgress, Cancelled, predict, predict_stream, segment_starts
+from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, db_dir, load_db, parse_allele_name
 
 DB_PRESENT = Path(os.environ.get("AMR_RESFINDER_DB") or DEFAULT_DB_DIR, "config").is_file()
 needs_db = pytest.mark.skipif(not DB_PRESENT, reason="ResFinder database (resfinder-db) not installed")
@@ -268,7 +269,7 @@ def test_progress_reports_monotone_fraction_to_one(db) -> None:  # type: ignore[
 
 @needs_db
 def test_input_errors_propagate_from_stream(db) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.fasta import InputError
+    from chalicelib.prediction.fasta import InputError
 
     with pytest.raises(InputError, match="bad.fa, line 2: invalid character"):
         predict_stream(io.BytesIO(b">a\nAC#T\n"), name="bad.fa", params=SMALL)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import schedules
+from chalicelib.maintenance import schedules
 
 
 def test_rates_follow_the_policy_without_a_baked_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -29,18 +29,21 @@ from typing import Any, Mapping
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import S3Event
 
-from chalicelib import aws, jobs, observability, predictor, results, s3layout
-from chalicelib.lazy import lazy_import
-from chalicelib.aws import storage_call
-from chalicelib.errors import Conflict, InvalidTransition, NotFound, ServiceError, StorageUnavailable
-from chalicelib.fasta import InputError
-from chalicelib.models import JobModel, plain
-from chalicelib.observability import count, logger, timed
-from chalicelib.predictor import BatchProgress, Cancelled, PredictParams, Prediction
-from chalicelib.resfinder import DatabaseError, load_db
-from chalicelib.settings import get_settings
+from chalicelib.core import aws, observability
+from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.prediction import acquired, results
+from chalicelib.core.lazy import lazy_import
+from chalicelib.core.aws import storage_call
+from chalicelib.core.errors import Conflict, InvalidTransition, NotFound, ServiceError, StorageUnavailable
+from chalicelib.prediction.fasta import InputError
+from chalicelib.core.tables import JobModel, plain
+from chalicelib.core.observability import count, logger, timed
+from chalicelib.jobs.params import PredictParams
+from chalicelib.prediction.acquired import BatchProgress, Cancelled, Prediction
+from chalicelib.prediction.resfinder_db import DatabaseError, load_db
+from chalicelib.core.settings import get_settings
 
-api_models = lazy_import("chalicelib.api_models")  # pydantic models: only inbox drops need them
+schemas = lazy_import("chalicelib.jobs.schemas")  # pydantic models: only inbox drops need them
 
 MAX_UPLOAD_ENV = s3layout.MAX_UPLOAD_ENV
 #: Namespace of inbox job ids (uuid5 of the object identity): fixed forever, or a
@@ -216,7 +219,7 @@ def process_object(ref: ObjectRef, request_id: str) -> Outcome:
 
 def _process_upload(ref: ObjectRef, key: s3layout.UploadKey, request_id: str) -> Outcome:
     try:
-        job = jobs.get_job(key.job_id)
+        job = lifecycle.get_job(key.job_id)
     except NotFound:
         return reject(ref, "no such job")
     if job.user_id != key.user_id or job.input_key != ref.key:
@@ -244,7 +247,7 @@ def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> O
             f"{', '.join(s3layout.FASTA_SUFFIXES)}, optionally followed by .gz"
         )
     try:
-        job = jobs.create_job(
+        job = lifecycle.create_job(
             user_id=user.user_id,
             job_name=name,
             params=params,
@@ -257,7 +260,7 @@ def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> O
     except Conflict:
         # A repeated event (or a retry after a crash): the job exists; the claim decides.
         logger.info("inbox job exists already", extra={"job_id": job_id, "key": ref.key})
-        job = jobs.get_job(job_id)
+        job = lifecycle.get_job(job_id)
     else:
         tag(ref, "accepted", f"job {job_id}", job_id=job_id)
         if ignored:
@@ -267,7 +270,7 @@ def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> O
 
 def _active_user(username: str) -> tuple[Any, str]:
     """The active account named `username`, or None and the reason."""
-    from chalicelib import users  # the accounts module; loaded only when an inbox drop needs it
+    from chalicelib.accounts import users  # the accounts module; loaded only when an inbox drop needs it
 
     try:
         user = users.get_user_by_username(username)
@@ -300,7 +303,7 @@ def metadata_settings(
     values. An invalid value is a `problem` (the job then ends in Error naming it);
     unknown names are ignored and listed, because upload tools add their own metadata.
     """
-    name = _CONTROL.sub("", filename)[:api_models.MAX_JOB_NAME]
+    name = _CONTROL.sub("", filename)[:schemas.MAX_JOB_NAME]
     overrides: dict[str, Any] = {}
     header_of: dict[str, str] = {}
     problems: list[str] = []
@@ -310,7 +313,7 @@ def metadata_settings(
         meta_name = raw_name.lower()
         value = str(raw_value).strip()
         if meta_name in (JOB_NAME_METADATA, "job_name"):
-            name = _CONTROL.sub("", value)[:api_models.MAX_JOB_NAME].strip() or name
+            name = _CONTROL.sub("", value)[:schemas.MAX_JOB_NAME].strip() or name
             continue
         param = meta_name.replace("-", "_")
         if param not in fields:
@@ -322,10 +325,10 @@ def metadata_settings(
         except ValueError:
             problems.append(f"{header_of[param]}={value!r} is not a valid {param}")
     if not problems:
-        from pydantic import ValidationError  # loaded with api_models, only for inbox drops
+        from pydantic import ValidationError  # loaded with schemas, only for inbox drops
 
         try:
-            return name, api_models.JobParams.model_validate(overrides).to_store(), None, ignored
+            return name, schemas.JobParams.model_validate(overrides).to_store(), None, ignored
         except ValidationError as exc:
             problems = [_describe(error, header_of) for error in exc.errors()]
     return name, {}, "invalid parameter in object metadata: " + "; ".join(problems), ignored
@@ -363,7 +366,7 @@ def run_job(
     """Claim the job and predict; `problem` (found before claiming) ends it in Error at once."""
     observability.bind(job_id=job.job_id, user_id=job.user_id)
     try:
-        job = jobs.transition(job, jobs.RUNNING, input_size=info.size)
+        job = lifecycle.transition(job, lifecycle.RUNNING, input_size=info.size)
     except InvalidTransition:
         logger.info("job not claimed: already taken or no longer Submitted", extra={"key": ref.key})
         return Outcome(ref.key, DUPLICATE, job.job_id, "job is not Submitted")
@@ -420,7 +423,7 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
     with timed("prediction.ms"):
         body = open_body(ref)
         try:
-            pred = predictor.predict_stream(
+            pred = acquired.predict_stream(
                 body, name=filename, size=info.size, max_bytes=s3layout.max_upload_bytes(),
                 params=params, on_batch=tracker, db=db,
             )
@@ -429,9 +432,9 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
     count("prediction.bases", pred.bases)
     keys = store_results(job, pred, filename)
     try:
-        jobs.transition(
+        lifecycle.transition(
             job,
-            jobs.COMPLETED,
+            lifecycle.COMPLETED,
             message=f"Completed: {len(pred.genes)} gene(s) in {pred.contigs} contig(s), {pred.seconds:.1f} s",
             result_keys=keys,
             summary=results.summary(pred),
@@ -457,7 +460,7 @@ class ProgressTracker:
         pct = round(100.0 * (progress.fraction or 0.0), 1)
         if not progress.finished:
             pct = min(pct, 99.0)
-        if not jobs.update_progress(self.job_id, pct):
+        if not lifecycle.update_progress(self.job_id, pct):
             return False  # no longer Running: cancelled; the predictor stops here
         if progress.batch == 1 or progress.finished or pct >= self.next_event_at:
             self.next_event_at = (pct // PROGRESS_EVENT_STEP + 1) * PROGRESS_EVENT_STEP
@@ -477,7 +480,7 @@ def fail(job: JobModel, ref: ObjectRef, message: str) -> Outcome:
     """End a Running job in Error; if even that is refused (cancelled meanwhile) or the
     store is down, log it — stalled-job recovery is the last resort."""
     try:
-        jobs.transition(job, jobs.ERROR, error=message)
+        lifecycle.transition(job, lifecycle.ERROR, error=message)
     except InvalidTransition:
         logger.info("job could not be marked Error: no longer Running", extra={"error": message})
         return Outcome(ref.key, CANCELLED, job.job_id, message)
@@ -501,7 +504,7 @@ def reject(ref: ObjectRef, reason: str, job_id: str | None = None) -> Outcome:
 def _event(job_id: str, message: str, level: str = "INFO", data: dict[str, Any] | None = None) -> None:
     """A job event that must not fail the prediction when the log write fails."""
     try:
-        jobs.append_event(job_id, message, level, data)
+        lifecycle.append_event(job_id, message, level, data)
     except ServiceError as exc:
         logger.warning("job event not written", extra={"message": message, "cause": exc.message})
 

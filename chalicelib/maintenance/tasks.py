@@ -1,7 +1,7 @@
 """Scheduled maintenance (SPEC §4): recover stalled jobs, purge by retention, archive.
 
 The service looks after its own data. Every task finds its work through the
-`status-changed-index` with the age cut-off as a key condition (`jobs.jobs_by_status`),
+`status-changed-index` with the age cut-off as a key condition (`lifecycle.jobs_by_status`),
 so a run reads the jobs that are due and nothing else — its cost grows with the work
 found, never with the table. No Scan anywhere.
 
@@ -54,12 +54,13 @@ from boto3.exceptions import Boto3Error
 from chalice.app import Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from chalicelib import aws, clock, jobs, observability, policy, s3layout, web
-from chalicelib.aws import storage_call
-from chalicelib.errors import NotFound, ServiceError, StorageUnavailable
-from chalicelib.models import JobModel
-from chalicelib.observability import count, logger
-from chalicelib.settings import get_settings
+from chalicelib.core import aws, clock, observability, web
+from chalicelib.jobs import lifecycle, policy, s3layout
+from chalicelib.core.aws import storage_call
+from chalicelib.core.errors import NotFound, ServiceError, StorageUnavailable
+from chalicelib.core.tables import JobModel
+from chalicelib.core.observability import count, logger
+from chalicelib.core.settings import get_settings
 
 Task = Literal["archive", "purge", "stalled"]
 FailedTask = Literal["archive", "purge", "stalled", "cleanup"]
@@ -67,8 +68,8 @@ FailedTask = Literal["archive", "purge", "stalled", "cleanup"]
 TASK_ORDER: tuple[Task, ...] = ("stalled", "purge", "archive")
 STALLED_ERROR = "worker stopped responding"
 #: Purge order: Running last, so live long jobs can never use up the budget of the rest.
-PURGE_STATUSES = (jobs.SUBMITTED, jobs.CANCELLED, jobs.ERROR, jobs.COMPLETED, jobs.ARCHIVED, jobs.RUNNING)
-CLEANUP_STATUSES = (jobs.CANCELLED, jobs.ERROR, jobs.COMPLETED, jobs.ARCHIVED)
+PURGE_STATUSES = (lifecycle.SUBMITTED, lifecycle.CANCELLED, lifecycle.ERROR, lifecycle.COMPLETED, lifecycle.ARCHIVED, lifecycle.RUNNING)
+CLEANUP_STATUSES = (lifecycle.CANCELLED, lifecycle.ERROR, lifecycle.COMPLETED, lifecycle.ARCHIVED)
 #: Stalled checks run every stalled_running_minutes / 4, at most every 5 minutes apart.
 MAX_CLEANUP_DAYS = 36_500
 INPUT_TAG_JOB = s3layout.TAG_JOB
@@ -77,7 +78,7 @@ _COPY_CHUNK = 1024 * 1024
 _SPOOL_BYTES = 8 * 1024 * 1024
 
 
-# --- request and report models (also used by chalicelib.openapi) --------------
+# --- request and report models (also used by chalicelib.gateway.openapi) --------------
 
 
 class MaintenanceRequest(BaseModel):
@@ -219,8 +220,8 @@ def recover_stalled(run: _Run) -> None:
     budget = run.policy.cleanup.max_jobs_per_run
     acted, last_key = 0, None
     while True:
-        found, last_key = jobs.jobs_by_status(
-            jobs.RUNNING, changed_before=run.cutoff(threshold), limit=budget, last_key=last_key
+        found, last_key = lifecycle.jobs_by_status(
+            lifecycle.RUNNING, changed_before=run.cutoff(threshold), limit=budget, last_key=last_key
         )
         for job in found:
             if acted >= budget:
@@ -239,9 +240,9 @@ def recover_stalled(run: _Run) -> None:
 
 def _declare_stalled(job: JobModel, threshold: timedelta) -> None:
     minutes = threshold.total_seconds() / 60
-    jobs.transition(
+    lifecycle.transition(
         job,
-        jobs.ERROR,
+        lifecycle.ERROR,
         error=STALLED_ERROR,
         message=f"Status Running -> Error: {STALLED_ERROR} (no heartbeat for {minutes:g} minutes)",
     )
@@ -256,7 +257,7 @@ def purge(run: _Run) -> None:
             return
         retention = timedelta(days=run.policy.retention_days.days(status))
         try:
-            found, last_key = jobs.jobs_by_status(status, changed_before=run.cutoff(retention), limit=budget)
+            found, last_key = lifecycle.jobs_by_status(status, changed_before=run.cutoff(retention), limit=budget)
         except ServiceError as exc:
             run.fail("purge", None, exc)
             continue
@@ -264,7 +265,7 @@ def purge(run: _Run) -> None:
         for job in found:
             if job.job_id in run.handled:  # e.g. just declared stalled by this run
                 continue
-            if status == jobs.RUNNING and not _is_stalled(job, run):
+            if status == lifecycle.RUNNING and not _is_stalled(job, run):
                 skip = JobSkip(task="purge", job_id=job.job_id, reason="Running and heartbeat is recent")
                 run.report.skipped.append(skip)
                 continue
@@ -281,7 +282,7 @@ def archive(run: _Run) -> None:
     settings = run.policy.archiving
     budget = run.policy.cleanup.max_jobs_per_run
     cutoff = run.cutoff(timedelta(days=settings.min_age_days))
-    found, last_key = jobs.jobs_by_status(jobs.COMPLETED, changed_before=cutoff, limit=budget)
+    found, last_key = lifecycle.jobs_by_status(lifecycle.COMPLETED, changed_before=cutoff, limit=budget)
     for job in found:
         if job.job_id in run.handled:
             continue
@@ -298,8 +299,8 @@ def purge_job(job: JobModel) -> None:
     """Objects, then events, then the record: each step idempotent, the record last so
     an interrupted purge is found again and finished by the next run."""
     s3layout.delete_objects_of(job)
-    jobs.delete_events(job.job_id)
-    jobs.delete_job_record(job)
+    lifecycle.delete_events(job.job_id)
+    lifecycle.delete_job_record(job)
     count("maintenance.purged")
 
 
@@ -376,9 +377,9 @@ def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport
         dest = archive_key(job, input_key, rules.compress_results)
         copy_to_archive(settings.upload_bucket, input_key, dest, rules.storage_class, rules.compress_results)
         note = f" and the input ({dest})"
-    jobs.transition(
+    lifecycle.transition(
         job,
-        jobs.ARCHIVED,
+        lifecycle.ARCHIVED,
         archive_keys=archived,
         message=f"Status Completed -> Archived: {len(archived)} result file(s){note} moved to cold storage",
     )
@@ -391,7 +392,7 @@ def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport
             JobFailure(
                 task="archive",
                 job_id=job.job_id,
-                status=jobs.ARCHIVED,
+                status=lifecycle.ARCHIVED,
                 error=f"Archived, but the originals were not removed yet ({exc.message}); its purge removes them",
             )
         )
@@ -468,7 +469,7 @@ def cleanup(days: int, *, current: policy.Policy | None = None) -> CleanupReport
         if budget <= 0:
             more_due = True
             break
-        found, last_key = jobs.jobs_by_status(status, changed_before=cutoff, limit=budget)
+        found, last_key = lifecycle.jobs_by_status(status, changed_before=cutoff, limit=budget)
         budget -= len(found)
         more_due = more_due or (last_key is not None and budget <= 0)
         for job in found:

@@ -13,9 +13,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.errors import StorageUnavailable
-from chalicelib.observability import logger, timed
-from chalicelib.settings import get_settings
+from chalicelib.core.errors import StorageUnavailable
+from chalicelib.core.observability import logger, timed
+from chalicelib.core.settings import get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

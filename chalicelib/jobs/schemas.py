@@ -1,8 +1,8 @@
 """Request and response models of the jobs API (SPEC §8), in one place.
 
-The route handlers validate with these models and `chalicelib.openapi` derives the
+The route handlers validate with these models and `chalicelib.gateway.openapi` derives the
 OpenAPI document from them, so the description cannot drift from the behaviour.
-Job parameter *rules* belong to `chalicelib.predictor.PredictParams`; `JobParams`
+Job parameter *rules* belong to `chalicelib.jobs.params.PredictParams`; `JobParams`
 declares the same fields for the document (types, defaults, bounds) and then asks
 `PredictParams` for the verdict, so there is one authority. The API additionally caps
 sizes (`MAX_SEGMENT_LENGTH`, `MAX_BATCH_SIZE`): a request must not be able to ask for
@@ -16,10 +16,11 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from chalicelib import s3layout
-from chalicelib.models import STATUSES
-from chalicelib.pagination import MAX_TOKEN_LENGTH
-from chalicelib.predictor import SUPPORTED_MODELS, PredictParams
+from chalicelib.core.schemas import QueryModel, RequestModel, ResponseModel
+from chalicelib.jobs import s3layout
+from chalicelib.core.tables import STATUSES
+from chalicelib.core.pagination import MAX_TOKEN_LENGTH
+from chalicelib.jobs.params import SUPPORTED_MODELS, PredictParams
 
 MAX_SEGMENT_LENGTH = 10_000_000
 MAX_BATCH_SIZE = 1024
@@ -64,26 +65,10 @@ PageToken = Annotated[str, StringConstraints(max_length=MAX_TOKEN_LENGTH), After
 Timestamp = Annotated[str, Field(description="ISO-8601 UTC with milliseconds, e.g. 2026-11-24T19:12:00.123Z")]
 
 
-class _Request(BaseModel):
-    """Requests are strict: unknown fields and wrong JSON types are errors, never coerced."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _Query(BaseModel):
-    """Query strings are text, so numbers are parsed from it; unknown names are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Response(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 _DEFAULTS = {f.name: f.default for f in dataclass_fields(PredictParams)}
 
 
-class JobParams(_Request):
+class JobParams(RequestModel):
     """Prediction parameters of SPEC §6; all optional."""
 
     model_name: ModelName = Field(_DEFAULTS["model_name"], description="Reference database / predictor")
@@ -110,7 +95,7 @@ class JobParams(_Request):
         return data
 
 
-class CreateJobRequest(_Request):
+class CreateJobRequest(RequestModel):
     job_name: JobName
     params: Optional[JobParams] = Field(None, description="Omitted or null: every parameter at its default")
     filename: Optional[Filename] = Field(
@@ -118,28 +103,28 @@ class CreateJobRequest(_Request):
     )
 
 
-class JobListQuery(_Query):
+class JobListQuery(QueryModel):
     status: Optional[Status] = None
     limit: int = Field(50, ge=1, le=100)
     next_token: Optional[PageToken] = None
 
 
-class LogsQuery(_Query):
+class LogsQuery(QueryModel):
     limit: int = Field(100, ge=1, le=500)
     next_token: Optional[PageToken] = None
 
 
-class StatsQuery(_Query):
+class StatsQuery(QueryModel):
     scope: Literal["mine", "all"] = Field("mine", description="'all' (every user's jobs) is for administrators")
 
 
-class JobInput(_Response):
+class JobInput(ResponseModel):
     filename: Optional[str] = None
     key: Optional[str] = Field(None, description="Object key of the input in the upload bucket")
     size: Optional[int] = Field(None, description="Bytes, once the upload has arrived")
 
 
-class JobOut(_Response):
+class JobOut(ResponseModel):
     """A job as the API shows it (SPEC §8)."""
 
     job_id: str = Field(json_schema_extra={"format": "uuid"})
@@ -157,7 +142,7 @@ class JobOut(_Response):
     summary: Optional[dict[str, Any]] = None
 
 
-class UploadOut(_Response):
+class UploadOut(ResponseModel):
     """A presigned POST: send `fields` plus the file (field `file`) as multipart/form-data to `url`."""
 
     url: str
@@ -166,24 +151,24 @@ class UploadOut(_Response):
     max_bytes: int
 
 
-class CreateJobResponse(_Response):
+class CreateJobResponse(ResponseModel):
     job: JobOut
     upload: UploadOut
 
 
-class JobListResponse(_Response):
+class JobListResponse(ResponseModel):
     jobs: list[JobOut]
     next_token: Optional[str] = None
 
 
-class EventOut(_Response):
+class EventOut(ResponseModel):
     timestamp: Timestamp
     level: str
     message: str
     data: Optional[dict[str, Any]] = None
 
 
-class LogsResponse(_Response):
+class LogsResponse(ResponseModel):
     events: list[EventOut]
     next_token: Optional[str] = None
 
@@ -205,42 +190,15 @@ class ResultsResponse(BaseModel):
     download_urls: dict[str, str]
 
 
-class ModelCount(_Response):
+class ModelCount(ResponseModel):
     model_name: str
     count: int
 
 
-class StatsResponse(_Response):
+class StatsResponse(ResponseModel):
     scope: Literal["mine", "all"]
     total: int
     by_status: dict[str, int]
     success_rate: Optional[float] = Field(None, description="Completed / (Completed + Error), lifetime")
     avg_duration_seconds: Optional[float] = None
     top_models: list[ModelCount]
-
-
-class HealthCheck(_Response):
-    status: Literal["ok", "error"]
-    detail: Optional[str] = None
-
-
-class HealthResponse(BaseModel):
-    """Public health. A 503 carries the same fields plus the usual `error` object."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: Literal["ok", "unavailable"]
-    checks: dict[str, HealthCheck]
-    error: Optional[dict[str, Any]] = None
-
-
-class ErrorDetail(_Response):
-    code: str = Field(description="Stable machine-readable code, e.g. validation_error, not_found")
-    message: str
-    details: Optional[Any] = None
-
-
-class ErrorBody(_Response):
-    """The one error format of every 4xx/5xx answer."""
-
-    error: ErrorDetail

@@ -15,9 +15,9 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
-from chalicelib.aws import storage_call
-from chalicelib.settings import get_settings
+from chalicelib.core import aws
+from chalicelib.core.aws import storage_call
+from chalicelib.core.settings import get_settings
 
 UPLOAD_URL_SECONDS = 3600
 DOWNLOAD_URL_SECONDS = 3600

@@ -11,9 +11,9 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 from chalice.app import Response
 
-from chalicelib import aws, web
-from chalicelib.observability import logger
-from chalicelib.settings import get_settings
+from chalicelib.core import aws, web
+from chalicelib.core.observability import logger
+from chalicelib.core.settings import get_settings
 
 Check = Callable[[], None]
 

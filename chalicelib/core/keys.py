@@ -13,10 +13,10 @@ from functools import lru_cache
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import aws
-from chalicelib.errors import ConfigurationError
-from chalicelib.observability import logger
-from chalicelib.settings import get_settings
+from chalicelib.core import aws
+from chalicelib.core.errors import ConfigurationError
+from chalicelib.core.observability import logger
+from chalicelib.core.settings import get_settings
 
 MIN_SECRET_LENGTH = 32
 

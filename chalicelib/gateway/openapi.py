@@ -19,7 +19,8 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
-from chalicelib import api_models as m
+from chalicelib.gateway.schemas import ErrorBody, HealthResponse
+from chalicelib.jobs import schemas as m
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -82,15 +83,15 @@ class RouteDoc:
 
 
 def _accounts(name: str) -> Ref:
-    return Ref("chalicelib.accounts_api", name)
+    return Ref("chalicelib.accounts.api", name)
 
 
 def _maintenance(name: str) -> Ref:
-    return Ref("chalicelib.maintenance", name)
+    return Ref("chalicelib.maintenance.tasks", name)
 
 
 ROUTES: tuple[RouteDoc, ...] = (
-    # --- auth (chalicelib.accounts_api) ---
+    # --- auth (chalicelib.accounts.api) ---
     RouteDoc("POST", "/auth/register", "Create an account", "public", 201, _accounts("UserOut"),
              _accounts("RegisterRequest"), errors=(409, 429), tag="auth"),
     RouteDoc("POST", "/auth/login", "Exchange username and password for a bearer token", "public", 200,
@@ -107,7 +108,7 @@ ROUTES: tuple[RouteDoc, ...] = (
              query=_accounts("UserListQuery"), tag="admin"),
     RouteDoc("PATCH", "/admin/users/{user_id}", "Activate/deactivate an account or change its role", "admin", 200,
              _accounts("UserOut"), _accounts("AdminUserPatch"), errors=(404, 409), tag="admin"),
-    # --- jobs (chalicelib.jobs_api) ---
+    # --- jobs (chalicelib.jobs.api) ---
     RouteDoc("POST", "/jobs", "Submit a job and get a presigned POST for its input file", "user", 201,
              m.CreateJobResponse, m.CreateJobRequest,
              description="Upload the FASTA file with the returned presigned POST within its expiry; "
@@ -125,7 +126,7 @@ ROUTES: tuple[RouteDoc, ...] = (
              "user", 200, m.ResultsResponse, errors=(409,)),
     RouteDoc("GET", "/stats", "Job statistics of the caller, or of everyone (admins)", "user", 200,
              m.StatsResponse, query=m.StatsQuery, errors=(403,)),
-    # --- maintenance (chalicelib.maintenance) ---
+    # --- maintenance (chalicelib.maintenance.tasks) ---
     RouteDoc("DELETE", "/jobs/cleanup", "Delete terminal jobs older than N days", "admin", 200,
              _maintenance("CleanupReport"), query=_maintenance("CleanupQuery"),
              tag="admin"),
@@ -133,8 +134,8 @@ ROUTES: tuple[RouteDoc, ...] = (
              _maintenance("MaintenanceReport"),
              _maintenance("MaintenanceRequest"), tag="admin"),
     # --- service ---
-    RouteDoc("GET", "/health", "Storage reachability", "public", 200, m.HealthResponse, tag="service",
-             extra_responses={503: ("Storage is unreachable; the body names what", m.HealthResponse)}),
+    RouteDoc("GET", "/health", "Storage reachability", "public", 200, HealthResponse, tag="service",
+             extra_responses={503: ("Storage is unreachable; the body names what", HealthResponse)}),
     RouteDoc("GET", "/openapi.json", "This document", "public", 200, GenericObject, tag="service"),
 )
 
@@ -244,7 +245,7 @@ def _operation(route: RouteDoc, refs: dict[tuple[type[BaseModel], str], str], de
             entry["content"] = _json_content(refs[(model, "serialization")])
         responses[str(code)] = entry
     for code in _error_codes(route):
-        responses[str(code)] = {"description": ERROR_REASONS[code], "content": _json_content(refs[(m.ErrorBody, "serialization")])}
+        responses[str(code)] = {"description": ERROR_REASONS[code], "content": _json_content(refs[(ErrorBody, "serialization")])}
     op["responses"] = dict(sorted(responses.items()))
     return op
 
@@ -254,7 +255,7 @@ def _def_name(ref: str) -> str:
 
 
 def _models(routes: tuple[RouteDoc, ...]) -> list[tuple[type[BaseModel], Literal["validation", "serialization"]]]:
-    wanted: dict[tuple[type[BaseModel], str], None] = {(m.ErrorBody, "serialization"): None}
+    wanted: dict[tuple[type[BaseModel], str], None] = {(ErrorBody, "serialization"): None}
     for route in routes:
         for ref, mode in ((route.request, "validation"), (route.query, "validation"), (route.response, "serialization")):
             model = _resolve(ref)

@@ -12,8 +12,8 @@ import hmac
 import json
 from typing import Any
 
-from chalicelib.errors import InvalidToken
-from chalicelib.keys import derived_key
+from chalicelib.core.errors import InvalidToken
+from chalicelib.core.keys import derived_key
 
 _PURPOSE = "page-token-v1"
 MAX_TOKEN_LENGTH = 2048

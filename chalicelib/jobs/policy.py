@@ -13,8 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.errors import ConfigurationError
-from chalicelib.models import STATUSES
+from chalicelib.core.errors import ConfigurationError
+from chalicelib.core.tables import STATUSES
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("lifecycle_policy.yaml")
 StorageClass = Literal["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"]

@@ -1,14 +1,11 @@
 """Passwords, access tokens, login throttling and password reset (SPEC §8).
 
 Decisions (see the report / docs):
-- Passwords: Argon2id, 19 MiB, 2 passes, 1 lane (OWASP's baseline; fits a 128 MB
-  Lambda, ~16 ms per hash). NFKC-normalised first so composed and decomposed spellings
-  of one password match. The `test` stage uses cheap parameters (AMR_ARGON2_TIME_COST,
-  AMR_ARGON2_MEMORY_KIB override them there); other stages ignore those variables.
+- Passwords: Argon2id (`chalicelib.accounts.passwords` says how).
 - Tokens: HS256 only, claims sub/role/iat/exp/iss/aud plus `pv`, the account's password
   version: a password change bumps it, so every older token dies exactly — `iat` in
   whole seconds could not separate a token from a change in the same second. Time
-  claims are checked against `chalicelib.clock` so tests inject time.
+  claims are checked against `chalicelib.core.clock` so tests inject time.
 - Every authenticated request reads the account (one consistent GetItem, ~1 RCU):
   deactivation, role changes and password changes count immediately, on every
   container, instead of within a cache period. Role comes from the account, not from
@@ -24,28 +21,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import os
 import secrets
-import unicodedata
 import uuid
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Request
 
-from chalicelib import clock, users
-from chalicelib.aws import client
-from chalicelib.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
-from chalicelib.keys import service_secret
-from chalicelib.models import UserModel
-from chalicelib.observability import count, logger
-from chalicelib.settings import get_settings
-from chalicelib.web import Caller
+from chalicelib.accounts import passwords, users
+from chalicelib.core import clock
+from chalicelib.core.aws import client
+from chalicelib.core.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
+from chalicelib.core.keys import service_secret
+from chalicelib.core.tables import UserModel
+from chalicelib.core.observability import count, logger
+from chalicelib.core.settings import get_settings
+from chalicelib.core.web import Caller
 
 ALGORITHM = "HS256"
 TOKEN_TTL = timedelta(hours=1)
@@ -62,8 +55,6 @@ RESET_TTL = timedelta(hours=1)
 #: A second reset request within this interval sends nothing (mail-bombing guard).
 RESET_MIN_INTERVAL = timedelta(seconds=60)
 
-PRODUCTION_ARGON2 = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
-TEST_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 _BAD_CREDENTIALS = "Invalid username or password"
 _BAD_TOKEN = "The access token is invalid or expired; log in again"
@@ -76,60 +67,6 @@ class AccountDisabled(Forbidden):
 
 def _unauthorized(message: str = _BAD_TOKEN) -> Unauthorized:
     return Unauthorized(message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-
-
-# --- passwords ----------------------------------------------------------------
-
-
-def argon2_parameters(stage: str | None = None, environ: dict[str, str] | None = None) -> dict[str, int]:
-    """Production parameters everywhere but the test stage, where env may lower them."""
-    stage = stage or get_settings().stage
-    if stage != "test":
-        return dict(PRODUCTION_ARGON2)
-    env = os.environ if environ is None else environ
-    params = dict(TEST_ARGON2)
-    for key, name in (("time_cost", "AMR_ARGON2_TIME_COST"), ("memory_cost", "AMR_ARGON2_MEMORY_KIB")):
-        value = env.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            params[key] = int(value)
-    return params
-
-
-@lru_cache(maxsize=1)
-def hasher() -> PasswordHasher:
-    return PasswordHasher(type=Type.ID, **argon2_parameters())
-
-
-def _normalise(password: str) -> str:
-    return unicodedata.normalize("NFKC", password)
-
-
-def hash_password(password: str) -> str:
-    return hasher().hash(_normalise(password))
-
-
-def verify_password(stored_hash: str | None, password: str) -> bool:
-    """True when `password` matches; never raises for a wrong or corrupt hash."""
-    if not stored_hash:
-        _burn(password)
-        return False
-    try:
-        return hasher().verify(stored_hash, _normalise(password))
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
-
-
-def _burn(password: str) -> None:
-    """Spend the work of one verification so unknown users answer as slowly as known ones."""
-    try:
-        hasher().verify(_dummy_hash(), _normalise(password))
-    except (VerificationError, InvalidHashError):
-        pass
 
 
 # --- tokens -----------------------------------------------------------------------
@@ -245,7 +182,7 @@ def login(username: str, password: str) -> tuple[UserModel, str]:
         count("auth.login.locked")
         raise _retry_after(state.locked_until)
     user = users.get_user_by_username(username)
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
         users.record_login_failure(username, window=LOGIN_WINDOW, limit=LOGIN_LIMIT, lockout=LOCKOUT)
         count("auth.login.failed")
@@ -254,7 +191,7 @@ def login(username: str, password: str) -> tuple[UserModel, str]:
         raise AccountDisabled("This account is deactivated; contact an administrator")
     if state.window_start is not None:
         users.clear_login_failures(username)
-    new_hash = hash_password(password) if hasher().check_needs_rehash(user.password_hash or "") else None
+    new_hash = passwords.hash_password(password) if passwords.hasher().check_needs_rehash(user.password_hash or "") else None
     users.record_login(user, new_hash)
     count("auth.login.ok")
     return user, issue_token(user)
@@ -267,13 +204,13 @@ def change_password(user_id: str, current_password: str, new_password: str) -> N
     state = users.login_state(name)
     if state.locked_until is not None and state.locked_until > clock.now():
         raise _retry_after(state.locked_until)
-    if not verify_password(user.password_hash, current_password):
+    if not passwords.verify_password(user.password_hash, current_password):
         users.record_login_failure(name, window=LOGIN_WINDOW, limit=LOGIN_LIMIT, lockout=LOCKOUT)
         raise Forbidden("current_password is incorrect")
-    if _normalise(new_password) == _normalise(current_password):
+    if passwords.normalise(new_password) == passwords.normalise(current_password):
         raise BadRequest("new_password must differ from current_password")
     users.validate_password(new_password)
-    if not users.set_password(user, hash_password(new_password)):
+    if not users.set_password(user, passwords.hash_password(new_password)):
         raise Conflict("The password was changed concurrently; log in again")
     logger.info("password changed", extra={"user_id": user.user_id})
 
@@ -331,7 +268,7 @@ def confirm_password_reset(token: str, new_password: str) -> None:
     if not valid or user is None:
         raise BadRequest(_BAD_RESET)
     users.validate_password(new_password)
-    if not users.consume_reset(user, token_hash, hash_password(new_password)):
+    if not users.consume_reset(user, token_hash, passwords.hash_password(new_password)):
         raise BadRequest(_BAD_RESET)
     users.clear_login_failures(str(user.username))
     logger.info("password reset completed", extra={"user_id": user.user_id})

@@ -1,4 +1,4 @@
-"""Render a :class:`chalicelib.predictor.Prediction` into the result files of SPEC §6.
+"""Render a :class:`chalicelib.prediction.acquired.Prediction` into the result files of SPEC §6.
 
 * ``predictions.json`` — the SPEC shape (job_id, database, genes, resistance, stats);
 * ``predictions.tsv`` — ResFinder's ``ResFinder_results_tab.txt`` columns, so users
@@ -16,8 +16,8 @@ from typing import Any
 
 import mappy
 
-from chalicelib import s3layout
-from chalicelib.predictor import GeneHit, Prediction
+from chalicelib.jobs import s3layout
+from chalicelib.prediction.acquired import GeneHit, Prediction
 
 SOFTWARE_NAME = "amr-predictor"
 SOFTWARE_VERSION = f"1.0.0+mappy{getattr(mappy, '__version__', '')}"

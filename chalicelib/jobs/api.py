@@ -1,8 +1,8 @@
 """Handlers of the jobs routes (SPEC §8): validate, call the lifecycle, shape the answer.
 
 `app.py` routes are one-liners into this module. Authorisation is uniform: a job that
-is not the caller's is 404 (`jobs.get_job_for`), admins see every job. Status changes
-go through `chalicelib.jobs` only.
+is not the caller's is 404 (`lifecycle.get_job_for`), admins see every job. Status changes
+go through `chalicelib.jobs.lifecycle` only.
 """
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any, Mapping
 
 from chalice.app import Request, Response
 
-from chalicelib import clock, jobs, s3layout, web
-from chalicelib.api_models import (
+from chalicelib.core import clock, web
+from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.jobs.schemas import (
     DEFAULT_FILENAME,
     CreateJobRequest,
     JobListQuery,
@@ -22,10 +23,10 @@ from chalicelib.api_models import (
     LogsQuery,
     StatsQuery,
 )
-from chalicelib.errors import Conflict, InvalidTransition, NotFound
-from chalicelib.models import JobEventModel, JobModel, plain
-from chalicelib.observability import bind
-from chalicelib.settings import get_settings
+from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
+from chalicelib.core.tables import JobEventModel, JobModel, plain
+from chalicelib.core.observability import bind
+from chalicelib.core.settings import get_settings
 
 PREDICTIONS = s3layout.PREDICTIONS_JSON
 RESULT_FILES = s3layout.RESULT_FILES
@@ -40,7 +41,7 @@ def _duration(job: JobModel) -> float | None:
         return None
     if job.completed_at:
         end = clock.parse_iso(job.completed_at)
-    elif job.status == jobs.RUNNING:
+    elif job.status == lifecycle.RUNNING:
         end = clock.now()
     else:
         return None
@@ -83,7 +84,7 @@ def _job_for_caller(job_id: str) -> JobModel:
     job_id = web.path_uuid(job_id)
     bind(job_id=job_id)
     current = web.caller()
-    return jobs.get_job_for(job_id, current.user_id, current.is_admin)
+    return lifecycle.get_job_for(job_id, current.user_id, current.is_admin)
 
 
 # --- routes -----------------------------------------------------------------
@@ -95,12 +96,12 @@ def create_job(request: Request) -> Response:
     body: CreateJobRequest = web.parse_body(request, CreateJobRequest)
     params = (body.params or JobParams()).to_store()
     filename = body.filename or DEFAULT_FILENAME
-    job_id = jobs.new_job_id()
+    job_id = lifecycle.new_job_id()
     bind(job_id=job_id)
     key = s3layout.upload_key(current.user_id, job_id, filename)
     max_bytes = s3layout.max_upload_bytes()
     upload = s3layout.presigned_upload(key, max_bytes)  # before the record: no job without a way in
-    job = jobs.create_job(
+    job = lifecycle.create_job(
         user_id=current.user_id,
         job_name=body.job_name,
         params=params,
@@ -116,7 +117,7 @@ def list_jobs(request: Request) -> Response:
     """The caller's own jobs, newest first (admins too: other users' jobs are by id)."""
     current = web.caller()
     query: JobListQuery = web.parse_query(request, JobListQuery)
-    page = jobs.list_user_jobs(current.user_id, query.status, query.limit, query.next_token)
+    page = lifecycle.list_user_jobs(current.user_id, query.status, query.limit, query.next_token)
     return web.json_response({"jobs": [job_out(j) for j in page.items], "next_token": page.next_token})
 
 
@@ -133,41 +134,41 @@ def cancel_job(job_id: str) -> Response:
     job = _job_for_caller(job_id)
     current = web.caller()
     for attempt in range(CANCEL_ATTEMPTS):
-        if job.status in jobs.TERMINAL:
+        if job.status in lifecycle.TERMINAL:
             raise Conflict(f"Job is already {job.status}; only Submitted or Running jobs can be cancelled")
         try:
-            job = jobs.transition(job, jobs.CANCELLED, message=f"Cancelled by {current.username or current.user_id}")
+            job = lifecycle.transition(job, lifecycle.CANCELLED, message=f"Cancelled by {current.username or current.user_id}")
             break
         except InvalidTransition:
             if attempt + 1 == CANCEL_ATTEMPTS:
                 raise
-            job = jobs.get_job(job.job_id)
+            job = lifecycle.get_job(job.job_id)
     return web.json_response(job_out(job), 202)
 
 
 def delete_job(job_id: str) -> Response:
     """Delete a job's objects, events and record, in that order, so a retry can finish."""
     job = _job_for_caller(job_id)
-    if job.status == jobs.RUNNING:
+    if job.status == lifecycle.RUNNING:
         raise Conflict("Job is Running; cancel it before deleting it")
     s3layout.delete_objects_of(job)
-    jobs.delete_job(job)
+    lifecycle.delete_job(job)
     return web.no_content()
 
 
 def job_logs(job_id: str, request: Request) -> Response:
     job = _job_for_caller(job_id)
     query: LogsQuery = web.parse_query(request, LogsQuery)
-    page = jobs.list_events(job.job_id, query.limit, query.next_token)
+    page = lifecycle.list_events(job.job_id, query.limit, query.next_token)
     return web.json_response({"events": [event_out(e) for e in page.items], "next_token": page.next_token})
 
 
 def job_results(job_id: str) -> Response:
     """predictions.json plus presigned links; Archived jobs are read from the archive."""
     job = _job_for_caller(job_id)
-    if job.status == jobs.COMPLETED:
+    if job.status == lifecycle.COMPLETED:
         files = _result_objects(job)
-    elif job.status == jobs.ARCHIVED:
+    elif job.status == lifecycle.ARCHIVED:
         files = _archived_objects(job)
     else:
         raise Conflict(f"Job is {job.status}; results exist once it is Completed (or Archived)")
@@ -221,7 +222,7 @@ def stats(request: Request) -> Response:
     query: StatsQuery = web.parse_query(request, StatsQuery)
     if query.scope == "all":
         web.require_admin()
-        scope = jobs.GLOBAL_SCOPE
+        scope = lifecycle.GLOBAL_SCOPE
     else:
-        scope = jobs.user_scope(web.caller().user_id)
-    return web.json_response({"scope": query.scope, **jobs.get_stats(scope)})
+        scope = lifecycle.user_scope(web.caller().user_id)
+    return web.json_response({"scope": query.scope, **lifecycle.get_stats(scope)})

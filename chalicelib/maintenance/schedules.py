@@ -14,20 +14,20 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Rate
 
-from chalicelib.errors import ConfigurationError
-from chalicelib.observability import logger
+from chalicelib.core.errors import ConfigurationError
+from chalicelib.core.observability import logger
 
 MAX_STALLED_CHECK_MINUTES = 5
 BAKED_RATES = Path(__file__).with_name("schedule_rates.json")
 
 if TYPE_CHECKING:
-    from chalicelib.policy import Policy
+    from chalicelib.jobs.policy import Policy
 
 
 def _policy_for_schedules() -> Policy:
     """The current policy; an invalid one falls back to the defaults here so the API
     still imports — the tasks themselves then fail loudly with the reason."""
-    from chalicelib import policy
+    from chalicelib.jobs import policy
 
     try:
         return policy.get_policy()

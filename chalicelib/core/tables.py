@@ -30,7 +30,7 @@ from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.settings import Settings, get_settings
+from chalicelib.core.settings import Settings, get_settings
 
 STATUSES = ("Submitted", "Running", "Completed", "Error", "Archived", "Cancelled")
 

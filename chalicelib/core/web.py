@@ -1,8 +1,8 @@
-"""HTTP plumbing shared by every route: one error format, body parsing, the caller.
+"""What every route handler shares: the caller, JSON bodies in, JSON responses out.
 
-The middleware in `app.py` calls `handle_http` around every request: it binds the
-request id to logs, authenticates non-public routes, turns every failure into
-`{"error": {"code", "message"}}` and never lets a stack trace out.
+The gateway middleware (`chalicelib.gateway.middleware`) authenticates the request and
+binds its caller here; handlers read it with `caller()`. Errors raised as
+`chalicelib.core.errors.ServiceError` become the one error format there.
 """
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import contextvars
 import json
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Request, Response
 
-from chalicelib import observability
-from chalicelib.errors import (
+from chalicelib.core.errors import (
     BadRequest,
     Forbidden,
     NotFound,
@@ -23,34 +22,13 @@ from chalicelib.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from chalicelib.observability import logger
 
 if TYPE_CHECKING:  # pydantic loads with the first validated request, not at cold start
     from pydantic import BaseModel
 
 M = TypeVar("M", bound="BaseModel")
 
-#: Routes reachable without a token (SPEC §8).
-PUBLIC_ROUTES = frozenset(
-    {
-        ("GET", "/health"),
-        ("GET", "/openapi.json"),
-        ("POST", "/auth/register"),
-        ("POST", "/auth/login"),
-        ("POST", "/auth/password-reset"),
-        ("POST", "/auth/password-reset/confirm"),
-    }
-)
 MAX_BODY_BYTES = 64 * 1024
-
-#: Chalice's own error codes (405, 415, 500 …) mapped to ours.
-_CHALICE_CODES = {
-    "BadRequestError": "bad_request",
-    "MethodNotAllowedError": "method_not_allowed",
-    "UnsupportedMediaType": "unsupported_media_type",
-    "NotFoundError": "not_found",
-    "InternalServerError": "internal_error",
-}
 
 
 @dataclass(frozen=True)
@@ -65,6 +43,11 @@ class Caller:
 
 
 _caller: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
+
+
+def bind_caller(current: Caller | None) -> None:
+    """Set by the gateway middleware once per request (None on public routes)."""
+    _caller.set(current)
 
 
 def caller() -> Caller:
@@ -96,46 +79,6 @@ def no_content() -> Response:
 
 def error_response(exc: ServiceError) -> Response:
     return json_response(exc.body(), exc.status, exc.headers)
-
-
-def _route_key(request: Request) -> tuple[str, str]:
-    return request.method.upper(), request.context.get("resourcePath", request.path)
-
-
-def _normalise(response: Response) -> Response:
-    """Rewrite Chalice's own `{"Code", "Message"}` errors into our error format."""
-    body = response.body
-    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
-        code = _CHALICE_CODES.get(str(body["Code"]), "error")
-        message = str(body.get("Message", "Request failed"))
-        if response.status_code >= 500:
-            message = "An internal error occurred; it has been logged."
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
-        return json_response({"error": {"code": code, "message": message}}, response.status_code, headers)
-    return response
-
-
-def handle_http(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    observability.reset_context()
-    _caller.set(None)
-    request_id = request.context.get("requestId") or str(uuid.uuid4())
-    observability.bind(request_id=request_id)
-    try:
-        if _route_key(request) not in PUBLIC_ROUTES:
-            from chalicelib.auth import authenticate  # auth pulls in argon2/jwt: only when needed
-
-            current = authenticate(request)
-            _caller.set(current)
-            observability.bind(user_id=current.user_id)
-        response = _normalise(get_response(request))
-    except ServiceError as exc:
-        if exc.status >= 500:
-            logger.warning("request failed", extra={"code": exc.code, "error": exc.message})
-        response = error_response(exc)
-    finally:
-        observability.flush()
-    response.headers.setdefault("X-Request-Id", request_id)
-    return response
 
 
 def parse_body(request: Request, model: type[M]) -> M:

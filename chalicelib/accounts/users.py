@@ -19,11 +19,12 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, pagination
-from chalicelib.aws import storage_call
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.models import UserModel, connection
-from chalicelib.observability import count, logger
+from chalicelib.accounts import passwords
+from chalicelib.core import clock, pagination
+from chalicelib.core.aws import storage_call
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.tables import UserModel, connection
+from chalicelib.core.observability import count, logger
 
 ROLES = ("user", "admin")
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,64}")
@@ -101,14 +102,12 @@ def _run_transaction(build: Any) -> TransactWriteError | None:
 
 def create_user(*, username: str, email: str, password: str, role: str = "user") -> UserModel:
     """Create an active account; Conflict (409) when the username or email is taken."""
-    from chalicelib import auth  # auth imports this module; hashing lives there
-
     validate_username(username)
     validate_email(email)
     validate_password(password)
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}")
-    return _insert_user(username, email, auth.hash_password(password), role)
+    return _insert_user(username, email, passwords.hash_password(password), role)
 
 
 @storage_call("create_user")

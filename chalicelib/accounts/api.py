@@ -11,9 +11,11 @@ from typing import Annotated, Literal
 from chalice.app import Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from chalicelib import auth, users, web
-from chalicelib.errors import Conflict
-from chalicelib.models import UserModel
+from chalicelib.accounts import auth, users
+from chalicelib.core import web
+from chalicelib.core.schemas import RequestModel
+from chalicelib.core.errors import Conflict
+from chalicelib.core.tables import UserModel
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Email = Annotated[
@@ -27,37 +29,33 @@ Role = Literal["user", "admin"]
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class RegisterRequest(_Request):
+class RegisterRequest(RequestModel):
     username: Username = Field(description="3-64 of A-Z a-z 0-9 _ . -; unique, case-insensitive")
     password: NewPassword = Field(description="at least 10 characters")
     email: Email = Field(description="unique, case-insensitive; receives password-reset tokens")
 
 
-class LoginRequest(_Request):
+class LoginRequest(RequestModel):
     # Only lengths here: a name that cannot exist gets the same 401 as an unknown one.
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     password: AnyPassword
 
 
-class PasswordChangeRequest(_Request):
+class PasswordChangeRequest(RequestModel):
     current_password: AnyPassword
     new_password: NewPassword
 
 
-class PasswordResetRequest(_Request):
+class PasswordResetRequest(RequestModel):
     email: Email
 
 
-class PasswordResetConfirm(_Request):
+class PasswordResetConfirm(RequestModel):
     token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     new_password: NewPassword
 
 
-class AdminUserPatch(_Request):
+class AdminUserPatch(RequestModel):
     is_active: bool | None = None
     role: Role | None = None
 

@@ -19,11 +19,11 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, pagination
-from chalicelib.aws import storage_call
-from chalicelib.errors import Conflict, InvalidTransition, NotFound
-from chalicelib.models import CounterModel, JobEventModel, JobModel, STATUSES, connection
-from chalicelib.observability import count, logger
+from chalicelib.core import clock, pagination
+from chalicelib.core.aws import storage_call
+from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
+from chalicelib.core.tables import CounterModel, JobEventModel, JobModel, STATUSES, connection
+from chalicelib.core.observability import count, logger
 
 SUBMITTED, RUNNING, COMPLETED, ERROR, ARCHIVED, CANCELLED = STATUSES
 
@@ -71,7 +71,7 @@ def user_scope(user_id: str) -> str:
 
 
 def _expiry(status: str, changed_at: str) -> Any:
-    from chalicelib.policy import get_policy  # pydantic + yaml: loaded on first write only
+    from chalicelib.jobs.policy import get_policy  # pydantic + yaml: loaded on first write only
 
     days = get_policy().retention_days.days(status)
     return clock.parse_iso(changed_at) + timedelta(days=days) + TTL_GRACE

@@ -8,7 +8,7 @@ Design (why it looks like this):
   ``mappy.Aligner(seq=...)`` only indexes a single sequence, so the alleles are
   written to a temporary FASTA that is deleted right after the build.
 * Contigs are consumed lazily from any iterable of ``(id, sequence)`` (e.g. a
-  :class:`chalicelib.fasta.FastaReader`) and cut into segments of
+  :class:`chalicelib.prediction.fasta.FastaReader`) and cut into segments of
   ``segment_length`` bases with ``segment_overlap`` shared bases.  Segments are
   aligned in batches of ``batch_size``; after each batch ``on_batch`` receives a
   :class:`BatchProgress` and may cancel.  Only the contigs of the current batch
@@ -41,12 +41,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
 
 import mappy
 
-from chalicelib.resfinder import Allele, ResfinderDB, load_db
+from chalicelib.jobs.params import PredictParams
+from chalicelib.prediction.resfinder_db import Allele, ResfinderDB, load_db
 
 ALLOWED_OVERLAP = 30
 # Bases of slack when deciding that an alignment was cut by a segment edge.
@@ -60,7 +61,6 @@ EDGE_SLACK = 50
 # that no 15-mer survives (~1 difference every <15 bases); real genes rarely are.
 MAPPY_OPTIONS: dict[str, Any] = {"k": 15, "w": 10, "best_n": 2000}
 
-SUPPORTED_MODELS = ("resfinder",)
 # mappy releases the GIL while aligning, so segments of a batch are aligned by a
 # small thread pool (Lambda with >= 1,769 MB has 2 vCPUs).
 MAP_THREADS = max(1, min(2, os.cpu_count() or 1))
@@ -72,57 +72,6 @@ class Cancelled(Exception):
     def __init__(self, progress: "BatchProgress") -> None:
         super().__init__(f"prediction cancelled after {progress.segments_done} segments")
         self.progress = progress
-
-
-@dataclass(frozen=True)
-class PredictParams:
-    """Job parameters of SPEC §6; invalid values raise ValueError on construction."""
-
-    model_name: str = "resfinder"
-    segment_length: int = 100_000
-    segment_overlap: int = 5_000
-    batch_size: int = 16
-    use_cpu: bool = True
-    min_identity: float = 0.90
-    min_coverage: float = 0.60
-
-    def __post_init__(self) -> None:
-        def is_int(v: Any) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        def is_num(v: Any) -> bool:
-            return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-        if self.model_name not in SUPPORTED_MODELS:
-            raise ValueError(f"model_name must be one of {', '.join(SUPPORTED_MODELS)}")
-        if not is_int(self.segment_length) or self.segment_length < 1:
-            raise ValueError("segment_length must be a positive integer")
-        if not is_int(self.segment_overlap) or self.segment_overlap < 0:
-            raise ValueError("segment_overlap must be a non-negative integer")
-        if self.segment_overlap >= self.segment_length:
-            raise ValueError("segment_overlap must be < segment_length")
-        if not is_int(self.batch_size) or self.batch_size < 1:
-            raise ValueError("batch_size must be a positive integer")
-        if not isinstance(self.use_cpu, bool):
-            raise ValueError("use_cpu must be a boolean")
-        for name in ("min_identity", "min_coverage"):
-            v = getattr(self, name)
-            if not is_num(v) or not 0.0 <= float(v) <= 1.0:
-                raise ValueError(f"{name} must be a number between 0 and 1")
-
-    @classmethod
-    def from_dict(cls, params: Mapping[str, Any] | None) -> "PredictParams":
-        """Build from a job's ``params`` dict; unknown names raise ValueError."""
-        params = dict(params or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown parameter(s): {', '.join(unknown)}")
-        return cls(**params)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (e.g. to store with the job)."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -556,7 +505,7 @@ def predict_stream(
     """Read a (gzip) FASTA from a binary stream and predict; ``size`` (bytes) enables
     ``BatchProgress.fraction``.  Raises ``fasta.InputError`` for bad input and
     :class:`Cancelled` when ``on_batch`` returns False."""
-    from chalicelib.fasta import FastaReader
+    from chalicelib.prediction.fasta import FastaReader
 
     reader = FastaReader(stream, name=name, max_bytes=max_bytes)
     return predict(

@@ -1,0 +1,1 @@
+"""Accounts: the user store, password hashing, tokens and login, and their routes."""

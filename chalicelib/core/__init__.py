@@ -1,0 +1,1 @@
+"""Shared by every domain; imports nothing from the domain packages."""

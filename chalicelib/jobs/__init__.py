@@ -1,0 +1,1 @@
+"""Jobs: the state machine, parameters, S3 layout, lifecycle policy and the job routes."""

@@ -1,0 +1,63 @@
+"""A job's prediction parameters (SPEC §6) and their rules, in one place.
+
+The API (`jobs.schemas.JobParams`), bucket-drop metadata and the predictor all ask
+`PredictParams` for the verdict, so a rule is written once. It lives with the jobs
+because parameters are part of a job's record; the predictors read them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+SUPPORTED_MODELS = ("resfinder",)
+
+
+@dataclass(frozen=True)
+class PredictParams:
+    """Job parameters of SPEC §6; invalid values raise ValueError on construction."""
+
+    model_name: str = "resfinder"
+    segment_length: int = 100_000
+    segment_overlap: int = 5_000
+    batch_size: int = 16
+    use_cpu: bool = True
+    min_identity: float = 0.90
+    min_coverage: float = 0.60
+
+    def __post_init__(self) -> None:
+        def is_int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def is_num(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        if self.model_name not in SUPPORTED_MODELS:
+            raise ValueError(f"model_name must be one of {', '.join(SUPPORTED_MODELS)}")
+        if not is_int(self.segment_length) or self.segment_length < 1:
+            raise ValueError("segment_length must be a positive integer")
+        if not is_int(self.segment_overlap) or self.segment_overlap < 0:
+            raise ValueError("segment_overlap must be a non-negative integer")
+        if self.segment_overlap >= self.segment_length:
+            raise ValueError("segment_overlap must be < segment_length")
+        if not is_int(self.batch_size) or self.batch_size < 1:
+            raise ValueError("batch_size must be a positive integer")
+        if not isinstance(self.use_cpu, bool):
+            raise ValueError("use_cpu must be a boolean")
+        for name in ("min_identity", "min_coverage"):
+            v = getattr(self, name)
+            if not is_num(v) or not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"{name} must be a number between 0 and 1")
+
+    @classmethod
+    def from_dict(cls, params: Mapping[str, Any] | None) -> "PredictParams":
+        """Build from a job's ``params`` dict; unknown names raise ValueError."""
+        params = dict(params or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown parameter(s): {', '.join(unknown)}")
+        return cls(**params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (e.g. to store with the job)."""
+        return asdict(self)

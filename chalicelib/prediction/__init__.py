@@ -1,0 +1,2 @@
+"""Prediction: the upload-event handler, input readers, reference databases, predictors and
+result rendering."""
