@@ -20,7 +20,7 @@ from chalicelib.core.schemas import QueryModel, RequestModel, ResponseModel
 from chalicelib.jobs import s3layout
 from chalicelib.core.tables import STATUSES
 from chalicelib.core.pagination import MAX_TOKEN_LENGTH
-from chalicelib.jobs.params import SUPPORTED_MODELS, PredictParams
+from chalicelib.jobs.params import SPECIES_HELP, SUPPORTED_MODELS, PredictParams
 
 MAX_SEGMENT_LENGTH = 10_000_000
 MAX_BATCH_SIZE = 1024
@@ -80,6 +80,13 @@ class JobParams(RequestModel):
     use_cpu: bool = Field(_DEFAULTS["use_cpu"], description="Accepted for compatibility; prediction runs on CPU")
     min_identity: float = Field(_DEFAULTS["min_identity"], ge=0.0, le=1.0)
     min_coverage: float = Field(_DEFAULTS["min_coverage"], ge=0.0, le=1.0)
+    species: str = Field(
+        _DEFAULTS["species"], max_length=64,
+        description=f"Species for the chromosomal point-mutation search: {SPECIES_HELP}; 'other': none",
+    )
+    point_mutations: Optional[bool] = Field(
+        None, description="Search the species' PointFinder mutations; omitted or null: true when a species is given"
+    )
 
     @model_validator(mode="after")
     def _predictor_rules(self) -> "JobParams":

@@ -435,7 +435,7 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
         lifecycle.transition(
             job,
             lifecycle.COMPLETED,
-            message=f"Completed: {len(pred.genes)} gene(s) in {pred.contigs} contig(s), {pred.seconds:.1f} s",
+            message=_completion_message(pred),
             result_keys=keys,
             summary=results.summary(pred),
         )
@@ -445,6 +445,17 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
         _delete_results(keys)
         return Outcome(ref.key, CANCELLED, job.job_id)
     return Outcome(ref.key, COMPLETED, job.job_id)
+
+
+def _completion_message(pred: Prediction) -> str:
+    found = f"{len(pred.genes)} gene(s)"
+    if pred.point is not None:
+        found += f", {len(pred.point.mutations)} point mutation(s) ({pred.species})"
+    resistant = ", ".join(pred.resistant[:20]) + (" ..." if len(pred.resistant) > 20 else "")
+    return (
+        f"Completed: {found} in {pred.contigs} contig(s), {pred.seconds:.1f} s; "
+        + (f"resistant to {resistant}" if resistant else "no resistance predicted")
+    )
 
 
 class ProgressTracker:

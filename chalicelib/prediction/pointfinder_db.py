@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chalicelib.prediction.resfinder_db import DatabaseError
+
 DEFAULT_DB_DIR = "/usr/share/doc/resfinder/examples/db_pointfinder"
 DB_ENV_VAR = "AMR_POINTFINDER_DB"
 DB_NAME = "pointfinder"
@@ -34,8 +36,9 @@ _PROMOTER = re.compile(r"-promoter-size-(\d+)bp")
 _REQUIRED = re.compile(r"^(?P<template>.+)_(?P<ref>[A-Za-z*]+)(?P<pos>-?\d+)(?P<alts>.+)$")
 
 
-class PointDatabaseError(Exception):
-    """The PointFinder database (or one species of it) is missing or malformed."""
+class PointDatabaseError(DatabaseError):
+    """The PointFinder database (or one species of it) is missing or malformed (an operator
+    problem, handled like a missing ResFinder database)."""
 
 
 @dataclass(frozen=True)

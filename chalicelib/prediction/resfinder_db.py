@@ -65,6 +65,14 @@ class ResfinderDB:
     class_names: dict[str, str]  # config db_prefix -> display name
     antibiotic_classes: dict[str, str] = field(default_factory=dict)  # antibiotic (lower) -> class
     name: str = DB_NAME
+    #: antibiotic (lower) -> every class it belongs to (lower), as ResFinder's class definitions
+    class_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: allele name -> antibiotics (lower) of every phenotypes.txt row of that allele
+    allele_antibiotics: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: antibiotics (lower) in the order phenotypes.txt first names them
+    antibiotic_order: tuple[str, ...] = ()
+    #: species panel (lower) -> antibiotics (lower), from phenotype_panels.txt
+    panels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def class_of_antibiotic(self, antibiotic: str, fallback: str) -> str:
         """Drug class of one phenotype (antibiotic); ``fallback`` when the DB does not list it."""
@@ -176,6 +184,77 @@ def _read_antibiotic_classes(path: Path) -> dict[str, str]:
     return out
 
 
+def _antibiotic_list(text: str) -> tuple[str, ...]:
+    """One phenotypes.txt cell as ResFinder's phenotype table reads it: lower case, and
+    nothing for 'unknown'/'none' (see notes is no antibiotic)."""
+    items = tuple(i.strip().lower() for i in text.split(",") if i.strip())
+    if "unknown" in items or "none" in items:
+        return ()
+    return tuple(i for i in items if i != "see notes")
+
+
+def _read_phenotype_table(path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """Every row's antibiotics per allele, and the order antibiotics first appear in."""
+    per_allele: dict[str, dict[str, None]] = {}
+    order: dict[str, None] = {}
+    f = path / "phenotypes.txt"
+    if not f.is_file():
+        return {}, ()
+    for i, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines()):
+        if i == 0 or not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) < 3:
+            continue
+        names = _antibiotic_list(cols[2])
+        per_allele.setdefault(cols[0].strip(), {}).update(dict.fromkeys(names))
+        order.update(dict.fromkeys(names))
+    return {k: tuple(v) for k, v in per_allele.items()}, tuple(order)
+
+
+def _read_class_lists(path: Path) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    f = path / "antibiotic_classes.txt"
+    if not f.is_file():
+        return {}
+    for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = [c.strip().lower() for c in line.split("\t")]
+        for abx in cols[1:]:
+            if abx and cols[0] not in out.setdefault(abx, []):
+                out[abx].append(cols[0])
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _read_panels(path: Path) -> dict[str, tuple[str, ...]]:
+    """phenotype_panels.txt: `:Panel: name` starts a panel, `:Include: other` adds one."""
+    panels: dict[str, list[str]] = {}
+    includes: dict[str, list[str]] = {}
+    f = path / "phenotype_panels.txt"
+    if not f.is_file():
+        return {}
+    current = None
+    for raw in f.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(":Panel:"):
+            current = line[len(":Panel:"):].strip().lower()
+            panels[current] = []
+        elif line.startswith(":Include:") and current:
+            includes.setdefault(current, []).append(line[len(":Include:"):].strip().lower())
+        elif current:
+            panels[current].append(line.lower())
+    out = {}
+    for name, abx in panels.items():
+        merged = dict.fromkeys(abx)
+        for other in includes.get(name, []):
+            merged.update(dict.fromkeys(panels.get(other, [])))
+        out[name] = tuple(merged)
+    return out
+
+
 def _version(path: Path, prefixes: list[str]) -> str:
     """VERSION file content, else a short content digest (see module docstring)."""
     vfile = path / "VERSION"
@@ -200,6 +279,7 @@ def _load(path: Path) -> ResfinderDB:
         raise DatabaseError(f"ResFinder database directory not found: {path}")
     class_names = _read_config(path)
     phenos = _read_phenotypes(path)
+    allele_antibiotics, antibiotic_order = _read_phenotype_table(path)
     sequences: dict[str, str] = {}
     classes_of: dict[str, list[str]] = {}
     for prefix in class_names:
@@ -241,6 +321,10 @@ def _load(path: Path) -> ResfinderDB:
         alleles=alleles,
         class_names=class_names,
         antibiotic_classes=_read_antibiotic_classes(path),
+        class_lists=_read_class_lists(path),
+        allele_antibiotics=allele_antibiotics,
+        antibiotic_order=antibiotic_order,
+        panels=_read_panels(path),
     )
 
 
