@@ -297,7 +297,8 @@ def metadata_settings(
     """Job name and params from object metadata: (name, params, problem, ignored names).
 
     `x-amz-meta-job-name` names the job (default: the file name). Other entries naming a
-    parameter of SPEC §6 (`segment_length` or `segment-length`) override its default.
+    parameter of SPEC §6 or §12 (`segment_length` or `segment-length`, `species`,
+    `point-mutations`) override its default.
     Values are text: they are converted to the parameter's type, then validated by the
     same model as `POST /jobs` params, so both entry points accept exactly the same
     values. An invalid value is a `problem` (the job then ends in Error naming it);
@@ -321,7 +322,7 @@ def metadata_settings(
             continue
         header_of[param] = f"x-amz-meta-{meta_name}"
         try:
-            overrides[param] = _convert(value, type(fields[param].default))
+            overrides[param] = _convert(value, _kind(fields[param].type))
         except ValueError:
             problems.append(f"{header_of[param]}={value!r} is not a valid {param}")
     if not problems:
@@ -339,6 +340,12 @@ def _describe(error: Mapping[str, Any], header_of: Mapping[str, str]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"{header_of.get(loc[0], loc[0])}: {message}" if loc else message
+
+
+def _kind(annotation: Any) -> type:
+    """The type a parameter's annotation names first (`bool | None` is a bool)."""
+    first = str(annotation).split("|")[0].strip()
+    return {"bool": bool, "int": int, "float": float}.get(first, str)
 
 
 def _convert(text: str, kind: type) -> Any:
