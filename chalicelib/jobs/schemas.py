@@ -14,13 +14,13 @@ import unicodedata
 from dataclasses import fields as dataclass_fields
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from chalicelib.core.schemas import QueryModel, RequestModel, ResponseModel
 from chalicelib.jobs import s3layout
 from chalicelib.core.tables import STATUSES
 from chalicelib.core.pagination import MAX_TOKEN_LENGTH
-from chalicelib.jobs.params import SPECIES_HELP, SUPPORTED_MODELS, PredictParams
+from chalicelib.jobs.params import SPECIES_HELP, SUPPORTED_MODELS, PredictParams, normalise_species
 
 MAX_SEGMENT_LENGTH = 10_000_000
 MAX_BATCH_SIZE = 1024
@@ -87,6 +87,13 @@ class JobParams(RequestModel):
     point_mutations: Optional[bool] = Field(
         None, description="Search the species' PointFinder mutations; omitted or null: true when a species is given"
     )
+
+    @field_validator("species")
+    @classmethod
+    def _known_species(cls, value: str) -> str:
+        """Checked here too so the error names `params.species`."""
+        normalise_species(value)
+        return value
 
     @model_validator(mode="after")
     def _predictor_rules(self) -> "JobParams":
