@@ -92,11 +92,11 @@ class Alignment:
     def ref_end(self) -> int:
         return self.ref_start + len(self.ref) - self.ref.count("-")
 
-    @property
+    @functools.cached_property
     def matches(self) -> int:
         return sum(1 for r, q in zip(self.ref, self.query) if r == q)
 
-    @property
+    @functools.cached_property
     def identity(self) -> float:
         return self.matches / len(self.ref) if self.ref else 0.0
 
@@ -399,6 +399,10 @@ class _Events:
     deletions: dict[int, str] = field(default_factory=dict)  # first ref pos -> deleted bases
     insertions: dict[int, tuple[str, int]] = field(default_factory=dict)  # after ref pos -> (bases, contig pos)
 
+    def as_string(self, length: int) -> str:
+        """The query base at every reference position ('.' where none is aligned)."""
+        return "".join(self.bases.get(i, ".") for i in range(length))
+
 
 def _events(a: Alignment) -> _Events:
     ev = _Events()
@@ -470,11 +474,15 @@ def _codon_diffs(gene: PointGene, ev: _Events) -> list[Mutation]:
     seq, p = gene.sequence, gene.promoter_length
     cds = seq[p:]
     out: list[Mutation] = []
+    read = ev.as_string(len(seq))
+    changed = set(ev.deletions) | set(ev.insertions)
     for c in range(len(cds) // 3):
         first = p + 3 * c
+        ref_codon = seq[first : first + 3]
+        if read[first : first + 3] == ref_codon and not changed.intersection((first, first + 1, first + 2)):
+            continue  # the common case: an unchanged codon
         span = range(first, first + 3)
         codon_no = c + 1
-        ref_codon = seq[first : first + 3]
         del_here = [i for i in span if i in ev.deletions]
         ins_here = [i for i in span if i in ev.insertions]
         if del_here:
