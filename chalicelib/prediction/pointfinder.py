@@ -124,6 +124,7 @@ class Mutation:
     promoter: bool = False
     contig_position: int = 0
     nuc_position: int = 0  # for indels: nucleotide position (PointFinder's second lookup key)
+    indel: str = ""  # the inserted or deleted bases themselves
 
     @property
     def lookup(self) -> str:
@@ -440,10 +441,18 @@ def differences(a: Alignment) -> list[Mutation]:
     if gene.rna:
         return _nucleotide_diffs(gene.sequence, ev, 0, len(gene.sequence), lambda i: i + 1, "r.", False)
     out: list[Mutation] = []
-    if gene.promoter_length:
-        p = gene.promoter_length
+    p, col, start = gene.promoter_length, 0, a.ref_start + 1
+    if p:
         out += _nucleotide_diffs(gene.sequence, ev, 0, p, lambda i: i - p, "n.", True)
-    return out + _codon_diffs(gene, ev)
+        if a.ref_start < p:  # the coding part starts where the promoter's last base is passed
+            seen = a.ref_start
+            while col < len(a.ref) and seen < p:
+                seen += a.ref[col] != "-"
+                col += 1
+            start = 1
+        else:
+            start = a.ref_start - p + 1
+    return out + _read_codons(a.ref[col:], a.query[col:], start, lambda c: a.positions[col + c])
 
 
 def _nucleotide_diffs(seq: str, ev: _Events, lo: int, hi: int, number: Any, prefix: str, promoter: bool) -> list[Mutation]:
@@ -469,78 +478,159 @@ def _nucleotide_diffs(seq: str, ev: _Events, lo: int, hi: int, number: Any, pref
     return out
 
 
-def _codon_diffs(gene: PointGene, ev: _Events) -> list[Mutation]:
-    """Codon-by-codon reading of the coding part (after any promoter)."""
-    seq, p = gene.sequence, gene.promoter_length
-    cds = seq[p:]
+# ----------------------------------------------------------------------------- codon reading
+# PointFinder reads a gene codon by codon along the gapped alignment, keeping one offset
+# into the reference string and one into the genome string. At a gap it takes the
+# in-frame stretch around the indel from each side (`_inframe`), names it, and moves both
+# offsets past it, so after an indel the codons of the two sequences are paired by their
+# reading frames, not by alignment columns; when a second indel restores the frame, the
+# name says so. The functions below follow that reading (ResFinder 4.3's
+# `find_codon_mismatches`), so the same alignment yields the same mutation names.
+
+
+def _inframe(seq: str, needed: int = 3) -> str:
+    """The prefix of a gapped string holding `needed` bases, or a clean gap of >= 3."""
+    taken = []
+    bases = 0
+    for ch in seq:
+        if ch != "-":
+            if len(taken) >= 3 and all(c == "-" for c in taken):
+                return "".join(taken)
+            bases += 1
+        taken.append(ch)
+        if bases == needed:
+            break
+    return "".join(taken)
+
+
+def _aa_string(bases: str) -> str:
+    return "".join(translate(bases[i : i + 3]) if len(bases[i : i + 3]) == 3 else "?" for i in range(0, len(bases), 3))
+
+
+def _codon_at(ref: str, codon_no: int, offset: int) -> str:
+    plain = ref.replace("-", "")
+    start = (codon_no - 1) * 3 - offset
+    return plain[start : start + 3] if start >= 0 else ""
+
+
+def _indel_name(ref: str, ref_rf: str, qry_rf: str, codon_no: int, kind: str, offset: int) -> tuple[str, str, str]:
+    """(name, reference amino acids, alternative amino acids) of an indel, HGVS-like as
+    PointFinder writes it."""
+    ref_nucs, qry_nucs = ref_rf.replace("-", ""), qry_rf.replace("-", "")
+    aa_ref, aa_alt = _aa_string(ref_nucs), _aa_string(qry_nucs)
+    gapped = ref_rf if kind == "ins" else qry_rf
+    gaps = gapped.count("-")
+    if gaps < 3 and len(ref_nucs) == 3 and len(qry_nucs) == 3:
+        name = f"p.{translate(ref_nucs)}{codon_no}{translate(qry_nucs)}"
+    elif len(gapped) == gaps and kind == "ins":
+        first = codon_no if len(ref_nucs) == 3 else codon_no - 1
+        name = (f"p.{translate(_codon_at(ref, first, offset))}{first}_"
+                f"{translate(_codon_at(ref, codon_no, offset))}{codon_no}ins{aa_alt}")
+        aa_ref = "ins"
+    else:
+        what = "del" if len(gapped) == gaps else "delins"
+        name = f"p.{translate(_codon_at(ref, codon_no, offset))}{codon_no}"
+        if what == "del" and len(ref_rf) == 3:
+            name += "del"
+        else:
+            last = codon_no + -(-len(ref_nucs) // 3) - 1
+            name += f"_{translate(_codon_at(ref, last, offset))}{last}{what}" + (aa_alt if what == "delins" else "")
+        if what == "del":
+            aa_alt = "del"
+    if gaps % 3:
+        name += " - Frameshift"
+    return name, aa_ref, aa_alt
+
+
+def _indels(ref: str, qry: str, start: int) -> list[tuple[str, int, int, str]]:
+    """Every gap as (kind, codon, reference position, bases), in reading order."""
+    found = []
+    for kind, gapped, other in (("ins", ref, qry), ("del", qry, ref)):
+        for m in re.finditer(r"-+", gapped):
+            pos = len(ref[: m.start()].replace("-", "")) + start
+            found.append((kind, -(-pos // 3), pos, other[m.start() : m.end()]))
+    return sorted(found, key=lambda x: (x[1], x[2]))
+
+
+def _read_codons(ref: str, qry: str, start: int, where: Any) -> list[Mutation]:
+    """Codon changes of a coding alignment starting at gene position `start` (1-based);
+    `where(column)` gives the contig position of a genome column."""
+    skip = (3 - (start - 1) % 3) % 3  # the first whole codon
+    ref, qry, start = ref[skip:], qry[skip:], start + skip
+    indels = _indels(ref, qry, start)
     out: list[Mutation] = []
-    read = ev.as_string(len(seq))
-    changed = set(ev.deletions) | set(ev.insertions)
-    for c in range(len(cds) // 3):
-        first = p + 3 * c
-        ref_codon = seq[first : first + 3]
-        if read[first : first + 3] == ref_codon and not changed.intersection((first, first + 1, first + 2)):
-            continue  # the common case: an unchanged codon
-        span = range(first, first + 3)
-        codon_no = c + 1
-        del_here = [i for i in span if i in ev.deletions]
-        ins_here = [i for i in span if i in ev.insertions]
-        if del_here:
-            out.append(_deletion(cds, p, ev, del_here[0], codon_no))
+    codon_no = (start - 1) // 3
+    s_shift = q_shift = used = 0
+    for index in range(0, len(ref), 3):
+        codon_no += 1
+        s_i, q_i = index + s_shift, index + q_shift
+        if len(ref[s_i:].replace("-", "")) < 3:
+            break  # no whole reference codon left
+        ref_codon, qry_codon = ref[s_i : s_i + 3], qry[q_i : q_i + 3]
+        if ref_codon == qry_codon:
             continue
-        if not all(i in ev.bases for i in span):
-            continue
-        alt_codon = "".join(ev.bases[i] for i in span)
-        ref_aa, alt_aa = translate(ref_codon), translate(alt_codon)
-        if ref_aa != alt_aa:
-            name = f"p.{ref_aa}{codon_no}{alt_aa}"
-            if alt_aa == "*":
+        if ("-" in ref_codon or "-" in qry_codon) and used < len(indels):
+            kind, indel_codon, pos, bases = indels[used]
+            used += 1
+            if kind == "ins":
+                ref_rf = _inframe(ref[s_i:], 3)
+                qry_rf = _inframe(qry[q_i:], len(ref_rf) // 3 * 3)
+            else:
+                qry_rf = _inframe(qry[q_i:], 3)
+                ref_rf = _inframe(ref[s_i:], len(qry_rf) // 3 * 3)
+            name, aa_ref, aa_alt = _indel_name(ref, ref_rf, qry_rf, codon_no, kind, start - 1)
+            before = abs(s_shift - q_shift)
+            s_shift += len(ref_rf) - 3
+            q_shift += len(qry_rf) - 3
+            after = abs(s_shift - q_shift)
+            if before and after % 3 == 0:  # this indel restores the frame of an earlier one
+                if s_shift > q_shift:
+                    longer = _inframe(qry[q_i:], len(ref_rf) + after)  # PointFinder: the whole stretch, not whole codons
+                    q_shift += len(longer) - len(qry_rf)
+                    qry_rf = longer
+                elif q_shift > s_shift:
+                    longer = _inframe(ref[s_i:], len(qry_rf) + after)
+                    s_shift += len(longer) - len(ref_rf)
+                    ref_rf = longer
+                name, aa_ref, aa_alt = _indel_name(ref, ref_rf, qry_rf, codon_no, kind, start - 1)
+                if "Frameshift" in name:
+                    name = name.split("-")[0] + "- Frame restored"
+            out.append(Mutation(kind, indel_codon, name, ref_rf, qry_rf, aa_ref, aa_alt,
+                                contig_position=where(skip + q_i), nuc_position=pos, indel=bases))
+            extra = len(re.findall(r"-\w", ref_rf)) + len(re.findall(r"-\w", qry_rf)) - 1
+            used += max(0, extra)  # further indels inside this stretch are part of its name
+            if kind == "del":
+                codon_no += (len(ref_rf) - 3) // 3
+            elif ref_rf.count("-") == len(ref_rf):
+                codon_no -= 1
+        elif "-" not in ref_codon and "-" not in qry_codon:
+            aa_ref, aa_alt = translate(ref_codon), translate(qry_codon)
+            if aa_ref == aa_alt:
+                continue
+            name = f"p.{aa_ref}{codon_no}{aa_alt}"
+            stop = aa_alt == "*"
+            if stop:
                 name += " - Premature stop codon"
-            out.append(Mutation("sub", codon_no, name, ref_codon, alt_codon, ref_aa, alt_aa,
-                                contig_position=ev.where[first], nuc_position=first - p + 1))
-            if alt_aa == "*":
+            out.append(Mutation("sub", codon_no, name, ref_codon, qry_codon, aa_ref, aa_alt,
+                                contig_position=where(skip + q_i), nuc_position=codon_no))
+            if stop:
                 break
-        for i in ins_here:  # an insertion inside or right after codon c is named after it
-            out.append(_insertion(cds, p, ev, i, codon_no))
-    return out
-
-
-def _deletion(cds: str, p: int, ev: _Events, start: int, codon_no: int) -> Mutation:
-    bases = ev.deletions[start]
-    g = start - p  # 0-based position in the coding sequence
-    end_codon = (g + len(bases) - 1) // 3 + 1
-    aa_first = translate(cds[3 * (codon_no - 1) : 3 * codon_no])
-    aa_last = translate(cds[3 * (end_codon - 1) : 3 * end_codon])
-    name = f"p.{aa_first}{codon_no}del" if len(bases) == 3 and g % 3 == 0 else f"p.{aa_first}{codon_no}_{aa_last}{end_codon}del"
-    if len(bases) % 3:
-        name += " - Frameshift"
-    return Mutation("del", codon_no, name, bases, "-" * len(bases), aa_first, "del",
-                    contig_position=ev.where[start], nuc_position=g + 1)
-
-
-def _insertion(cds: str, p: int, ev: _Events, after: int, codon_no: int) -> Mutation:
-    bases, where = ev.insertions[after]
-    aa_before = translate(cds[3 * (codon_no - 1) : 3 * codon_no])
-    aa_after = translate(cds[3 * codon_no : 3 * codon_no + 3])
-    inserted = "".join(translate(bases[i : i + 3]) for i in range(0, len(bases) - len(bases) % 3, 3))
-    name = f"p.{aa_before}{codon_no}_{aa_after}{codon_no + 1}ins{inserted}"
-    if len(bases) % 3:
-        name += " - Frameshift"
-    return Mutation("ins", codon_no + 1, name, "-" * len(bases), bases, "ins", inserted,
-                    contig_position=where, nuc_position=after - p + 1)
+    return sorted(out, key=lambda m: m.position)
 
 
 def _known(species: SpeciesDB, gene: PointGene, a: Alignment, m: Mutation) -> MutationCall | None:
     """The database's rows for this change (PointFinder's lookup); None when unknown."""
     rows: list[PointRow] = []
     positions = {m.position} if m.kind == "sub" else {m.position, m.nuc_position}
-    for pos in positions:
+    if m.kind == "del":  # any listed deletion inside the deleted stretch, in the same frame
+        deleted = (m.indel or m.ref).replace("-", "").upper()
+        for i in range(len(deleted)):
+            for row in species.rows_at(gene.gene, "del", m.nuc_position + i):
+                if any(deleted[i : i + len(alt)] == alt and len(deleted) % 3 == len(alt) % 3 for alt in row.alternatives):
+                    rows.append(row)
+    for pos in positions if m.kind != "del" else ():
         for row in species.rows_at(gene.gene, m.kind, pos):
-            if m.kind == "del":
-                hit = any(alt in m.ref.upper() or alt == "DEL" for alt in row.alternatives) or not row.alternatives
-            else:
-                hit = m.lookup.upper() in row.alternatives or m.alt.upper() in row.alternatives
-            if hit and row not in rows:
+            if (m.lookup.upper() in row.alternatives or m.alt.upper() in row.alternatives) and row not in rows:
                 rows.append(row)
     stop_rows = species.stop_rows(gene.gene) if m.alt_aa == "*" else []
     if not rows and not stop_rows:
