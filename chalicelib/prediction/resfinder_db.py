@@ -21,6 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 DEFAULT_DB_DIR = "/usr/share/resfinder/db"
 DB_ENV_VAR = "AMR_RESFINDER_DB"
@@ -153,30 +154,29 @@ def _read_phenotypes(path: Path) -> dict[str, tuple[str, tuple[str, ...], str]]:
     resistance, Notes, Required_gene.
     """
     out: dict[str, tuple[str, tuple[str, ...], str]] = {}
-    f = path / "phenotypes.txt"
-    if not f.is_file():
-        return out
-    for i, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines()):
-        if i == 0 or not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) < 3:
-            continue
+    for cols in _rows(path / "phenotypes.txt", header=True, min_columns=3):
         mechanism = cols[4].strip() if len(cols) > 4 else ""
         out.setdefault(cols[0].strip(), (cols[1].strip(), _split_phenotypes(cols[2]), mechanism))
     return out
 
 
+def _rows(f: Path, header: bool = False, min_columns: int = 1) -> Iterator[list[str]]:
+    """Tab-separated rows of one database table: no blank or '#' lines (nor the header)."""
+    if not f.is_file():
+        return
+    for i, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines()):
+        if (header and i == 0) or not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) >= min_columns:
+            yield cols
+
+
 def _read_antibiotic_classes(path: Path) -> dict[str, str]:
     """``antibiotic_classes.txt``: antibiotic (lower-case) -> class; first listing wins."""
     out: dict[str, str] = {}
-    f = path / "antibiotic_classes.txt"
-    if not f.is_file():
-        return out
-    for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = [c.strip() for c in line.split("\t")]
+    for cols in _rows(path / "antibiotic_classes.txt"):
+        cols = [c.strip() for c in cols]
         cls = cols[0]
         for abx in cols[1:]:
             if abx:
@@ -197,15 +197,7 @@ def _read_phenotype_table(path: Path) -> tuple[dict[str, tuple[str, ...]], tuple
     """Every row's antibiotics per allele, and the order antibiotics first appear in."""
     per_allele: dict[str, dict[str, None]] = {}
     order: dict[str, None] = {}
-    f = path / "phenotypes.txt"
-    if not f.is_file():
-        return {}, ()
-    for i, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines()):
-        if i == 0 or not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) < 3:
-            continue
+    for cols in _rows(path / "phenotypes.txt", header=True, min_columns=3):
         names = _antibiotic_list(cols[2])
         per_allele.setdefault(cols[0].strip(), {}).update(dict.fromkeys(names))
         order.update(dict.fromkeys(names))
@@ -214,13 +206,8 @@ def _read_phenotype_table(path: Path) -> tuple[dict[str, tuple[str, ...]], tuple
 
 def _read_class_lists(path: Path) -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {}
-    f = path / "antibiotic_classes.txt"
-    if not f.is_file():
-        return {}
-    for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = [c.strip().lower() for c in line.split("\t")]
+    for cols in _rows(path / "antibiotic_classes.txt"):
+        cols = [c.strip().lower() for c in cols]
         for abx in cols[1:]:
             if abx and cols[0] not in out.setdefault(abx, []):
                 out[abx].append(cols[0])
