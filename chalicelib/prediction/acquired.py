@@ -119,6 +119,9 @@ class GeneHit:
     ref_end: int
     alignment_length: int  # alignment columns (matches, mismatches, gaps)
     mechanism: str = ""
+    #: alleles aligned to exactly this locus with the same identity and coverage: ResFinder
+    #: reports each, and its phenotype table counts every one of them
+    tied: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """SPEC §6 gene entry."""
@@ -472,13 +475,19 @@ def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> li
     )
     accepted: dict[tuple[str, int], list[_Cand]] = {}  # (class db, contig) -> kept hits
     winners: dict[int, _Cand] = {}
+    ties: dict[int, dict[str, None]] = {}
     for c in ordered:
         allele = db.alleles[c.allele]
         for cls in allele.db_classes or ("",):
             kept = accepted.setdefault((cls, c.contig_index), [])
-            if all(_overlap(c, k) <= ALLOWED_OVERLAP for k in kept):
+            clash = [k for k in kept if _overlap(c, k) > ALLOWED_OVERLAP]
+            if not clash:
                 kept.append(c)
                 winners[id(c)] = c
+            for k in clash:
+                if (k.allele != c.allele and (k.start0, k.end0) == (c.start0, c.end0)
+                        and k.identity == c.identity and k.coverage == c.coverage):
+                    ties.setdefault(id(k), {})[c.allele] = None
     # The same allele winning in two class databases at one locus is one call.
     final: list[_Cand] = []
     for c in sorted(winners.values(), key=lambda c: (c.contig_index, c.start0, c.allele)):
@@ -509,6 +518,7 @@ def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> li
                 ref_end=c.r_en,
                 alignment_length=c.blen,
                 mechanism=a.mechanism,
+                tied=tuple(ties.get(id(c), ())),
             )
         )
     return hits

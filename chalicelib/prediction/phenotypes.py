@@ -5,7 +5,8 @@
   `antibiotic_classes.txt` gives it (an antibiotic with no class there is left out, as
   ResFinder leaves it out). Classes come in the order their first antibiotic appears,
   antibiotics in order of first appearance within a class.
-* `Resistant` when a found gene's allele lists the antibiotic, or a found known mutation's
+* `Resistant` when a found gene's allele (or an allele tied with it at that locus, which
+  ResFinder reports too) lists the antibiotic, or a found known mutation's
   database row does and every mutation the row requires (one of its groups) was found
   too (e.g. gyrA A84P counts only with a gyrA S83 change); otherwise `No resistance`.
 * Match: 3 for a mutation; for a gene 1 when its alignment length differs from the
@@ -87,6 +88,7 @@ class GeneHit(Protocol):
     identity: float
     alignment_length: int
     allele_length: int
+    tied: tuple[str, ...]
 
 
 class _Evidence:
@@ -150,11 +152,13 @@ def build(
 ) -> PhenotypeTable:
     evidence: dict[str, _Evidence] = {}
     for hit in genes:
-        label = f"{hit.gene} ({hit.gene}_{hit.accession})"
-        for antibiotic in db.allele_antibiotics.get(hit.allele, ()):
-            ev = evidence.setdefault(antibiotic, _Evidence())
-            ev.genes[label] = None
-            ev.match = max(ev.match, gene_match(hit))
+        for name in (hit.allele,) + hit.tied:  # ResFinder counts every allele tied at a locus
+            allele = db.alleles.get(name)
+            label = f"{allele.gene} ({allele.gene}_{allele.accession})" if allele else name
+            for antibiotic in db.allele_antibiotics.get(name, ()):
+                ev = evidence.setdefault(antibiotic, _Evidence())
+                ev.genes[label] = None
+                ev.match = max(ev.match, gene_match(hit))
     calls = list(mutations)
     found: Found = [(c.gene, c.mutation.position, c.mutation.lookup.upper(), _label(c)) for c in calls]
     for call in calls:
