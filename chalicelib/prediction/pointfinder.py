@@ -400,10 +400,6 @@ class _Events:
     deletions: dict[int, str] = field(default_factory=dict)  # first ref pos -> deleted bases
     insertions: dict[int, tuple[str, int]] = field(default_factory=dict)  # after ref pos -> (bases, contig pos)
 
-    def as_string(self, length: int) -> str:
-        """The query base at every reference position ('.' where none is aligned)."""
-        return "".join(self.bases.get(i, ".") for i in range(length))
-
 
 def _events(a: Alignment) -> _Events:
     ev = _Events()
@@ -436,7 +432,8 @@ def _events(a: Alignment) -> _Events:
 
 
 def differences(a: Alignment) -> list[Mutation]:
-    """Every difference of one copy, named as PointFinder names them."""
+    """Every difference of one copy, named as PointFinder names them: rRNA and promoter
+    bases from the per-position view, codons by PointFinder's frame-paired reading."""
     gene, ev = a.gene, _events(a)
     if gene.rna:
         return _nucleotide_diffs(gene.sequence, ev, 0, len(gene.sequence), lambda i: i + 1, "r.", False)
