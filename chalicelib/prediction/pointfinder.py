@@ -21,9 +21,11 @@ How a genome is searched (why it looks like this):
   (amino-acid changes, `p.S83L`; a premature stop ends the reading of that copy,
   `p.Q123* - Premature stop codon`), base by base in rRNA genes (`r.2058A>G`) and in
   promoters, numbered backwards from the gene start (`n.-42C>T`); indels are named as
-  PointFinder names them (`p.S83del`, `...ins...`, ` - Frameshift`); after an indel the
-  reading continues on the aligned codons (the frame the alignment restores). Only
-  mutations the database lists
+  PointFinder names them (`p.S83del`, `...ins...`, ` - Frameshift`, ` - Frame restored`),
+  pairing codons after an indel by reading frame as PointFinder does (fed BLAST's
+  alignment, this reader gives ResFinder's list exactly; differences that remain come
+  from where minimap2 and BLAST place gaps in indel-rich stretches). Only mutations the
+  database lists
   are reported, with ResFinder's resistance (every antibiotic listed for that change)
   and PMIDs; a premature stop in a gene whose database lists stop codons is known too.
 """
