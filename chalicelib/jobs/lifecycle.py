@@ -318,6 +318,18 @@ def list_user_jobs(user_id: str, status: str | None = None, limit: int = 50, nex
     return _page(result, limit, scope)
 
 
+@storage_call("list_jobs")
+def list_jobs_in_status(status: str, limit: int = 50, next_token: str | None = None) -> Page:
+    """Every user's jobs in one status, newest status change first (admins); one Query
+    per page on `status-changed-index`, never a Scan."""
+    scope = f"jobs:*:{status}"
+    result = JobModel.status_changed_index.query(
+        status, scan_index_forward=False, limit=limit, page_size=limit,
+        last_evaluated_key=pagination.decode(next_token, scope),
+    )
+    return _page(result, limit, scope)
+
+
 @storage_call("jobs_by_status")
 def jobs_by_status(
     status: str, *, changed_before: str | None = None, limit: int = 100, last_key: dict[str, Any] | None = None
