@@ -30,7 +30,7 @@ app.debug = False  # never render stack traces, whatever the stage
 
 @app.middleware("http")
 def http_pipeline(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    return middleware.handle_http(event, get_response)
+    return middleware.handle_http(event, get_response, app.routes)
 
 
 # --- auth routes -------------------------------------------------------------

@@ -102,15 +102,14 @@ class LocalStack:
 
     def load_app(self) -> None:
         """Import the app (only now: it binds to the emulator) and bind the API port."""
-        from chalice.local import create_local_server
-
         from chalicelib.core.settings import get_settings
         from local.appload import load_app
+        from local.gateway import create_server
 
         self.app, chalice_config = load_app()
         self.settings = get_settings()
         try:
-            self.server = create_local_server(self.app, chalice_config, self.cfg.host, self.cfg.api_port)
+            self.server = create_server(self.app, chalice_config, self.cfg.host, self.cfg.api_port)
         except OSError as exc:
             raise StartupError(f"cannot listen on {self.cfg.api_url} (API_PORT): {exc.strerror}") from None
         self.exits.callback(self.server.server.server_close)

@@ -7,6 +7,7 @@ and the fixture kills the process group whatever happens.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -326,6 +327,57 @@ def test_unknown_inbox_user_gets_no_job_and_a_tag(stack: Stack) -> None:
         "the rejected drop to be tagged", lambda: tags_of(s3, UPLOAD_BUCKET, "inbox/nobody-here/x.fa"), JOB_SECONDS
     )
     assert "nobody-here" in " ".join(tags.values())
+
+
+ODD_METHODS = ("TRACE", "CONNECT", "PROPFIND", "XYZZY")
+
+
+def raw_request(stack: Stack, method: str, path: str) -> tuple[int, str, Any]:
+    """Any method, as a client sends it (urllib refuses some): status, content type, body."""
+    connection = http.client.HTTPConnection("127.0.0.1", stack.api_port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        connection.putheader("Content-Length", "0")
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), _json(response.read())
+    finally:
+        connection.close()
+
+
+def test_every_method_on_every_route_and_unknown_paths_answer_json(stack: Stack) -> None:
+    from chalicelib.gateway.openapi import ROUTES
+
+    some_id = str(uuid.uuid4())
+    paths = sorted({r.path.replace("{job_id}", some_id).replace("{user_id}", some_id).replace("{run_id}", some_id)
+                    for r in ROUTES})
+    assert "/jobs" in paths and len(paths) > 10
+    for path in paths + ["/no/such/route", "/jobs/x/y/z"]:
+        for method in ODD_METHODS:
+            status, content_type, body = raw_request(stack, method, path)
+            assert content_type.startswith("application/json"), (method, path, status, body)
+            assert isinstance(body, dict) and set(body["error"]) >= {"code", "message"}, (method, path, body)
+            known = path in paths
+            assert status == (405 if known else 404), (method, path, status, body)
+            assert body["error"]["code"] == ("method_not_allowed" if known else "not_found")
+    status, _, body = raw_request(stack, "GET", "/no/such/route")
+    assert status == 404 and body["error"]["code"] == "not_found"
+
+
+def test_admin_maintenance_run_is_queued_then_finished_by_the_function(stack: Stack) -> None:
+    token = stack.login("admin", ADMIN_PASSWORD)
+    reply = stack.http("POST", "/admin/maintenance", {"dry_run": True}, token=token)
+    assert reply.status == 202, reply
+    location = reply.body["location"]
+
+    def finished() -> dict[str, Any] | None:
+        run = stack.http("GET", location, token=token)
+        assert run.status == 200, run
+        return run.body if run.body["status"] in ("finished", "failed") else None
+
+    run = wait_until("the maintenance run to finish", finished, JOB_SECONDS, interval=0.3)
+    assert run["status"] == "finished" and run["report"]["dry_run"] is True, run
+    assert run["report"]["tasks"] == ["stalled", "purge", "archive"]
 
 
 def test_sigterm_stops_cleanly_and_restart_keeps_everything(stack: Stack) -> None:
