@@ -320,6 +320,15 @@ def page_time(api: Api, token: str, repeats: int = 30) -> float:
     return statistics.median(times)
 
 
+def items_read(stack: Stack, user_id: str) -> int:
+    """What DynamoDB reads for that page: the Query's ScannedCount on the user's index."""
+    reply = stack.dynamodb().query(
+        TableName=JOBS_TABLE, IndexName="user-created-index", KeyConditionExpression="user_id = :u",
+        ExpressionAttributeValues={":u": {"S": user_id}}, ScanIndexForward=False, Limit=50,
+    )
+    return int(reply["ScannedCount"])
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else 0.0
@@ -386,11 +395,13 @@ def report(stack: Stack, args: argparse.Namespace) -> None:
         load.api.call("POST", "/jobs", {"job_name": f"page {n}"}, pager.token)
     quiet = Api(stack.api, None)
     in_table = len(listed) + 150 + max(0, 100 - len(listed))
-    small = page_time(quiet, pager.token)
+    pager_id = load.api.call("GET", "/auth/me", token=pager.token)[1]["user_id"]
+    small, small_read = page_time(quiet, pager.token), items_read(stack, pager_id)
     seconds = seed_jobs(stack, args.table_jobs)
-    large = page_time(quiet, pager.token)
+    large, large_read = page_time(quiet, pager.token), items_read(stack, pager_id)
     print(f"GET /jobs page (50 jobs), median of 30: {small:.1f} ms with {in_table} jobs in the table, "
           f"{large:.1f} ms with {in_table + args.table_jobs} (seeded in {seconds:.0f} s); ratio {large / small:.2f}")
+    print(f"items the page's Query reads (ScannedCount): {small_read} and {large_read}")
     if lost or duplicated or unexpected:
         raise SystemExit(f"jobs lost {lost[:5]} or duplicated {duplicated[:5]} {unexpected[:5]}")
 

@@ -633,3 +633,13 @@ def test_a_page_token_of_one_listing_is_refused_by_another(client: Any, make_use
     for other in ("/jobs?status=Running", "/jobs?scope=all&status=Submitted", "/jobs"):
         response = call(client, "GET", f"{other}{'&' if '?' in other else '?'}next_token={quote(token)}", admin)
         assert response.status_code == 400 and error_code(response) == "invalid_token", other
+
+
+def test_an_unsupported_method_is_405_before_authentication(client: Any, make_user: Any) -> None:
+    _, user = make_user()
+    for method in ("TRACE", "CONNECT", "PROPFIND", "XYZZY", "PUT"):
+        for headers in ({}, user):
+            response = call(client, method, "/jobs", headers)
+            assert response.status_code == 405, (method, response.body)
+            assert error_code(response) == "method_not_allowed"
+            assert set(response.headers["Allow"].split(", ")) == {"GET", "POST"}
