@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from chalice.app import Chalice
 
@@ -52,7 +52,10 @@ def drain(app: Chalice, sqs: Any, url: str) -> list[tuple[str, Any]]:
 class AsyncInvoker:
     """Worker threads that run queued invocations until stopped."""
 
-    def __init__(self, app: Chalice, sqs: Any, url: str, workers: int = 2) -> None:
+    def __init__(
+        self, app: Chalice, sqs: Any, url: str, workers: int = 2, backoff: Callable[[int], int] | None = None
+    ) -> None:
+        self._backoff = backoff or (lambda attempt: 2**attempt)
         self._app = app
         self._sqs = sqs
         self._url = url
@@ -96,7 +99,7 @@ class AsyncInvoker:
         except Exception:
             log.exception("asynchronous invocation failed (attempt %d of %d)", attempt, ATTEMPTS)
             if attempt < ATTEMPTS:
-                self._sqs.change_message_visibility(QueueUrl=self._url, ReceiptHandle=receipt, VisibilityTimeout=2**attempt)
+                self._sqs.change_message_visibility(QueueUrl=self._url, ReceiptHandle=receipt, VisibilityTimeout=self._backoff(attempt))
                 return
             log.error("giving up on an asynchronous invocation after %d attempts", attempt)
         else:
