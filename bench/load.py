@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,20 +46,15 @@ import benchenv  # noqa: F401  (must precede chalicelib imports)
 import boto3  # noqa: E402
 
 from chalicelib.prediction.resfinder_db import load_db  # noqa: E402
+from local.client import free_port, post_form, stack_environment  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
+HOST = "127.0.0.1"  # loopback only (local.config.HOST)
 KPC = "blaKPC-2_1_AY034847"
 ADMIN_PASSWORD = "load-bench-admin-password"
 UPLOAD_BUCKET = "amr-local-uploads"
 JOBS_TABLE = "amr-local-jobs"
 TERMINAL = {"Completed", "Error", "Cancelled", "Archived"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def genome() -> bytes:
@@ -115,21 +109,6 @@ class Api:
             return status, raw.decode(errors="replace")
 
 
-def post_form(url: str, fields: dict[str, str], content: bytes) -> int:
-    """The presigned POST upload, as a browser sends it."""
-    assert url.startswith(f"http://{HOST}:"), "loopback only"
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="g.fa"\r\n\r\n'.encode() + content + b"\r\n")
-    request = urllib.request.Request(url, data=b"".join(parts) + f"--{boundary}--\r\n".encode(), method="POST")
-    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 class Stack:
     """`python -m local.stack` in a temporary state directory, on free loopback ports."""
 
@@ -147,11 +126,9 @@ class Stack:
         return f"http://{HOST}:{self.emulator_port}"
 
     def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AMR_", "AWS_", "POWERTOOLS_"))}
-        env.update(
-            EMULATOR_PORT=str(self.emulator_port), API_PORT=str(self.api_port), AMR_STATE_DIR=str(self.state_dir),
-            AMR_ADMIN_PASSWORD=ADMIN_PASSWORD, AMR_SCHEDULER="off", AMR_SNAPSHOT_SECONDS="3600",
-            AMR_BRIDGE_WORKERS="4", POWERTOOLS_LOG_LEVEL="ERROR",
+        env = stack_environment(
+            self.api_port, self.emulator_port, self.state_dir, AMR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            AMR_SCHEDULER="off", AMR_SNAPSHOT_SECONDS="3600", AMR_BRIDGE_WORKERS="4", POWERTOOLS_LOG_LEVEL="ERROR",
         )
         log = open(self.state_dir.parent / "stack.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, stdout=log,
@@ -227,7 +204,9 @@ class Load:
                 if status != 201:
                     continue
                 ids.append(body["job"]["job_id"])
-                if post_form(body["upload"]["url"], body["upload"]["fields"], self.content) not in (200, 201, 204):
+                url = body["upload"]["url"]
+                assert url.startswith(f"http://{HOST}:"), "loopback only"
+                if post_form(url, body["upload"]["fields"], "g.fa", self.content, timeout=60) not in (200, 201, 204):
                     self.stats.record(0.0, "presigned upload refused")
             run.api_jobs += ids
             if rounds % 2 == 0 and self._take(1):

@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterator
 import boto3
 import pytest
 
+from local.client import free_port, post_form, stack_environment
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -41,12 +43,6 @@ needs_db = pytest.mark.skipif(
     not (GENOME.exists() and RESFINDER_DB.is_dir()),
     reason="needs Debian's resfinder-db and resfinder-example (make test installs them)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:
@@ -102,17 +98,15 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         # The test process runs the `test` stage; the stack must get a clean, local one.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AMR_", "AWS_", "POWERTOOLS_"))}
-        env.update(
-            EMULATOR_PORT=str(self.emulator_port),
-            API_PORT=str(self.api_port),
-            AMR_STATE_DIR=str(self.state_dir),
+        return stack_environment(
+            self.api_port,
+            self.emulator_port,
+            self.state_dir,
             AMR_ADMIN_PASSWORD=ADMIN_PASSWORD,
             AMR_SNAPSHOT_SECONDS="1",
             POWERTOOLS_LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
         )
-        return env
 
     def start(self) -> None:
         self.runs += 1
@@ -200,28 +194,6 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw) if raw else None
     except ValueError:
         return raw.decode(errors="replace")
-
-
-def post_form(url: str, fields: dict[str, str], filename: str, content: bytes) -> int:
-    """A browser-style multipart POST (the presigned upload), with urllib alone."""
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode()
-        + content
-        + b"\r\n"
-    )
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body, method="POST")
-    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
 
 
 def tags_of(s3: Any, bucket: str, key: str) -> dict[str, str]:
