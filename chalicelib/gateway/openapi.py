@@ -117,8 +117,8 @@ ROUTES: tuple[RouteDoc, ...] = (
              m.CreateJobResponse, m.CreateJobRequest,
              description="Upload the FASTA file with the returned presigned POST within its expiry; "
                          "its arrival starts the prediction."),
-    RouteDoc("GET", "/jobs", "The caller's jobs, newest first", "user", 200, m.JobListResponse,
-             query=m.JobListQuery),
+    RouteDoc("GET", "/jobs", "The caller's jobs, newest first; with scope=all, every user's jobs of one status "
+             "(administrators)", "user", 200, m.JobListResponse, query=m.JobListQuery, errors=(403,)),
     RouteDoc("GET", "/jobs/{job_id}", "One job", "user", 200, m.JobOut),
     RouteDoc("POST", "/jobs/{job_id}/cancel", "Cancel a Submitted or Running job", "user", 202, m.JobOut,
              errors=(409,)),
