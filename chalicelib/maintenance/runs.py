@@ -24,7 +24,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.core import clock, observability, web
 from chalicelib.core.aws import storage_call
-from chalicelib.core.errors import NotFound
+from chalicelib.core.errors import NotFound, ServiceError
 from chalicelib.core.invoke import invoke_async
 from chalicelib.core.observability import logger
 from chalicelib.core.tables import MaintenanceRunModel
@@ -93,7 +93,11 @@ def request_run(task_list: list[tasks.Task], dry_run: bool, requested_by: str) -
         expires_at=now + KEEP_FOR,
     )
     _create(run)
-    invoke_async(FUNCTION, {"run_id": run.run_id})
+    try:
+        invoke_async(FUNCTION, {"run_id": run.run_id})
+    except ServiceError as exc:  # never started: say so on the record, then answer the error
+        _finish(run, "failed", None, exc.message)
+        raise
     logger.info("maintenance run queued", extra={"run_id": run.run_id, "tasks": run.tasks, "dry_run": dry_run})
     return run
 

@@ -574,6 +574,25 @@ def test_a_run_that_crashes_is_recorded_as_failed(
     assert body["error"] == "unexpected RuntimeError (logged)" and "disk on fire" not in body["error"]
 
 
+def test_a_run_that_cannot_be_handed_over_is_failed_and_answered_503(
+    client: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.core.errors import StorageUnavailable
+    from chalicelib.core.tables import MaintenanceRunModel
+    from chalicelib.maintenance import runs
+
+    _, admin = make_user(role="admin")
+
+    def unavailable(*_: Any) -> None:
+        raise StorageUnavailable("Storage is temporarily unavailable (invoke_async); please retry shortly.")
+
+    monkeypatch.setattr(runs, "invoke_async", unavailable)
+    response = call(client, "POST", "/admin/maintenance", admin, {})
+    assert response.status_code == 503 and json.loads(response.body)["error"]["code"] == "storage_unavailable"
+    (record,) = list(MaintenanceRunModel.scan())  # the test looks at the whole table; the service never scans
+    assert record.status == "failed" and "invoke_async" in record.error
+
+
 def test_maintenance_run_lookup_errors(client: Any, make_user: Any) -> None:
     _, admin = make_user(role="admin")
     _, user = make_user()
