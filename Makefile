@@ -36,6 +36,9 @@ bench: $(STAMP) debs-bench package
 	$(PY) bench/auth.py
 	$(PY) bench/predict.py
 	$(PY) bench/coldstart.py --artifact build/$(STAGE)/deployment.zip
+	$(PY) bench/contention.py
+	$(PY) bench/reset_timing.py
+	$(PY) bench/load.py
 
 # Deployable artifact of one stage into build/$(STAGE)/: sam.json + deployment.zip
 # (chalice package merged with infra/resources.json; mappy built from source for Lambda).

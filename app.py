@@ -17,9 +17,11 @@ from chalicelib.prediction import handler as prediction
 
 # Modules only some requests need load on first use (cold start stays small).
 accounts_api = lazy_import("chalicelib.accounts.api")
+accounts_auth = lazy_import("chalicelib.accounts.auth")
 health_check = lazy_import("chalicelib.gateway.health")
 jobs_api = lazy_import("chalicelib.jobs.api")
 maintenance = lazy_import("chalicelib.maintenance.tasks")
+maintenance_runs = lazy_import("chalicelib.maintenance.runs")
 openapi = lazy_import("chalicelib.gateway.openapi")
 
 app = Chalice(app_name="amr-service")
@@ -28,7 +30,7 @@ app.debug = False  # never render stack traces, whatever the stage
 
 @app.middleware("http")
 def http_pipeline(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    return middleware.handle_http(event, get_response)
+    return middleware.handle_http(event, get_response, app.routes)
 
 
 # --- auth routes -------------------------------------------------------------
@@ -60,6 +62,12 @@ def change_password() -> Response:
 @app.route("/auth/password-reset", methods=["POST"])
 def password_reset() -> Response:
     return accounts_api.password_reset(app.current_request)
+
+
+@app.lambda_function(name="send_password_reset")
+def send_password_reset(event: dict[str, Any], context: Any) -> dict[str, str]:
+    """The lookup, token and email of a reset request, invoked asynchronously."""
+    return accounts_auth.handle_reset_event(event)
 
 
 @app.route("/auth/password-reset/confirm", methods=["POST"])
@@ -167,7 +175,18 @@ def maintenance_archive(event: CloudWatchEvent) -> dict[str, Any]:
 
 @app.route("/admin/maintenance", methods=["POST"])
 def admin_maintenance() -> Response:
-    return maintenance.handle_maintenance(app.current_request)
+    return maintenance_runs.handle_request(app.current_request)
+
+
+@app.route("/admin/maintenance/{run_id}", methods=["GET"], content_types=NO_BODY)
+def admin_maintenance_run(run_id: str) -> Response:
+    return maintenance_runs.handle_get(run_id)
+
+
+@app.lambda_function(name="maintenance_run")
+def maintenance_run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A run requested with POST /admin/maintenance, invoked asynchronously."""
+    return maintenance_runs.execute(event)
 
 
 @app.route("/jobs/cleanup", methods=["DELETE"], content_types=["*/*"])

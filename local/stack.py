@@ -102,15 +102,14 @@ class LocalStack:
 
     def load_app(self) -> None:
         """Import the app (only now: it binds to the emulator) and bind the API port."""
-        from chalice.local import create_local_server
-
         from chalicelib.core.settings import get_settings
         from local.appload import load_app
+        from local.gateway import create_server
 
         self.app, chalice_config = load_app()
         self.settings = get_settings()
         try:
-            self.server = create_local_server(self.app, chalice_config, self.cfg.host, self.cfg.api_port)
+            self.server = create_server(self.app, chalice_config, self.cfg.host, self.cfg.api_port)
         except OSError as exc:
             raise StartupError(f"cannot listen on {self.cfg.api_url} (API_PORT): {exc.strerror}") from None
         self.exits.callback(self.server.server.server_close)
@@ -155,6 +154,15 @@ class LocalStack:
         )
         self.bridge.wire()
         self.redelivered = self.bridge.redeliver(self.restored.undelivered)
+        self._wire_invocations()
+
+    def _wire_invocations(self) -> None:
+        """The queue standing in for Lambda's asynchronous invocations, and its workers."""
+        from chalicelib.core import aws
+        from local.invoker import AsyncInvoker, ensure_queue
+
+        sqs = aws.client("sqs")
+        self.invoker = AsyncInvoker(self.app, sqs, ensure_queue(sqs, self.settings.async_queue))
 
     def plan_schedules(self) -> None:
         from local import discovery
@@ -177,6 +185,7 @@ class LocalStack:
     def serve(self) -> None:
         """Start the workers, then the API; leave a note for `local.run_schedule`."""
         self.bridge.start()
+        self.invoker.start()
         if self.cfg.scheduler_enabled:
             self.scheduler.start()
         self.store.start(self.cfg.snapshot_seconds)
@@ -201,6 +210,7 @@ class LocalStack:
         log.info("stopping: no new requests, draining event handlers")
         self.server.server.shutdown()
         self.scheduler.stop(timeout=self.cfg.drain_seconds)
+        self.invoker.stop(0.0 if hurry else self.cfg.drain_seconds)
         still_running = self.bridge.stop(0.0 if hurry else self.cfg.drain_seconds)
         if still_running:
             log.warning(

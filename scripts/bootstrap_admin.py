@@ -26,6 +26,7 @@ OUTPUT_ENV = {
     "UsersTableName": "AMR_USERS_TABLE",
     "JobEventsTableName": "AMR_EVENTS_TABLE",
     "CountersTableName": "AMR_COUNTERS_TABLE",
+    "MaintenanceRunsTableName": "AMR_RUNS_TABLE",
     "UploadBucketName": "AMR_UPLOAD_BUCKET",
     "ResultsBucketName": "AMR_RESULTS_BUCKET",
     "ArchiveBucketName": "AMR_ARCHIVE_BUCKET",

@@ -50,6 +50,7 @@ def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
     tests are DynamoDB's races, not moto's.
     """
     from local.emulator import serialise_writes
+    from local.invoker import ensure_queue
 
     undo = serialise_writes()
     with mock_aws():
@@ -60,6 +61,7 @@ def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
         settings = get_settings()
         for bucket in (settings.upload_bucket, settings.results_bucket, settings.archive_bucket):
             s3.create_bucket(Bucket=bucket)
+        ensure_queue(aws.client("sqs"), settings.async_queue)
         yield
     undo()
     aws.reset_clients()
@@ -91,3 +93,17 @@ def make_user(aws_env: None):  # type: ignore[no-untyped-def]
         return user.user_id, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     return make
+
+
+@pytest.fixture
+def run_async(aws_env: None):  # type: ignore[no-untyped-def]
+    """Run every queued asynchronous invocation now, as Lambda (or the local stack's
+    invoker) would; returns [(function, result)]."""
+    from app import app
+    from local.invoker import drain
+
+    def run() -> list[tuple[str, object]]:
+        sqs = aws.client("sqs")
+        return drain(app, sqs, sqs.get_queue_url(QueueName=get_settings().async_queue)["QueueUrl"])
+
+    return run

@@ -144,7 +144,7 @@ def change_password(request: Request) -> Response:
 
 def password_reset(request: Request) -> Response:
     body = web.parse_body(request, PasswordResetRequest)
-    auth.request_password_reset(body.email)
+    auth.queue_password_reset(body.email)
     out = ResetAccepted(message="If the address belongs to an account, a reset token has been emailed to it.")
     return web.json_response(out.model_dump(), 202)
 

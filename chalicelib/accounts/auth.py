@@ -31,8 +31,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Request
 
 from chalicelib.accounts import passwords, users
-from chalicelib.core import clock
+from chalicelib.core import clock, observability
 from chalicelib.core.aws import client
+from chalicelib.core.invoke import invoke_async
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
 from chalicelib.core.keys import service_secret
 from chalicelib.core.tables import UserModel
@@ -221,6 +222,30 @@ def change_password(user_id: str, current_password: str, new_password: str) -> N
 def _token_hash(token: str) -> str:
     """SHA-256 suffices: the token carries 256 random bits, nothing to brute-force."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+RESET_FUNCTION = "send_password_reset"
+
+
+def queue_password_reset(email: str) -> None:
+    """All a reset request does, whatever the address: queue it for the
+    `send_password_reset` function. The lookup, the token and the email happen there,
+    so the response time says nothing about which addresses have accounts."""
+    invoke_async(RESET_FUNCTION, {"email": email})
+
+
+def handle_reset_event(event: Any) -> dict[str, str]:
+    """Body of the `send_password_reset` function (invoked asynchronously)."""
+    observability.reset_context()
+    try:
+        email = event.get("email") if isinstance(event, dict) else None
+        if not isinstance(email, str) or not email.strip():
+            logger.warning("password reset event without an address; ignored")
+            return {"status": "ignored"}
+        request_password_reset(email)
+        return {"status": "done"}
+    finally:
+        observability.flush()
 
 
 def request_password_reset(email: str) -> None:

@@ -60,6 +60,10 @@ class NotFound(ServiceError):
     status, code = 404, "not_found"
 
 
+class MethodNotAllowed(ServiceError):
+    status, code = 405, "method_not_allowed"
+
+
 class Conflict(ServiceError):
     status, code = 409, "conflict"
 

@@ -7,6 +7,7 @@ lines, which CloudWatch turns into metrics without an agent or an API call.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -21,6 +22,10 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AMRService")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+#: Powertools keeps one metric set per process and does not lock it; Lambda runs one
+#: invocation at a time, but the local stack and tests run handlers on threads, where a
+#: flush iterating the set while another thread adds to it would raise.
+_metrics_lock = threading.Lock()
 
 
 @contextmanager
@@ -31,17 +36,20 @@ def timed(metric: str) -> Iterator[None]:
         yield
     finally:
         elapsed_ms = (time.perf_counter() - start) * 1000.0
-        metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=round(elapsed_ms, 3))
+        with _metrics_lock:
+            metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=round(elapsed_ms, 3))
 
 
 def count(metric: str, value: float = 1) -> None:
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
 
 
 def flush() -> None:
     """Emit accumulated metrics; called once at the end of every invocation."""
-    if metrics.metric_set:  # an empty flush only produces a warning
-        metrics.flush_metrics(raise_on_empty_metrics=False)
+    with _metrics_lock:
+        if metrics.metric_set:  # an empty flush only produces a warning
+            metrics.flush_metrics(raise_on_empty_metrics=False)
 
 
 def bind(**keys: str | None) -> None:

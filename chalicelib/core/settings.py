@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 LOCAL_STAGES = frozenset({"local", "test"})
+#: Functions the app invokes asynchronously -> the variable naming the deployed function.
+ASYNC_FUNCTIONS = {
+    "maintenance_run": "AMR_MAINTENANCE_FUNCTION",
+    "send_password_reset": "AMR_PASSWORD_RESET_FUNCTION",
+}
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ class Settings:
     users_table: str
     events_table: str
     counters_table: str
+    runs_table: str
     upload_bucket: str
     results_bucket: str
     archive_bucket: str
@@ -31,6 +37,10 @@ class Settings:
     mail_sender: str
     max_retry_attempts: int
     retry_mode: str
+    #: Pure Lambda functions of this app by handler name -> deployed function name (set
+    #: in AWS); without one, asynchronous invocations go to `async_queue` (local, test).
+    functions: dict[str, str]
+    async_queue: str
 
     @property
     def is_local(self) -> bool:
@@ -57,6 +67,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         users_table=get("AMR_USERS_TABLE", f"{prefix}-users"),
         events_table=get("AMR_EVENTS_TABLE", f"{prefix}-job-events"),
         counters_table=get("AMR_COUNTERS_TABLE", f"{prefix}-counters"),
+        runs_table=get("AMR_RUNS_TABLE", f"{prefix}-maintenance-runs"),
         upload_bucket=get("AMR_UPLOAD_BUCKET", f"{prefix}-uploads"),
         results_bucket=get("AMR_RESULTS_BUCKET", f"{prefix}-results"),
         archive_bucket=get("AMR_ARCHIVE_BUCKET", f"{prefix}-archive"),
@@ -66,6 +77,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mail_sender=get("AMR_MAIL_SENDER", "no-reply@amr.example.org"),
         max_retry_attempts=int(retries) if retries.isdigit() else 3,
         retry_mode=get("AMR_RETRY_MODE", "standard"),
+        functions={
+            name: env[var].strip()
+            for name, var in ASYNC_FUNCTIONS.items()
+            if env.get(var, "").strip()
+        },
+        async_queue=get("AMR_ASYNC_QUEUE", f"{prefix}-async-invocations"),
     )
 
 

@@ -6,11 +6,13 @@ Access patterns (SPEC §5), each served by GetItem or Query, never Scan:
 - a user's jobs with one status .... jobs `user-status-index` (user_status, created_at)
 - jobs by status and age ........... jobs `status-changed-index` (status, status_changed_at)
 - events of a job, oldest first .... events table (job_id, event_key)
-- statistics ....................... counters table, GetItem on `scope`
+- statistics ....................... counters table, BatchGetItem on `scope` shards
+                                      (`{scope}#{nn}`, see chalicelib.jobs.counters)
 - user by id / username / email ..... users table, GetItem on `pk` (`user#{id}`,
                                       `username#{lower}` -> user_id, `email#{lower}` -> user_id)
 - all users, newest first ........... users `users-created-index` (list_pk, created_at)
 - login throttle of a username ...... users table, GetItem on `pk` = `login#{lower}`
+- a maintenance run ................. runs table, GetItem on `run_id`
 `infra/` declares the same tables; a test checks that both agree.
 """
 from __future__ import annotations
@@ -151,6 +153,26 @@ class CounterModel(Model):
         return getattr(CounterModel, f"model_{model_name}", None)
 
 
+class MaintenanceRunModel(Model):
+    """One requested maintenance run (`POST /admin/maintenance`): queued, running, then
+    finished (with its report as JSON) or failed. Expires through TTL after 30 days."""
+
+    class Meta(_Meta):
+        table_name = "amr-local-maintenance-runs"
+
+    run_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()
+    tasks = ListAttribute(of=UnicodeAttribute)  # type: ignore[var-annotated]
+    dry_run = BooleanAttribute(default=False)
+    requested_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    started_at = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+    report = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
 class UsersCreatedIndex(GlobalSecondaryIndex["UserModel"]):
     """Sparse: only account items carry `list_pk`, so guards and throttles stay out."""
 
@@ -220,6 +242,7 @@ TABLES: dict[str, type[Model]] = {
     "jobs_table": JobModel,
     "events_table": JobEventModel,
     "counters_table": CounterModel,
+    "runs_table": MaintenanceRunModel,
     "users_table": UserModel,
 }
 

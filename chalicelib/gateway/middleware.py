@@ -7,12 +7,12 @@ out. Chalice's own errors (405, 415, ...) are rewritten into that format too.
 from __future__ import annotations
 
 import uuid
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from chalice.app import Request, Response
 
 from chalicelib.core import observability, web
-from chalicelib.core.errors import ServiceError
+from chalicelib.core.errors import MethodNotAllowed, ServiceError
 from chalicelib.core.observability import logger
 
 #: Routes reachable without a token (SPEC §8).
@@ -53,12 +53,27 @@ def _normalise(response: Response) -> Response:
     return response
 
 
-def handle_http(request: Request, get_response: Callable[[Request], Response]) -> Response:
+def _check_method(request: Request, routes: Mapping[str, Mapping[str, Any]]) -> None:
+    """An unsupported method (TRACE, CONNECT, PROPFIND, anything) on a known path is 405
+    before authentication: it names no operation, so there is nothing to authorise."""
+    method, path = _route_key(request)
+    allowed = routes.get(path)
+    if allowed is not None and method not in allowed:
+        raise MethodNotAllowed(
+            f"{method} is not supported on {path}", headers={"Allow": ", ".join(sorted(allowed))}
+        )
+
+
+def handle_http(
+    request: Request, get_response: Callable[[Request], Response], routes: Mapping[str, Mapping[str, Any]] | None = None
+) -> Response:
     observability.reset_context()
     web.bind_caller(None)
     request_id = request.context.get("requestId") or str(uuid.uuid4())
     observability.bind(request_id=request_id)
     try:
+        if routes is not None:
+            _check_method(request, routes)
         if _route_key(request) not in PUBLIC_ROUTES:
             from chalicelib.accounts.auth import authenticate  # auth pulls in argon2/jwt: only when needed
 

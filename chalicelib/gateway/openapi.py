@@ -90,6 +90,10 @@ def _maintenance(name: str) -> Ref:
     return Ref("chalicelib.maintenance.tasks", name)
 
 
+def _runs(name: str) -> Ref:
+    return Ref("chalicelib.maintenance.runs", name)
+
+
 ROUTES: tuple[RouteDoc, ...] = (
     # --- auth (chalicelib.accounts.api) ---
     RouteDoc("POST", "/auth/register", "Create an account", "public", 201, _accounts("UserOut"),
@@ -113,8 +117,8 @@ ROUTES: tuple[RouteDoc, ...] = (
              m.CreateJobResponse, m.CreateJobRequest,
              description="Upload the FASTA file with the returned presigned POST within its expiry; "
                          "its arrival starts the prediction."),
-    RouteDoc("GET", "/jobs", "The caller's jobs, newest first", "user", 200, m.JobListResponse,
-             query=m.JobListQuery),
+    RouteDoc("GET", "/jobs", "The caller's jobs, newest first; with scope=all, every user's jobs of one status "
+             "(administrators)", "user", 200, m.JobListResponse, query=m.JobListQuery, errors=(403,)),
     RouteDoc("GET", "/jobs/{job_id}", "One job", "user", 200, m.JobOut),
     RouteDoc("POST", "/jobs/{job_id}/cancel", "Cancel a Submitted or Running job", "user", 202, m.JobOut,
              errors=(409,)),
@@ -129,10 +133,14 @@ ROUTES: tuple[RouteDoc, ...] = (
     # --- maintenance (chalicelib.maintenance.tasks) ---
     RouteDoc("DELETE", "/jobs/cleanup", "Delete terminal jobs older than N days", "admin", 200,
              _maintenance("CleanupReport"), query=_maintenance("CleanupQuery"),
-             tag="admin"),
-    RouteDoc("POST", "/admin/maintenance", "Run archive / purge / stalled-job recovery now", "admin", 200,
-             _maintenance("MaintenanceReport"),
-             _maintenance("MaintenanceRequest"), tag="admin"),
+             tag="admin", description="Bounded: at most cleanup.max_jobs_per_run jobs and "
+             "about 20 seconds per call; `more_due` asks the caller to call again."),
+    RouteDoc("POST", "/admin/maintenance", "Queue an archive / purge / stalled-job recovery run now", "admin",
+             202, _runs("RunAccepted"), _maintenance("MaintenanceRequest"), tag="admin",
+             description="Answers at once; the run executes in the maintenance function. "
+             "Follow it with GET /admin/maintenance/{run_id}."),
+    RouteDoc("GET", "/admin/maintenance/{run_id}", "A maintenance run: queued, running, finished (with its "
+             "report) or failed", "admin", 200, _runs("RunOut"), tag="admin", errors=(404,)),
     # --- service ---
     RouteDoc("GET", "/health", "Storage reachability", "public", 200, HealthResponse, tag="service",
              extra_responses={503: ("Storage is unreachable; the body names what", HealthResponse)}),

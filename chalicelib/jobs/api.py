@@ -52,6 +52,7 @@ def job_out(job: JobModel) -> dict[str, Any]:
     """The job as SPEC §8 shows it; internal fields (user_status, ttl, keys) stay inside."""
     return {
         "job_id": job.job_id,
+        "user_id": job.user_id,
         "job_name": job.job_name,
         "status": job.status,
         "progress": float(job.progress or 0),
@@ -114,10 +115,15 @@ def create_job(request: Request) -> Response:
 
 
 def list_jobs(request: Request) -> Response:
-    """The caller's own jobs, newest first (admins too: other users' jobs are by id)."""
+    """The caller's own jobs, newest first; with `scope=all`, every user's jobs of one
+    status (administrators only)."""
     current = web.caller()
     query: JobListQuery = web.parse_query(request, JobListQuery)
-    page = lifecycle.list_user_jobs(current.user_id, query.status, query.limit, query.next_token)
+    if query.scope == "all" and query.status is not None:
+        web.require_admin()
+        page = lifecycle.list_jobs_in_status(query.status, query.limit, query.next_token)
+    else:
+        page = lifecycle.list_user_jobs(current.user_id, query.status, query.limit, query.next_token)
     return web.json_response({"jobs": [job_out(j) for j in page.items], "next_token": page.next_token})
 
 

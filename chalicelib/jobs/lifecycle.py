@@ -2,8 +2,9 @@
 
 Every write is conditional. A transition is one DynamoDB transaction that moves the job
 (on the condition that it is still in the status we read), adjusts the per-user and
-global counters and appends the job event — so the record, the statistics and the log
-never disagree. A refused or lost race changes nothing and raises `InvalidTransition`.
+global counters (sharded, see `chalicelib.jobs.counters`) and appends the job event — so
+the record, the statistics and the log never disagree. A refused or lost race changes
+nothing and raises `InvalidTransition`.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
 from chalicelib.core.tables import CounterModel, JobEventModel, JobModel, STATUSES, connection
 from chalicelib.core.observability import count, logger
+from chalicelib.jobs import counters
 
 SUBMITTED, RUNNING, COMPLETED, ERROR, ARCHIVED, CANCELLED = STATUSES
 
@@ -46,7 +48,8 @@ TRANSITION_FIELDS = frozenset(
 #: purge task deletes (with its objects) well before, TTL is only the safety net.
 TTL_GRACE = timedelta(days=7)
 MAX_TX_ATTEMPTS = 5
-GLOBAL_SCOPE = "global"
+GLOBAL_SCOPE = counters.GLOBAL_SCOPE
+user_scope = counters.user_scope
 
 _event_seq = itertools.count()
 _event_origin = f"{os.getpid() % 10000:04d}{random.randrange(16**4):04x}"
@@ -64,10 +67,6 @@ def can_transition(src: str, dst: str) -> bool:
 
 def new_job_id() -> str:
     return str(uuid.uuid4())
-
-
-def user_scope(user_id: str) -> str:
-    return f"user#{user_id}"
 
 
 def _expiry(status: str, changed_at: str) -> Any:
@@ -88,17 +87,12 @@ def _event(job_id: str, message: str, level: str, timestamp: str, data: dict[str
     )
 
 
-def _counter_updates(tx: TransactWrite, user_id: str, actions: list[Any]) -> None:
-    for scope in (GLOBAL_SCOPE, user_scope(user_id)):
-        tx.update(CounterModel(scope), actions=actions)
-
-
 def _run_transaction(build: Any, what: str) -> None:
     """Commit a transaction, retrying only DynamoDB's transient TransactionConflict.
 
-    Conflicts arise on the shared counter items when two jobs move at once; they are
-    not a verdict on our condition, so we retry with jittered backoff. A failed
-    condition is a verdict and becomes InvalidTransition.
+    Conflicts arise when two transactions touch one counter shard at once (rare since
+    counters are sharded); they are not a verdict on our condition, so we retry with
+    jittered backoff. A failed condition is a verdict and becomes InvalidTransition.
     """
     for attempt in range(MAX_TX_ATTEMPTS):
         try:
@@ -155,7 +149,7 @@ def create_job(
 
     def build(tx: TransactWrite) -> None:
         tx.save(job, condition=JobModel.job_id.does_not_exist())
-        _counter_updates(tx, user_id, counter_actions)
+        counters.add_in(tx, user_id=user_id, job_id=job_id, actions=counter_actions)
         tx.save(_event(job_id, f"Job submitted ({source})", "INFO", ts, None))
 
     try:
@@ -223,16 +217,16 @@ def transition(
     if dst == COMPLETED:
         changes["progress"] = 100
 
-    counters = [CounterModel.status_attr(src).add(-1), CounterModel.status_attr(dst).add(1)]
+    deltas = [CounterModel.status_attr(src).add(-1), CounterModel.status_attr(dst).add(1)]
     if dst == COMPLETED:
-        counters.append(CounterModel.completed_total.add(1))
+        deltas.append(CounterModel.completed_total.add(1))
         if job.started_at:
             seconds = (clock.parse_iso(ts) - clock.parse_iso(job.started_at)).total_seconds()
-            counters += [CounterModel.duration_sum.add(round(seconds, 3)), CounterModel.duration_count.add(1)]
+            deltas += [CounterModel.duration_sum.add(round(seconds, 3)), CounterModel.duration_count.add(1)]
     elif dst == ERROR:
-        counters.append(CounterModel.error_total.add(1))
+        deltas.append(CounterModel.error_total.add(1))
     elif dst == CANCELLED:
-        counters.append(CounterModel.cancelled_total.add(1))
+        deltas.append(CounterModel.cancelled_total.add(1))
 
     actions = [
         getattr(JobModel, name).remove() if value is None else getattr(JobModel, name).set(value)
@@ -243,7 +237,7 @@ def transition(
 
     def build(tx: TransactWrite) -> None:
         tx.update(job, actions=actions, condition=JobModel.status == src)
-        _counter_updates(tx, job.user_id, counters)
+        counters.add_in(tx, user_id=job.user_id, job_id=job.job_id, actions=deltas)
         tx.save(_event(job.job_id, text, event_level, ts, {"from": src, "to": dst}))
 
     _run_transaction(build, f"Job {job.job_id} changed concurrently; it is no longer {src}")
@@ -324,6 +318,18 @@ def list_user_jobs(user_id: str, status: str | None = None, limit: int = 50, nex
     return _page(result, limit, scope)
 
 
+@storage_call("list_jobs")
+def list_jobs_in_status(status: str, limit: int = 50, next_token: str | None = None) -> Page:
+    """Every user's jobs in one status, newest status change first (admins); one Query
+    per page on `status-changed-index`, never a Scan."""
+    scope = f"jobs:*:{status}"
+    result = JobModel.status_changed_index.query(
+        status, scan_index_forward=False, limit=limit, page_size=limit,
+        last_evaluated_key=pagination.decode(next_token, scope),
+    )
+    return _page(result, limit, scope)
+
+
 @storage_call("jobs_by_status")
 def jobs_by_status(
     status: str, *, changed_before: str | None = None, limit: int = 100, last_key: dict[str, Any] | None = None
@@ -362,7 +368,7 @@ def delete_job_record(job: JobModel) -> None:
 
     def build(tx: TransactWrite) -> None:
         tx.delete(job, condition=JobModel.status == job.status)
-        _counter_updates(tx, job.user_id, [CounterModel.status_attr(job.status).add(-1)])
+        counters.add_in(tx, user_id=job.user_id, job_id=job.job_id, actions=[CounterModel.status_attr(job.status).add(-1)])
 
     _run_transaction(build, f"Job {job.job_id} changed while being deleted; try again")
     count("jobs.deleted")
@@ -378,20 +384,17 @@ def delete_job(job: JobModel, *, allow_running: bool = False) -> None:
 
 @storage_call("get_stats")
 def get_stats(scope: str) -> dict[str, Any]:
-    """Statistics of one scope from its counter item: one GetItem, never a Scan."""
-    try:
-        counters = CounterModel.get(scope)
-    except DoesNotExist:
-        counters = CounterModel(scope)
-    by_status = {status: int(getattr(counters, f"n_{status.lower()}") or 0) for status in STATUSES}
-    finished = (counters.completed_total or 0) + (counters.error_total or 0)
-    models = [("resfinder", int(counters.model_resfinder or 0))]
+    """Statistics of one scope from its counter shards: one BatchGetItem, never a Scan."""
+    totals = counters.read(scope)
+    by_status = {status: int(totals[f"n_{status.lower()}"]) for status in STATUSES}
+    finished = totals["completed_total"] + totals["error_total"]
+    models = [("resfinder", int(totals["model_resfinder"]))]
     return {
         "total": sum(by_status.values()),
         "by_status": by_status,
-        "success_rate": round(counters.completed_total / finished, 4) if finished else None,
+        "success_rate": round(totals["completed_total"] / finished, 4) if finished else None,
         "avg_duration_seconds": (
-            round(counters.duration_sum / counters.duration_count, 3) if counters.duration_count else None
+            round(totals["duration_sum"] / totals["duration_count"], 3) if totals["duration_count"] else None
         ),
         "top_models": [{"model_name": name, "count": n} for name, n in sorted(models, key=lambda m: -m[1]) if n],
     }

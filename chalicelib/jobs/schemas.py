@@ -121,6 +121,17 @@ class JobListQuery(QueryModel):
     status: Optional[Status] = None
     limit: int = Field(50, ge=1, le=100)
     next_token: Optional[PageToken] = None
+    scope: Literal["mine", "all"] = Field(
+        "mine",
+        description="'all': every user's jobs in one status (administrators; needs `status`), "
+        "newest status change first",
+    )
+
+    @model_validator(mode="after")
+    def _all_needs_status(self) -> "JobListQuery":
+        if self.scope == "all" and self.status is None:
+            raise ValueError("scope=all lists one status at a time: add status=Submitted|Running|...")
+        return self
 
 
 class LogsQuery(QueryModel):
@@ -142,6 +153,7 @@ class JobOut(ResponseModel):
     """A job as the API shows it (SPEC §8)."""
 
     job_id: str = Field(json_schema_extra={"format": "uuid"})
+    user_id: str = Field(description="The owner's user id")
     job_name: str
     status: Status
     progress: float = Field(ge=0, le=100)

@@ -46,6 +46,7 @@ import gzip
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Callable, Literal, Optional
@@ -72,6 +73,8 @@ PURGE_STATUSES = (lifecycle.SUBMITTED, lifecycle.CANCELLED, lifecycle.ERROR, lif
 CLEANUP_STATUSES = (lifecycle.CANCELLED, lifecycle.ERROR, lifecycle.COMPLETED, lifecycle.ARCHIVED)
 #: Stalled checks run every stalled_running_minutes / 4, at most every 5 minutes apart.
 MAX_CLEANUP_DAYS = 36_500
+#: Work per `DELETE /jobs/cleanup` call, well inside API Gateway's 29 s.
+CLEANUP_SECONDS = 20.0
 INPUT_TAG_JOB = s3layout.TAG_JOB
 _DIGITS = re.compile(r"^[0-9]{1,9}$")
 _COPY_CHUNK = 1024 * 1024
@@ -457,22 +460,30 @@ def scheduled(task: Task) -> dict[str, Any]:
         observability.flush()
 
 
-def cleanup(days: int, *, current: policy.Policy | None = None) -> CleanupReport:
-    """Delete terminal jobs that entered their status more than `days` ago, like a purge."""
+def cleanup(days: int, *, current: policy.Policy | None = None, seconds: float = CLEANUP_SECONDS) -> CleanupReport:
+    """Delete terminal jobs that entered their status more than `days` ago, like a purge.
+
+    Bounded so that it fits one API request (API Gateway ends it at 29 s): at most
+    `max_jobs_per_run` jobs and `seconds` of work; `more_due` asks for another call.
+    """
     current = current or policy.get_policy()
+    deadline = time.monotonic() + seconds
     budget = current.cleanup.max_jobs_per_run
     cutoff = clock.iso_before(timedelta(days=days))
     deleted: list[str] = []
     failed: list[JobFailure] = []
     more_due = False
     for status in CLEANUP_STATUSES:
-        if budget <= 0:
+        if budget <= 0 or time.monotonic() >= deadline:
             more_due = True
             break
         found, last_key = lifecycle.jobs_by_status(status, changed_before=cutoff, limit=budget)
         budget -= len(found)
         more_due = more_due or (last_key is not None and budget <= 0)
         for job in found:
+            if time.monotonic() >= deadline:
+                more_due = True
+                break
             try:
                 purge_job(job)
             except ServiceError as exc:
@@ -485,14 +496,6 @@ def cleanup(days: int, *, current: policy.Policy | None = None) -> CleanupReport
 
 
 # --- HTTP handlers (admin only) -------------------------------------------------
-
-
-def handle_maintenance(request: Request) -> Response:
-    """`POST /admin/maintenance`."""
-    web.require_admin()
-    body = web.parse_body(request, MaintenanceRequest)
-    report = run(body.ordered_tasks(), dry_run=body.dry_run)
-    return web.json_response(report.model_dump())
 
 
 def handle_cleanup(request: Request) -> Response:

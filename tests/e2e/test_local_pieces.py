@@ -260,6 +260,46 @@ def test_a_failing_handler_is_retried_until_it_succeeds(emulator: Emulator) -> N
     assert counts["ApproximateNumberOfMessages"] == "0" and counts["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
+def _invoked_app(fail_times: int) -> tuple[Chalice, list[Any]]:
+    app = Chalice("toy")
+    calls: list[Any] = []
+
+    @app.lambda_function(name="work")
+    def work(event: Any, context: Any) -> str:
+        calls.append(event)
+        if len(calls) <= fail_times:
+            raise RuntimeError("transient failure")
+        return "done"
+
+    return app, calls
+
+
+@pytest.mark.parametrize(("fail_times", "expected_calls"), [(0, 1), (1, 2), (100, 3)])
+def test_async_invocations_run_the_function_and_retry_twice_like_lambda(
+    emulator: Emulator, fail_times: int, expected_calls: int
+) -> None:
+    from chalicelib.core.invoke import message
+    from local.invoker import AsyncInvoker, ensure_queue
+
+    app, calls = _invoked_app(fail_times)
+    sqs = _client(emulator, "sqs")
+    url = ensure_queue(sqs, f"amr-toy-invocations-{fail_times}")
+    assert ensure_queue(sqs, f"amr-toy-invocations-{fail_times}") == url  # idempotent
+    sqs.send_message(QueueUrl=url, MessageBody=message("work", {"run_id": "r1"}))
+    invoker = AsyncInvoker(app, sqs, url, workers=1, backoff=lambda attempt: 0)
+    invoker.start()
+    try:
+        def settled() -> bool:
+            counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            return len(calls) >= expected_calls and counts["ApproximateNumberOfMessages"] == "0" \
+                and counts["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+        _wait("the invocation to settle", settled)
+    finally:
+        invoker.stop(5)
+    assert calls == [{"run_id": "r1"}] * expected_calls
+
+
 def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(emulator: Emulator) -> None:
     app, calls = _toy_app(fail_times=100)
     bridge = _bridge(emulator, app)

@@ -7,6 +7,7 @@ and the fixture kills the process group whatever happens.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -24,6 +25,8 @@ from typing import Any, Callable, Iterator
 import boto3
 import pytest
 
+from local.client import free_port, post_form, stack_environment
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -40,12 +43,6 @@ needs_db = pytest.mark.skipif(
     not (GENOME.exists() and RESFINDER_DB.is_dir()),
     reason="needs Debian's resfinder-db and resfinder-example (make test installs them)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:
@@ -101,17 +98,15 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         # The test process runs the `test` stage; the stack must get a clean, local one.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AMR_", "AWS_", "POWERTOOLS_"))}
-        env.update(
-            EMULATOR_PORT=str(self.emulator_port),
-            API_PORT=str(self.api_port),
-            AMR_STATE_DIR=str(self.state_dir),
+        return stack_environment(
+            self.api_port,
+            self.emulator_port,
+            self.state_dir,
             AMR_ADMIN_PASSWORD=ADMIN_PASSWORD,
             AMR_SNAPSHOT_SECONDS="1",
             POWERTOOLS_LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
         )
-        return env
 
     def start(self) -> None:
         self.runs += 1
@@ -199,28 +194,6 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw) if raw else None
     except ValueError:
         return raw.decode(errors="replace")
-
-
-def post_form(url: str, fields: dict[str, str], filename: str, content: bytes) -> int:
-    """A browser-style multipart POST (the presigned upload), with urllib alone."""
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode()
-        + content
-        + b"\r\n"
-    )
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body, method="POST")
-    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
 
 
 def tags_of(s3: Any, bucket: str, key: str) -> dict[str, str]:
@@ -326,6 +299,57 @@ def test_unknown_inbox_user_gets_no_job_and_a_tag(stack: Stack) -> None:
         "the rejected drop to be tagged", lambda: tags_of(s3, UPLOAD_BUCKET, "inbox/nobody-here/x.fa"), JOB_SECONDS
     )
     assert "nobody-here" in " ".join(tags.values())
+
+
+ODD_METHODS = ("TRACE", "CONNECT", "PROPFIND", "XYZZY")
+
+
+def raw_request(stack: Stack, method: str, path: str) -> tuple[int, str, Any]:
+    """Any method, as a client sends it (urllib refuses some): status, content type, body."""
+    connection = http.client.HTTPConnection("127.0.0.1", stack.api_port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        connection.putheader("Content-Length", "0")
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), _json(response.read())
+    finally:
+        connection.close()
+
+
+def test_every_method_on_every_route_and_unknown_paths_answer_json(stack: Stack) -> None:
+    from chalicelib.gateway.openapi import ROUTES
+
+    some_id = str(uuid.uuid4())
+    paths = sorted({r.path.replace("{job_id}", some_id).replace("{user_id}", some_id).replace("{run_id}", some_id)
+                    for r in ROUTES})
+    assert "/jobs" in paths and len(paths) > 10
+    for path in paths + ["/no/such/route", "/jobs/x/y/z"]:
+        for method in ODD_METHODS:
+            status, content_type, body = raw_request(stack, method, path)
+            assert content_type.startswith("application/json"), (method, path, status, body)
+            assert isinstance(body, dict) and set(body["error"]) >= {"code", "message"}, (method, path, body)
+            known = path in paths
+            assert status == (405 if known else 404), (method, path, status, body)
+            assert body["error"]["code"] == ("method_not_allowed" if known else "not_found")
+    status, _, body = raw_request(stack, "GET", "/no/such/route")
+    assert status == 404 and body["error"]["code"] == "not_found"
+
+
+def test_admin_maintenance_run_is_queued_then_finished_by_the_function(stack: Stack) -> None:
+    token = stack.login("admin", ADMIN_PASSWORD)
+    reply = stack.http("POST", "/admin/maintenance", {"dry_run": True}, token=token)
+    assert reply.status == 202, reply
+    location = reply.body["location"]
+
+    def finished() -> dict[str, Any] | None:
+        run = stack.http("GET", location, token=token)
+        assert run.status == 200, run
+        return run.body if run.body["status"] in ("finished", "failed") else None
+
+    run = wait_until("the maintenance run to finish", finished, JOB_SECONDS, interval=0.3)
+    assert run["status"] == "finished" and run["report"]["dry_run"] is True, run
+    assert run["report"]["tasks"] == ["stalled", "purge", "archive"]
 
 
 def test_sigterm_stops_cleanly_and_restart_keeps_everything(stack: Stack) -> None:

@@ -55,7 +55,8 @@ def test_upload_bucket_events_reach_the_prediction_function(packaged: Packaged) 
 
 def test_each_function_runs_with_its_own_policy_file(packaged: Packaged) -> None:
     resources = packaged.template["Resources"]
-    kinds = {"APIHandler": "policy-api.json", "OnUpload": "policy-prediction.json"}
+    kinds = {"APIHandler": "policy-api.json", "OnUpload": "policy-prediction.json",
+             "SendPasswordReset": "policy-api.json"}
     for name, fn in _functions(packaged.template).items():
         expected = kinds.get(name, "policy-maintenance.json" if name.startswith("Maintenance") else None)
         assert expected, f"unexpected function {name}"
@@ -66,6 +67,25 @@ def test_each_function_runs_with_its_own_policy_file(packaged: Packaged) -> None
         assert fn["Properties"]["Environment"]["Variables"]["AMR_STAGE"] == "dev"
     roles = [fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in _functions(packaged.template).values()]
     assert len(set(roles)) == len(roles), "one role per function"
+
+
+def test_the_api_can_invoke_exactly_the_asynchronous_functions(packaged: Packaged) -> None:
+    from chalicelib.core.settings import ASYNC_FUNCTIONS
+
+    resources = packaged.template["Resources"]
+    env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    names = {"maintenance_run": "MaintenanceRun", "send_password_reset": "SendPasswordReset"}
+    assert set(names) == set(ASYNC_FUNCTIONS)
+    for function, variable in ASYNC_FUNCTIONS.items():
+        target = names[function]
+        assert env[variable] == {"Ref": target} and resources[target]["Type"] == "AWS::Serverless::Function"
+        arn = f"arn:aws:lambda:{cfn.REGION}:{cfn.ACCOUNT}:function:amr-dev-{target}-AbC123"
+        api = cfn.statements(cfn.policy("policy-api.json"), cfn.context("dev", JwtSecret="arn:aws:secretsmanager:us-east-1:123456789012:secret:x"))
+        assert cfn.allows(api, "lambda:InvokeFunction", arn)
+    gateway = resources["RestAPI"]["Properties"]["GatewayResponses"]
+    assert gateway["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == 404
+    body = json.loads(gateway["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"])
+    assert body["error"]["code"] == "not_found"
 
 
 def test_stage_is_pinned_and_log_groups_name_real_functions(packaged: Packaged) -> None:

@@ -74,12 +74,14 @@ def b64(data: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def mailbox(aws_env: None) -> Any:
-    """SES on moto with the sender verified; returns the messages sent to an address."""
+def mailbox(aws_env: None, run_async: Any) -> Any:
+    """SES on moto with the sender verified; returns the messages sent to an address
+    once the queued reset invocations have run (as Lambda runs them, after the 202)."""
     aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_sender)
     backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
 
     def sent_to(address: str) -> list[Any]:
+        run_async()
         return [m for m in backend.sent_messages if address in m.destinations.get("ToAddresses", [])]
 
     return sent_to
@@ -501,6 +503,40 @@ def test_reset_answers_the_same_for_unknown_addresses(client: Any, make_user: An
     assert known.status_code == unknown.status_code == 202
     assert known.body == unknown.body
     assert len(mailbox("quinn@example.org")) == 1 and mailbox("nobody@example.org") == []
+
+
+def test_a_reset_request_does_the_same_work_for_any_address(
+    client: Any, make_user: Any, mailbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request only queues the address; lookup, token and mail run afterwards in the
+    `send_password_reset` function, so the response time cannot reveal an account."""
+    from botocore.client import BaseClient
+
+    make_user("quincy")
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recording(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(f"{self.meta.service_model.service_name}.{operation}")
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    work = {}
+    for address in ("quincy@example.org", "nobody-here@example.org", "QUINCY@example.org"):
+        calls.clear()
+        assert post(client, "/auth/password-reset", {"email": address}).status_code == 202
+        work[address] = list(calls)
+    assert work["quincy@example.org"] == work["nobody-here@example.org"] == work["QUINCY@example.org"]
+    assert work["quincy@example.org"] == ["sqs.GetQueueUrl", "sqs.SendMessage"], "no lookup, no mail in the request"
+    monkeypatch.setattr(BaseClient, "_make_api_call", original)
+    assert len(mailbox("quincy@example.org")) == 1  # sent by the function, once (too soon for the second)
+
+
+def test_reset_function_ignores_malformed_events(aws_env: None) -> None:
+    from chalicelib.accounts import auth
+
+    for event in (None, {}, {"email": ""}, {"email": 5}, ["a@b.org"]):
+        assert auth.handle_reset_event(event) == {"status": "ignored"}
 
 
 def test_reset_token_expires_after_one_hour(client: Any, make_user: Any, mailbox: Any, fake_clock: FakeClock) -> None:

@@ -600,3 +600,71 @@ def test_openapi_json_is_public(client: Any, aws_env: None) -> None:
     response = call(client, "GET", "/openapi.json")
     assert response.status_code == 200
     assert payload(response) == openapi.document()
+
+
+# --- GET /jobs?scope=all (administrators) ------------------------------------------------
+
+
+def test_admins_list_every_users_jobs_of_one_status_newest_first(
+    client: Any, make_user: Any, fake_clock: FakeClock
+) -> None:
+    _, alice = make_user("alice")
+    _, bob = make_user("bob")
+    _, admin = make_user("root", role="admin")
+    running = []
+    for n, headers in enumerate((alice, bob, alice, bob, alice)):
+        job = submit(client, headers, job_name=f"j{n}")
+        fake_clock.advance(seconds=1)
+        move(job["job_id"], "Running")
+        running.append(job["job_id"])
+    submit(client, bob, job_name="still submitted")
+
+    seen, token = [], None
+    for _ in range(4):
+        query = "/jobs?scope=all&status=Running&limit=2" + (f"&next_token={quote(token)}" if token else "")
+        response = call(client, "GET", query, admin)
+        assert response.status_code == 200, response.body
+        body = payload(response)
+        seen += [(j["job_id"], j["user_id"], j["status"]) for j in body["jobs"]]
+        token = body["next_token"]
+        if not token:
+            break
+    assert [s[0] for s in seen] == running[::-1], "every user's Running jobs, newest first, each once"
+    assert {s[2] for s in seen} == {"Running"} and len({s[1] for s in seen}) == 2
+
+    mine = payload(call(client, "GET", "/jobs?status=Running", admin))
+    assert mine["jobs"] == [], "without scope=all an admin lists only their own jobs"
+
+
+def test_scope_all_is_for_admins_and_needs_a_status(client: Any, make_user: Any) -> None:
+    _, user = make_user()
+    _, admin = make_user(role="admin")
+    response = call(client, "GET", "/jobs?scope=all&status=Running", user)
+    assert response.status_code == 403 and error_code(response) == "forbidden"
+    response = call(client, "GET", "/jobs?scope=all", admin)
+    assert response.status_code == 400 and error_code(response) == "validation_error"
+    assert "status" in payload(response)["error"]["message"] + json.dumps(payload(response)["error"].get("details"))
+    for bad in ("scope=everyone&status=Running", "scope=ALL&status=Running", "scope=all&status=running"):
+        response = call(client, "GET", f"/jobs?{bad}", admin)
+        assert response.status_code == 400, bad
+
+
+def test_a_page_token_of_one_listing_is_refused_by_another(client: Any, make_user: Any) -> None:
+    _, admin = make_user(role="admin")
+    for n in range(3):
+        move(submit(client, admin, job_name=f"j{n}")["job_id"], "Running")
+    token = payload(call(client, "GET", "/jobs?scope=all&status=Running&limit=1", admin))["next_token"]
+    assert token
+    for other in ("/jobs?status=Running", "/jobs?scope=all&status=Submitted", "/jobs"):
+        response = call(client, "GET", f"{other}{'&' if '?' in other else '?'}next_token={quote(token)}", admin)
+        assert response.status_code == 400 and error_code(response) == "invalid_token", other
+
+
+def test_an_unsupported_method_is_405_before_authentication(client: Any, make_user: Any) -> None:
+    _, user = make_user()
+    for method in ("TRACE", "CONNECT", "PROPFIND", "XYZZY", "PUT"):
+        for headers in ({}, user):
+            response = call(client, method, "/jobs", headers)
+            assert response.status_code == 405, (method, response.body)
+            assert error_code(response) == "method_not_allowed"
+            assert set(response.headers["Allow"].split(", ")) == {"GET", "POST"}

@@ -495,19 +495,123 @@ def test_maintenance_rejects_bad_bodies(client: Any, make_user: Any, fake_clock:
     assert call(client, "POST", "/admin/maintenance", unsupported, "{}").status_code == 415
 
 
-def test_maintenance_route_report(client: Any, make_user: Any, fake_clock: FakeClock) -> None:
+def test_maintenance_route_queues_a_run_that_the_function_executes(
+    client: Any, make_user: Any, fake_clock: FakeClock, run_async: Any
+) -> None:
     job = make_job("Cancelled")
     fake_clock.advance(days=15)
-    _, admin = make_user(role="admin")
+    _, admin = make_user("root", role="admin")
     response = call(client, "POST", "/admin/maintenance", admin, {"tasks": ["purge", "stalled"], "dry_run": True})
-    assert response.status_code == 200, response.body
-    body = json.loads(response.body)
-    assert set(body) == set(maintenance.MaintenanceReport.model_fields)
-    assert body["tasks"] == ["stalled", "purge"] and body["purged"] == [job.job_id] and body["dry_run"] is True
+    assert response.status_code == 202, response.body
+    accepted = json.loads(response.body)
+    run_id = accepted["run_id"]
+    assert accepted == {"run_id": run_id, "status": "queued", "location": f"/admin/maintenance/{run_id}"}
+    assert response.headers["Location"] == accepted["location"]
+    queued = json.loads(call(client, "GET", accepted["location"], admin).body)
+    assert queued["status"] == "queued" and queued["report"] is None and queued["requested_by"] == "root"
+    assert queued["tasks"] == ["stalled", "purge"] and queued["dry_run"] is True
+
+    assert run_async() == [("maintenance_run", {"run_id": run_id, "status": "finished"})]
+    body = json.loads(call(client, "GET", accepted["location"], admin).body)
+    assert body["status"] == "finished" and body["started_at"] and body["finished_at"] and body["error"] is None
+    report = body["report"]
+    assert set(report) == set(maintenance.MaintenanceReport.model_fields)
+    assert report["tasks"] == ["stalled", "purge"] and report["purged"] == [job.job_id] and report["dry_run"] is True
     assert exists(job.job_id)
-    body = json.loads(call(client, "POST", "/admin/maintenance", admin, {}).body)
-    assert body["purged"] == [job.job_id] and body["tasks"] == ["stalled", "purge", "archive"]
+
+    run_id = json.loads(call(client, "POST", "/admin/maintenance", admin, {}).body)["run_id"]
+    assert exists(job.job_id), "nothing runs inside the request"
+    run_async()
+    report = json.loads(call(client, "GET", f"/admin/maintenance/{run_id}", admin).body)["report"]
+    assert report["purged"] == [job.job_id] and report["tasks"] == ["stalled", "purge", "archive"]
     assert not exists(job.job_id)
+
+
+def test_a_maintenance_run_executes_once_and_bad_events_change_nothing(
+    client: Any, make_user: Any, fake_clock: FakeClock
+) -> None:
+    from chalicelib.maintenance import runs
+
+    _, admin = make_user(role="admin")
+    run_id = json.loads(call(client, "POST", "/admin/maintenance", admin, {"tasks": ["stalled"]}).body)["run_id"]
+    assert runs.execute({"run_id": run_id})["status"] == "finished"
+    assert runs.execute({"run_id": run_id})["status"] == "ignored"  # a duplicated delivery
+    for event in (None, {}, {"run_id": "x"}, {"run_id": "00000000-0000-4000-8000-000000000000"}, [run_id]):
+        assert runs.execute(event)["status"] == "ignored"
+    record = runs.get_run(run_id)
+    assert record.status == "finished"
+
+
+def test_a_killed_run_is_claimed_again_by_its_retry_only_when_stale(
+    client: Any, make_user: Any, fake_clock: FakeClock
+) -> None:
+    from chalicelib.maintenance import runs
+
+    _, admin = make_user(role="admin")
+    run_id = json.loads(call(client, "POST", "/admin/maintenance", admin, {"tasks": ["stalled"]}).body)["run_id"]
+    record = runs.get_run(run_id)
+    assert runs._claim(record)  # the first invocation, then killed by Lambda's limit
+    assert runs.execute({"run_id": run_id})["status"] == "ignored"  # still fresh: someone runs it
+    fake_clock.advance(minutes=17)
+    assert runs.execute({"run_id": run_id})["status"] == "finished"
+
+
+def test_a_run_that_crashes_is_recorded_as_failed(
+    client: Any, make_user: Any, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.maintenance import runs
+
+    _, admin = make_user(role="admin")
+    run_id = json.loads(call(client, "POST", "/admin/maintenance", admin, {}).body)["run_id"]
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(maintenance, "run", broken)
+    assert runs.execute({"run_id": run_id})["status"] == "failed"
+    body = json.loads(call(client, "GET", f"/admin/maintenance/{run_id}", admin).body)
+    assert body["status"] == "failed" and body["report"] is None
+    assert body["error"] == "unexpected RuntimeError (logged)" and "disk on fire" not in body["error"]
+
+
+def test_a_run_that_cannot_be_handed_over_is_failed_and_answered_503(
+    client: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.core.errors import StorageUnavailable
+    from chalicelib.core.tables import MaintenanceRunModel
+    from chalicelib.maintenance import runs
+
+    _, admin = make_user(role="admin")
+
+    def unavailable(*_: Any) -> None:
+        raise StorageUnavailable("Storage is temporarily unavailable (invoke_async); please retry shortly.")
+
+    monkeypatch.setattr(runs, "invoke_async", unavailable)
+    response = call(client, "POST", "/admin/maintenance", admin, {})
+    assert response.status_code == 503 and json.loads(response.body)["error"]["code"] == "storage_unavailable"
+    (record,) = list(MaintenanceRunModel.scan())  # the test looks at the whole table; the service never scans
+    assert record.status == "failed" and "invoke_async" in record.error
+
+
+def test_maintenance_run_lookup_errors(client: Any, make_user: Any) -> None:
+    _, admin = make_user(role="admin")
+    _, user = make_user()
+    run_id = json.loads(call(client, "POST", "/admin/maintenance", admin, {}).body)["run_id"]
+    assert call(client, "GET", f"/admin/maintenance/{run_id}", user).status_code == 403
+    assert call(client, "GET", f"/admin/maintenance/{run_id}", {}).status_code == 401
+    for missing in ("00000000-0000-4000-8000-000000000000", "not-a-uuid", run_id + "0"):
+        response = call(client, "GET", f"/admin/maintenance/{missing}", admin)
+        assert response.status_code == 404 and json.loads(response.body)["error"]["code"] == "not_found"
+
+
+def test_cleanup_stops_at_its_time_budget_and_says_more_is_due(fake_clock: FakeClock) -> None:
+    old = [make_job("Error") for _ in range(3)]
+    fake_clock.advance(days=2)
+    report = maintenance.cleanup(1, seconds=0)
+    assert report.deleted == [] and report.more_due is True
+    assert all(exists(j.job_id) for j in old)
+    report = maintenance.cleanup(1)
+    assert sorted(report.deleted) == sorted(j.job_id for j in old) and report.more_due is False
 
 
 BAD_DAYS = ["", "?days=-1", "?days=0", "?days=abc", "?days=1.5", "?days=5.0", "?days=%2B5", "?days=%205",
