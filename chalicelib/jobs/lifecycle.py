@@ -224,6 +224,30 @@ class ImportedJob:
         return 1 + len(self.events)
 
 
+def imported_job(
+    *, job_id: str, user_id: str, status: str, created_at: str, **fields: Any
+) -> JobModel:
+    """A job record for `import_jobs`. Retention counts from the import (the job entered
+    its status in this service now), so history older than the policy's retention is
+    not purged by the next maintenance run; `created_at`, `started_at`, `completed_at`
+    keep the original times."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    ts = clock.now_iso()
+    fields.setdefault("updated_at", ts)
+    return JobModel(
+        job_id,
+        user_id=user_id,
+        status=status,
+        user_status=f"{user_id}#{status}",
+        created_at=created_at,
+        status_changed_at=ts,
+        expires_at=_expiry(status, ts),
+        source=LEGACY_SOURCE,
+        **fields,
+    )
+
+
 def _import_chunks(batch: Sequence[ImportedJob]) -> list[list[ImportedJob]]:
     """Transactions of one owner each (its counter and the global one, once) within
     DynamoDB's item limit."""
