@@ -112,7 +112,11 @@ def is_supported_hash(stored_hash: str | None) -> bool:
     if scheme == PBKDF2_SHA256:
         from passlib.hash import pbkdf2_sha256
 
-        return bool(pbkdf2_sha256.identify(stored_hash))
+        try:
+            pbkdf2_sha256.from_string(stored_hash)  # parses rounds, salt and checksum
+        except (ValueError, TypeError):
+            return False
+        return True
     if scheme == BCRYPT:
         return bool(_BCRYPT_FORMAT.fullmatch(stored_hash or ""))
     if scheme == ARGON2:
