@@ -57,7 +57,7 @@ INTERRUPTED = "interrupted by migration"
 IMPORT_MESSAGE = "Imported from legacy database"
 #: uuid5 namespace for ids of the earlier service that are not UUIDs (fixed forever).
 LEGACY_NAMESPACE = uuid.UUID("6f1d3c52-5a57-4d0e-9b1e-2f7b0e4f7a11")
-JOB_CHUNK = 500
+JOB_CHUNK = 1000
 #: Parameter columns of the one-row-per-job shape of `amr_job_params`.
 PARAM_COLUMNS = ("model_name", "batch_size", "segment_length", "segment_overlap", "use_cpu",
                  "min_identity", "min_coverage")
@@ -156,7 +156,8 @@ class LegacyDatabase:
 
     def job_chunks(self, size: int = JOB_CHUNK) -> Iterator[list[sqlite3.Row]]:
         """Jobs in chunks, so a database larger than memory streams through."""
-        cursor = self.conn.execute(f"SELECT * FROM {JOBS} ORDER BY rowid")
+        # By owner, so that a chunk holds few owners and their transactions are full.
+        cursor = self.conn.execute(f"SELECT * FROM {JOBS} ORDER BY user_id, rowid")
         while rows := cursor.fetchmany(size):
             yield rows
 

@@ -18,8 +18,17 @@ class StageUnavailable(SystemExit):
     """The named stage cannot be reached; the message says what to do."""
 
 
+def quiet_metrics() -> None:
+    """Tools record no CloudWatch metrics: powertools prints an EMF line to stdout at
+    every 100 values, whatever its settings, which would run through the report."""
+    from chalicelib.core import observability
+
+    observability.metrics.add_metric = lambda *args, **kwargs: None  # type: ignore[method-assign]
+
+
 def connect() -> Settings:
     """Bind clients and models to the stage of the environment and return its settings."""
+    quiet_metrics()
     stage = os.environ.get("AMR_STAGE", "").strip() or "local"
     if stage == "local" and not os.environ.get("AMR_AWS_ENDPOINT_URL", "").strip():
         from local import config as stack_config
