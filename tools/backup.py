@@ -32,9 +32,7 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +43,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import clock, tables
 from chalicelib.core.settings import Settings
+from local.files import store_blob
 from tools import stage
 
 FORMAT = 1
@@ -146,30 +145,10 @@ def _export_table(root: Path, role: str, name: str) -> dict[str, Any]:
     return {"name": name, "file": str(path.relative_to(root)), "items": items, "sha256": sha256_file(path)}
 
 
-def _store_blob(root: Path, body: Any) -> tuple[str, int]:
-    """Stream an object body into the blob store; (sha256, size)."""
-    digest, size = hashlib.sha256(), 0
-    directory = root / "blobs"
-    fd, tmp = tempfile.mkstemp(prefix=".part.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in body.iter_chunks(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                handle.write(chunk)
-        target = _blob_path(root, digest.hexdigest())
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return digest.hexdigest(), size
-
-
 def _export_object(root: Path, bucket: str, key: str) -> dict[str, Any]:
     s3 = stage.s3()
     response = s3.get_object(Bucket=bucket, Key=key)
-    digest, size = _store_blob(root, response["Body"])
+    digest, size = store_blob(root / "blobs", response["Body"].iter_chunks(CHUNK))
     tags = s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
     entry: dict[str, Any] = {
         "key": key,

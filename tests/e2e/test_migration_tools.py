@@ -8,12 +8,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests import legacy_db
-from tests.e2e.test_local_stack import PROJECT_DIR, Stack, free_port
+from tests.e2e.test_local_stack import PROJECT_DIR, Stack, stack  # noqa: F401  (module-scoped fixture)
 from tools.backup import MANIFEST
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -23,17 +23,6 @@ COPY_NAMES = {
     "AMR_COUNTERS_TABLE": "amr-copy-counters", "AMR_UPLOAD_BUCKET": "amr-copy-uploads",
     "AMR_RESULTS_BUCKET": "amr-copy-results", "AMR_ARCHIVE_BUCKET": "amr-copy-archive",
 }
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("migration-stack")
-    running = Stack(state_dir=root / "state", api_port=free_port(), emulator_port=free_port(), log_dir=root)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.kill()
 
 
 def tool(stack: Stack, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
