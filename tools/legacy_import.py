@@ -101,11 +101,16 @@ class Report:
     def reasons(self, ids_shown: int = 3) -> str:
         """Skipped and rejected rows grouped by reason, with the first few ids."""
         groups: dict[tuple[str, str, str], list[str]] = {}
+        spelt: dict[tuple[str, str, str], set[str]] = {}
         for entry in self.entries:
             if entry["outcome"] != IMPORTED:
-                groups.setdefault((entry["table"], entry["outcome"], _generic(entry["reason"])), []).append(entry["id"])
+                group = (entry["table"], entry["outcome"], _generic(entry["reason"]))
+                groups.setdefault(group, []).append(entry["id"])
+                spelt.setdefault(group, set()).add(entry["reason"])
         lines = []
-        for (table, outcome, reason), ids in sorted(groups.items()):
+        for (table, outcome, generic), ids in sorted(groups.items()):
+            reasons = spelt[(table, outcome, generic)]
+            reason = next(iter(reasons)) if len(reasons) == 1 else generic  # one spelling: show its values
             shown = ", ".join(ids[:ids_shown]) + (f", ... (+{len(ids) - ids_shown})" if len(ids) > ids_shown else "")
             lines.append(f"  {table} {outcome} {len(ids):,}: {reason} [{shown}]")
         return "\n".join(lines)
@@ -352,9 +357,10 @@ def import_users(db: LegacyDatabase, report: Report) -> dict[str, str]:
         legacy_id = str(row["id"])
         try:
             account = to_account(row)
-            for seen, value, what in ((names, account.username.lower(), "username"), (emails, account.email.casefold(), "email")):
+            for seen, value, spelt, what in ((names, account.username.lower(), account.username, "username"),
+                                             (emails, account.email.casefold(), account.email, "email")):
                 if value in seen:
-                    raise Rejected(f"duplicate {what} {value!r} (differs only in case from user {seen[value]!r})")
+                    raise Rejected(f"duplicate {what} {spelt!r} (differs only in case from user {seen[value]!r})")
             outcome, reason = _write_account(account, report.dry_run)
         except Rejected as exc:
             report.add(USERS, REJECTED, legacy_id, str(exc))

@@ -72,8 +72,8 @@ def test_import_reports_every_row_and_preserves_the_records(aws_env: None, legac
     assert counts(report, legacy_import.PARAMS) == legacy.params
     assert counts(report, legacy_import.FILES) == legacy.files
     reasons = {(e["table"], e["id"]): e["reason"] for e in report.entries}
-    assert reasons[("users", legacy.ids["dup_name"])].startswith("duplicate username 'alice'")
-    assert reasons[("users", legacy.ids["dup_email"])].startswith("duplicate email 'alice@example.org'")
+    assert reasons[("users", legacy.ids["dup_name"])].startswith("duplicate username 'ALICE'")
+    assert reasons[("users", legacy.ids["dup_email"])].startswith("duplicate email 'Alice@Example.org'")
     assert reasons[("amr_jobs", legacy.ids["no_name"])] == "missing job name"
     assert reasons[("amr_jobs", legacy.ids["blank_name"])] == "missing job name"
     assert reasons[("amr_jobs", legacy.ids["unknown_status"])] == "unknown status 'Paused'"
