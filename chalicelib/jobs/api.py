@@ -186,10 +186,10 @@ class ResultsNotMigrated(NotFound):
 def _legacy_results(job: JobModel) -> Response:
     """A job imported from the earlier service: its original result file, as it was
     (the earlier service's format is not ours, so no genes are read out of it)."""
-    if job.result_keys:
+    if job.status == lifecycle.ARCHIVED and job.archive_keys:
+        files = _archived_objects(job)  # moved to the archive by maintenance
+    elif job.result_keys:
         files = _result_objects(job)
-    elif job.archive_keys:
-        files = _archived_objects(job)
     else:
         raise ResultsNotMigrated(
             "This job was imported from the earlier service without its result file: "

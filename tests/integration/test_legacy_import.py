@@ -221,3 +221,26 @@ def test_unreadable_database_is_a_clear_error(aws_env: None, tmp_path: Path) -> 
         legacy_import.run(bad, settings=get_settings())
     with pytest.raises(SystemExit, match="no such file"):
         legacy_import.run(tmp_path / "absent.db", settings=get_settings())
+
+
+def test_maintenance_archives_imported_jobs_with_and_without_results(
+    aws_env: None, client: Any, fake_clock: Any, tmp_path: Path
+) -> None:
+    from chalicelib.accounts import auth
+    from chalicelib.maintenance import tasks
+
+    legacy = legacy_db.build(tmp_path / "legacy.db", bulk_jobs=0, bulk_users=0)
+    run(legacy)
+    fake_clock.advance(days=8)  # past archiving.min_age_days, counted from the import
+    report = tasks.run(["archive"])
+    with_results, without = job_of(legacy, "with_results"), job_of(legacy, "missing_results")
+    assert {with_results.job_id, without.job_id} <= set(report.archived) and not report.failed
+    assert with_results.status == without.status == "Archived"
+    [archived_key] = with_results.archive_keys
+    assert archived_key.endswith("legacy-result-ok.json.gz")
+    headers = {"Authorization": f"Bearer {auth.issue_token(users.get_user(with_results.user_id))}"}
+    ok = client.http.get(f"/jobs/{with_results.job_id}/results", headers=headers)
+    assert ok.status_code == 200 and list(json.loads(ok.body)["download_urls"]) == ["legacy-result-ok.json.gz"]
+    missing = client.http.get(f"/jobs/{without.job_id}/results", headers=headers)
+    assert json.loads(missing.body)["error"]["code"] == "results_not_migrated"
+    assert_counters_match_jobs([with_results.user_id, stage_user_id(legacy, "legacyint")])
