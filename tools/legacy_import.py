@@ -47,7 +47,7 @@ from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.settings import Settings
 from chalicelib.core.tables import JobModel, STATUSES
 from chalicelib.jobs import lifecycle, s3layout
-from chalicelib.jobs.params import PredictParams, from_text
+from chalicelib.jobs.params import PredictParams
 from tools import stage
 
 USERS, JOBS, PARAMS, FILES = "users", "amr_jobs", "amr_job_params", "result files"
@@ -234,7 +234,10 @@ def parse_bool(value: Any, default: bool) -> bool:
         return default
     if isinstance(value, (int, float)):
         return bool(value)
-    return from_text(str(value), bool)
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(text)
+    return text in ("true", "1", "yes")
 
 
 def parse_status(value: Any) -> str:
@@ -257,23 +260,15 @@ def parse_progress(value: Any, status: str) -> float:
 
 
 def parse_param(name: str, value: Any) -> Any:
-    """One parameter in its type, checked alone by the rules of `POST /jobs`."""
+    """One parameter, checked alone by the rules of `POST /jobs`; values stored as text
+    ('8', 'true', '0.95') are converted the way pydantic converts text (lax mode)."""
     if name not in _FIELDS:
         raise Rejected(f"unknown parameter {name[:40]!r}")
-    kind = type(_FIELDS[name].default)
+    clean = value.strip() if isinstance(value, str) else value
     try:
-        if isinstance(value, str):
-            typed = from_text(value.strip(), kind)
-        elif kind is bool and value in (0, 1):
-            typed = bool(value)
-        elif kind is int and isinstance(value, float) and value.is_integer():
-            typed = int(value)
-        else:
-            typed = value
-        _validated({name: typed})
-    except (ValueError, TypeError) as exc:
+        return _validated({name: clean})[name]
+    except ValueError as exc:
         raise Rejected(f"{name} = {str(value)[:40]!r} is not valid ({exc})") from None
-    return typed
 
 
 def _validated(params: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +278,7 @@ def _validated(params: dict[str, Any]) -> dict[str, Any]:
     from chalicelib.jobs.schemas import JobParams
 
     try:
-        return JobParams.model_validate(params).to_store()
+        return JobParams.model_validate(params, strict=False).to_store()
     except ValidationError as exc:
         raise ValueError("; ".join(str(e.get("msg", "invalid")).removeprefix("Value error, ") for e in exc.errors())) from None
 

@@ -61,20 +61,3 @@ class PredictParams:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (e.g. to store with the job)."""
         return asdict(self)
-
-
-def from_text(text: str, kind: type) -> Any:
-    """A parameter given as text (object metadata, imported rows) in its type; ValueError
-    when it is not one."""
-    if kind is bool:
-        lowered = text.strip().lower()
-        if lowered in ("true", "yes", "1"):
-            return True
-        if lowered in ("false", "no", "0"):
-            return False
-        raise ValueError(text)
-    if kind is int:
-        return int(text)
-    if kind is float:
-        return float(text)
-    return text

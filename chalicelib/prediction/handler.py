@@ -38,7 +38,7 @@ from chalicelib.core.errors import Conflict, InvalidTransition, NotFound, Servic
 from chalicelib.prediction.fasta import InputError
 from chalicelib.core.tables import JobModel, plain
 from chalicelib.core.observability import count, logger, timed
-from chalicelib.jobs.params import PredictParams, from_text
+from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction.acquired import BatchProgress, Cancelled, Prediction
 from chalicelib.prediction.resfinder_db import DatabaseError, load_db
 from chalicelib.core.settings import get_settings
@@ -321,7 +321,7 @@ def metadata_settings(
             continue
         header_of[param] = f"x-amz-meta-{meta_name}"
         try:
-            overrides[param] = from_text(value, type(fields[param].default))
+            overrides[param] = _convert(value, type(fields[param].default))
         except ValueError:
             problems.append(f"{header_of[param]}={value!r} is not a valid {param}")
     if not problems:
@@ -339,6 +339,22 @@ def _describe(error: Mapping[str, Any], header_of: Mapping[str, str]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"{header_of.get(loc[0], loc[0])}: {message}" if loc else message
+
+
+def _convert(text: str, kind: type) -> Any:
+    """Metadata values are strings; parameters are typed."""
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("true", "yes", "1"):
+            return True
+        if lowered in ("false", "no", "0"):
+            return False
+        raise ValueError(text)
+    if kind is int:
+        return int(text)
+    if kind is float:
+        return float(text)
+    return text
 
 
 # --------------------------------------------------------------------------- running
