@@ -2,6 +2,7 @@
 identical items and objects; damaged backups and non-empty stages are refused."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -10,15 +11,15 @@ from typing import Any, Iterator
 import pytest
 
 from chalicelib.core import aws, tables
-from chalicelib.core.settings import Settings, get_settings, reset_settings
+from chalicelib.core.settings import Settings, get_settings
 from chalicelib.jobs import lifecycle
 from tests import legacy_db
 from tools import backup, legacy_import, stage
 
 COPY_NAMES = {
-    "AMR_JOBS_TABLE": "amr-copy-jobs", "AMR_USERS_TABLE": "amr-copy-users", "AMR_EVENTS_TABLE": "amr-copy-events",
-    "AMR_COUNTERS_TABLE": "amr-copy-counters", "AMR_UPLOAD_BUCKET": "amr-copy-uploads",
-    "AMR_RESULTS_BUCKET": "amr-copy-results", "AMR_ARCHIVE_BUCKET": "amr-copy-archive",
+    "jobs_table": "amr-copy-jobs", "users_table": "amr-copy-users", "events_table": "amr-copy-events",
+    "counters_table": "amr-copy-counters", "upload_bucket": "amr-copy-uploads",
+    "results_bucket": "amr-copy-results", "archive_bucket": "amr-copy-archive",
 }
 
 
@@ -43,19 +44,19 @@ def snapshot(settings: Settings) -> dict[str, Any]:
 
 
 @pytest.fixture
-def copy_stage(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Switches the process to a second, fresh stage (other table and bucket names)."""
+def copy_stage(aws_env: None) -> Iterator[Any]:
+    """Switches the models to a second, fresh stage (other table and bucket names).
+
+    The settings object is replaced, not the environment: re-reading the environment
+    mid-suite would pick up whatever other tests left in it."""
 
     def switch() -> Settings:
-        for name, value in COPY_NAMES.items():
-            monkeypatch.setenv(name, value)
-        reset_settings()
-        aws.reset_clients()
-        tables.bind_models(get_settings())
-        return get_settings()
+        copy = dataclasses.replace(get_settings(), **COPY_NAMES)
+        tables.bind_models(copy)
+        return copy
 
     yield switch
-    reset_settings()
+    tables.bind_models(get_settings())
 
 
 @pytest.fixture
