@@ -34,6 +34,7 @@ test: $(STAMP) debs
 bench: $(STAMP) debs-bench package
 	$(PY) bench/store.py
 	$(PY) bench/auth.py
+	$(PY) bench/migration.py
 	$(PY) bench/predict.py
 	$(PY) bench/coldstart.py --artifact build/$(STAGE)/deployment.zip
 	$(PY) bench/contention.py

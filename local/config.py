@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.files import atomic_write_bytes
+from local.files import atomic_write_bytes, read_json
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -125,3 +125,24 @@ def apply_app_environment(config: StackConfig) -> None:
     # EMF metric lines on every request drown the console; set it to false to see them.
     env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     env.setdefault("POWERTOOLS_SERVICE_NAME", "amr")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
+
+
+def running_stack(config: StackConfig | None = None) -> StackConfig | None:
+    """The configuration of the stack running on this state directory (found through its
+    `runtime.json`), or None when none runs there."""
+    cfg = config or load_config()
+    runtime = read_json(cfg.state_dir / RUNTIME_FILE)
+    if runtime is None or not _alive(int(runtime.get("pid", 0))):
+        return None  # never started, or left behind by a killed stack
+    port = int(str(runtime["emulator_url"]).rsplit(":", 1)[1])
+    return StackConfig(**{**cfg.__dict__, "emulator_port": port})

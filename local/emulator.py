@@ -122,13 +122,71 @@ def serialise_writes() -> Callable[[], None]:
         return serialised
 
     for name, original in originals.items():
-        setattr(DynamoDBBackend, name, locked(original))
+        wrapped = _rollback_by_item(original) if name == "transact_write_items" else original
+        setattr(DynamoDBBackend, name, locked(wrapped))
 
     def undo() -> None:
         for name, original in originals.items():
             setattr(DynamoDBBackend, name, original)
 
     return undo
+
+
+def _rollback_by_item(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Roll a failed transaction back by the items it touched, not by table copies.
+
+    moto deep-copies a whole table once per item of a transaction to undo it on failure:
+    a 100-item transaction against a 20,000-item table took seconds, and an import of
+    10,000 jobs would take hours. Only the items a transaction names can change, so this
+    keeps a copy of those (taken before moto writes anything), hands moto the live table
+    instead of a copy, and on failure puts them back (or deletes the ones that did not
+    exist). Runs under the write lock of `serialise_writes`, so nothing interleaves.
+    """
+    import copy
+    import types
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    def no_table_copy(obj: Any, memo: Any = None) -> Any:
+        return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
+
+    def touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], Any]]:
+        out = []
+        for entry in transact_items:
+            for op_type, op in entry.items():
+                table = backend.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                if op_type == "Put":
+                    attrs = op.get("Item", {})
+                    names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+                    key = {name: attrs[name] for name in names if name in attrs}
+                else:
+                    key = op.get("Key", {})
+                try:
+                    current = backend.get_item(op["TableName"], key)
+                except Exception:  # an invalid key: moto itself rejects the transaction
+                    continue
+                out.append((op["TableName"], key, copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+        return out
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        before = touched(self, transact_items)
+        models.copy = types.SimpleNamespace(deepcopy=no_table_copy)  # type: ignore[attr-defined]
+        try:
+            return original(self, transact_items, *args, **kwargs)
+        except BaseException:
+            for table_name, key, attrs in reversed(before):
+                if attrs is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attrs)
+            raise
+        finally:
+            models.copy = copy  # type: ignore[attr-defined]
+
+    return transact_write_items
 
 
 class Emulator:

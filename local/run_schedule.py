@@ -14,21 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 
 from local import config as stack_config
-from local.files import read_json
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,19 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
-    cfg = stack_config.load_config()
-    runtime = read_json(cfg.state_dir / stack_config.RUNTIME_FILE)
-    if runtime is not None and not _alive(int(runtime.get("pid", 0))):
-        runtime = None  # left behind by a killed stack
-    if runtime is None:
+    config = stack_config.load_config()
+    cfg = stack_config.running_stack(config)
+    if cfg is None:
         print(
-            f"the local stack is not running (no {stack_config.RUNTIME_FILE} in {cfg.state_dir}); "
+            f"the local stack is not running (no {stack_config.RUNTIME_FILE} in {config.state_dir}); "
             "start it with `make run`",
             file=sys.stderr,
         )
         return 2
-    port = int(str(runtime["emulator_url"]).rsplit(":", 1)[1])
-    cfg = stack_config.StackConfig(**{**cfg.__dict__, "emulator_port": port})
     stack_config.apply_app_environment(cfg)
 
     from local import discovery

@@ -18,10 +18,7 @@ whose event was not yet delivered is delivered again (at least once, as in S3).
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,7 +29,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from local.emulator import Changes, ChangeTracker
-from local.files import atomic_write_json, read_json
+from local.files import atomic_write_json, read_json, store_blob
 
 log = logging.getLogger("local.state")
 
@@ -305,30 +302,7 @@ class StateStore:
 
     def _store_blob(self, body: Any) -> tuple[str, int]:
         """Stream a body into the blob store; returns (sha256, size)."""
-        directory = self.state_dir / BLOB_DIR
-        directory.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        fd, tmp = tempfile.mkstemp(prefix=".blob.", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in body.iter_chunks(_CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            target = self._blob_path(digest.hexdigest())
-            if target.exists():
-                os.unlink(tmp)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return digest.hexdigest(), size
+        return store_blob(self.state_dir / BLOB_DIR, body.iter_chunks(_CHUNK))
 
     def _remove_unreferenced_blobs(self) -> None:
         """Drop blobs no snapshot names (left by a crash between blob write and snapshot)."""

@@ -15,6 +15,11 @@ Decisions (see the report / docs):
   work (a dummy hash is verified for unknown names). Failures are counted per username
   whether or not it exists (so throttling reveals nothing); the 5th failure within 15
   minutes locks the name for 15 minutes: 429 with Retry-After, even for the right password.
+- Imported accounts (SPEC §16): a legacy bcrypt / pbkdf2_sha256 / Argon2 hash works at
+  login and is replaced by Argon2id at the first success. An account imported with a
+  hash of an unknown scheme answers 403 `password_reset_required` until its owner sets a
+  password through the reset flow (the username is no secret: registration says it is
+  taken).
 """
 from __future__ import annotations
 
@@ -64,6 +69,12 @@ _BAD_RESET = "The reset token is invalid, expired or already used"
 
 class AccountDisabled(Forbidden):
     code = "account_disabled"
+
+
+class PasswordResetRequired(Forbidden):
+    """An account imported with a password hash we cannot verify (SPEC §16)."""
+
+    code = "password_reset_required"
 
 
 def _unauthorized(message: str = _BAD_TOKEN) -> Unauthorized:
@@ -183,6 +194,12 @@ def login(username: str, password: str) -> tuple[UserModel, str]:
         count("auth.login.locked")
         raise _retry_after(state.locked_until)
     user = users.get_user_by_username(username)
+    if user is not None and user.password_reset_required:
+        passwords.verify_password(None, password)  # the same work as any other answer
+        raise PasswordResetRequired(
+            "This account was migrated without a usable password; set a new one with "
+            "POST /auth/password-reset (a token is emailed to the account's address)"
+        )
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
         users.record_login_failure(username, window=LOGIN_WINDOW, limit=LOGIN_LIMIT, lockout=LOCKOUT)
@@ -192,7 +209,8 @@ def login(username: str, password: str) -> tuple[UserModel, str]:
         raise AccountDisabled("This account is deactivated; contact an administrator")
     if state.window_start is not None:
         users.clear_login_failures(username)
-    new_hash = passwords.hash_password(password) if passwords.hasher().check_needs_rehash(user.password_hash or "") else None
+    # Legacy (imported) hashes and older Argon2 parameters become today's Argon2id here.
+    new_hash = passwords.hash_password(password) if passwords.needs_rehash(user.password_hash) else None
     users.record_login(user, new_hash)
     count("auth.login.ok")
     return user, issue_token(user)

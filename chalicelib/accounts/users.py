@@ -150,6 +150,70 @@ def _insert_user(username: str, email: str, password_hash: str, role: str) -> Us
     return user
 
 
+@dataclass(frozen=True)
+class ImportedAccount:
+    """An account brought over from the earlier service (SPEC §16), already validated.
+
+    `password_hash` None means the old hash's scheme is unknown: the account is imported
+    with a password reset required.
+    """
+
+    user_id: str
+    username: str
+    email: str
+    password_hash: str | None
+    role: str
+    is_active: bool
+    created_at: str
+    last_login: str | None = None
+    legacy_id: str | None = None
+
+
+@storage_call("import_user")
+def import_account(account: ImportedAccount) -> bool:
+    """Write an imported account with its guards; False when an account with this id
+    exists already (never overwritten: a rerun, or a record newer than the import).
+    Conflict when another account holds the username or email."""
+    ts = clock.now_iso()
+    user = UserModel(
+        user_key(account.user_id),
+        kind="user",
+        user_id=account.user_id,
+        username=account.username,
+        email=account.email,
+        password_hash=account.password_hash,
+        password_version=0,
+        password_changed_at=ts,
+        password_reset_required=True if account.password_hash is None else None,
+        role=account.role,
+        is_active=account.is_active,
+        created_at=account.created_at,
+        updated_at=ts,
+        last_login=account.last_login,
+        legacy_id=account.legacy_id,
+        list_pk=LIST_PK,
+    )
+    guards = [
+        UserModel(username_key(account.username), kind="username", user_id=account.user_id),
+        UserModel(email_key(account.email), kind="email", user_id=account.user_id),
+    ]
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(user, condition=UserModel.pk.does_not_exist())
+        for guard in guards:
+            tx.save(guard, condition=UserModel.pk.does_not_exist())
+
+    failed = _run_transaction(build)
+    if failed is None:
+        count("users.imported")
+        return True
+    reasons = [r.code if r is not None else None for r in (failed.cancellation_reasons or [])]
+    if reasons[:1] == ["ConditionalCheckFailed"]:
+        return False
+    field = "username" if reasons[1:2] == ["ConditionalCheckFailed"] else "email"
+    raise Conflict(f"the {field} belongs to another account of this stage")
+
+
 @storage_call("get_user")
 def get_user(user_id: str) -> UserModel | None:
     """The account, read consistently: a password change or deactivation counts at once."""
@@ -271,6 +335,7 @@ def _password_actions(new_hash: str) -> list[Any]:
         UserModel.reset_hash.remove(),
         UserModel.reset_issued_at.remove(),
         UserModel.reset_expires_at.remove(),
+        UserModel.password_reset_required.remove(),
     ]
 
 

@@ -99,6 +99,8 @@ class JobModel(Model):
     archive_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
     summary = MapAttribute(null=True)  # type: ignore[var-annotated]
     expires_at = TTLAttribute(null=True)
+    #: jobs imported from the earlier service (source `legacy`): its id, status and file paths
+    legacy = MapAttribute(null=True)  # type: ignore[var-annotated]
 
     user_created_index = UserCreatedIndex()
     user_status_index = UserStatusIndex()
@@ -218,6 +220,10 @@ class UserModel(Model):
     reset_hash = UnicodeAttribute(null=True)
     reset_issued_at = UnicodeAttribute(null=True)
     reset_expires_at = UnicodeAttribute(null=True)
+    #: imported with a password hash of an unknown scheme: login refused until a reset
+    password_reset_required = BooleanAttribute(null=True)
+    #: the account's id in the earlier service, when it was not a UUID
+    legacy_id = UnicodeAttribute(null=True)
     # login throttle
     failures = NumberAttribute(null=True)
     window_start = UnicodeAttribute(null=True)

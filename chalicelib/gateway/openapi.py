@@ -30,7 +30,8 @@ Auth = Literal["public", "user", "admin"]
 ERROR_REASONS: dict[int, str] = {
     400: "Invalid request: malformed JSON, wrong types, unknown fields, values out of range, bad page token",
     401: "Missing, invalid or expired bearer token",
-    403: "The caller may not do this (a deactivated account, or not an administrator)",
+    403: "The caller may not do this (a deactivated account, not an administrator, or a migrated "
+         "account that must reset its password: code password_reset_required)",
     404: "No such resource for this caller (another user's job is 404 too)",
     409: "The resource's state does not allow this (e.g. job already terminal, or Running)",
     415: "The body must be JSON with Content-Type: application/json",
@@ -99,7 +100,7 @@ ROUTES: tuple[RouteDoc, ...] = (
     RouteDoc("POST", "/auth/register", "Create an account", "public", 201, _accounts("UserOut"),
              _accounts("RegisterRequest"), errors=(409, 429), tag="auth"),
     RouteDoc("POST", "/auth/login", "Exchange username and password for a bearer token", "public", 200,
-             _accounts("TokenOut"), _accounts("LoginRequest"), errors=(401, 429), tag="auth"),
+             _accounts("TokenOut"), _accounts("LoginRequest"), errors=(401, 403, 429), tag="auth"),
     RouteDoc("GET", "/auth/me", "The caller's account", "user", 200, _accounts("UserOut"), tag="auth"),
     RouteDoc("POST", "/auth/password", "Change the password; older tokens stop working", "user", 204, None,
              _accounts("PasswordChangeRequest"), errors=(403, 429), tag="auth"),

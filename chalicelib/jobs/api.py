@@ -172,6 +172,8 @@ def job_logs(job_id: str, request: Request) -> Response:
 def job_results(job_id: str) -> Response:
     """predictions.json plus presigned links; Archived jobs are read from the archive."""
     job = _job_for_caller(job_id)
+    if job.source == lifecycle.LEGACY_SOURCE and job.status in (lifecycle.COMPLETED, lifecycle.ARCHIVED):
+        return _legacy_results(job)
     if job.status == lifecycle.COMPLETED:
         files = _result_objects(job)
     elif job.status == lifecycle.ARCHIVED:
@@ -181,6 +183,38 @@ def job_results(job_id: str) -> Response:
     predictions = _read_predictions(files)
     urls = {name: s3layout.presigned_download(bucket, key) for name, (bucket, key) in sorted(files.items())}
     return web.json_response({**predictions, "download_urls": urls})
+
+
+class ResultsNotMigrated(NotFound):
+    code = "results_not_migrated"
+
+
+def _legacy_results(job: JobModel) -> Response:
+    """A job imported from the earlier service: its original result file, as it was
+    (the earlier service's format is not ours, so no genes are read out of it)."""
+    if job.status == lifecycle.ARCHIVED and job.archive_keys:
+        files = _archived_objects(job)  # moved to the archive by maintenance
+    elif job.result_keys:
+        files = _result_objects(job)
+    else:
+        raise ResultsNotMigrated(
+            "This job was imported from the earlier service without its result file: "
+            "its results were not migrated"
+        )
+    urls = {name: s3layout.presigned_download(bucket, key) for name, (bucket, key) in sorted(files.items())}
+    return web.json_response(
+        {
+            "job_id": job.job_id,
+            "database": {"name": "legacy", "version": None},
+            "genes": [],
+            "resistance": {},
+            "stats": {},
+            "legacy": True,
+            "message": "Imported from the earlier service: the original result file is in download_urls; "
+            "genes and resistance were not re-derived from it",
+            "download_urls": urls,
+        }
+    )
 
 
 def _name(key: str) -> str:

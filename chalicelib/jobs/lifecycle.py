@@ -15,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -50,6 +50,8 @@ TTL_GRACE = timedelta(days=7)
 MAX_TX_ATTEMPTS = 5
 GLOBAL_SCOPE = counters.GLOBAL_SCOPE
 user_scope = counters.user_scope
+#: `source` of jobs imported from the earlier service (SPEC §16).
+LEGACY_SOURCE = "legacy"
 
 _event_seq = itertools.count()
 _event_origin = f"{os.getpid() % 10000:04d}{random.randrange(16**4):04x}"
@@ -87,6 +89,43 @@ def _event(job_id: str, message: str, level: str, timestamp: str, data: dict[str
     )
 
 
+def add_to_counters(tx: TransactWrite, user_id: str, job_id: str, deltas: Mapping[str, float]) -> None:
+    """Add `deltas` (counter attribute -> amount) to the user's and the global counter
+    shards of `job_id` inside `tx`: how jobs that did not come through `create_job` /
+    `transition` (imports) are counted; `counters` keeps the item layout."""
+    actions = [getattr(CounterModel, name).add(amount) for name, amount in sorted(deltas.items()) if amount]
+    if actions:
+        counters.add_in(tx, user_id=user_id, job_id=job_id, actions=actions)
+
+
+def counter_deltas(job: JobModel) -> dict[str, float]:
+    """What a job in its status has added to the counters over its life, as if it had
+    been created and moved here through `create_job` and `transition`."""
+    deltas: dict[str, float] = {CounterModel.status_attr(job.status).attr_name: 1, "created_total": 1}
+    model_attr = CounterModel.model_attr(job.model_name or "")
+    if model_attr is not None:
+        deltas[model_attr.attr_name] = 1
+    if job.status in (COMPLETED, ARCHIVED):
+        deltas["completed_total"] = 1
+        if job.started_at and job.completed_at:
+            seconds = (clock.parse_iso(job.completed_at) - clock.parse_iso(job.started_at)).total_seconds()
+            if seconds >= 0:
+                deltas["duration_sum"], deltas["duration_count"] = round(seconds, 3), 1
+    elif job.status == ERROR:
+        deltas["error_total"] = 1
+    elif job.status == CANCELLED:
+        deltas["cancelled_total"] = 1
+    return deltas
+
+
+class _ConditionFailed(InvalidTransition):
+    """A refused transaction, with DynamoDB's per-item reasons (None where it passed)."""
+
+    def __init__(self, message: str, reasons: list[str | None]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
 def _run_transaction(build: Any, what: str) -> None:
     """Commit a transaction, retrying only DynamoDB's transient TransactionConflict.
 
@@ -100,9 +139,10 @@ def _run_transaction(build: Any, what: str) -> None:
                 build(tx)
             return
         except TransactWriteError as exc:
-            reasons = [r.code for r in (exc.cancellation_reasons or []) if r is not None]
+            per_item = [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
+            reasons = [r for r in per_item if r is not None]
             if "ConditionalCheckFailed" in reasons:
-                raise InvalidTransition(what) from None
+                raise _ConditionFailed(what, per_item) from None
             if "TransactionConflict" in reasons and attempt + 1 < MAX_TX_ATTEMPTS:
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))
                 continue
@@ -159,6 +199,114 @@ def create_job(
     count("jobs.created")
     logger.info("job created", extra={"job_id": job_id, "user_id": user_id})
     return job
+
+
+#: DynamoDB's limit of items in one transaction.
+MAX_TX_ITEMS = 100
+
+
+@dataclass(frozen=True)
+class ImportedJob:
+    """A job brought into the service in its final form (SPEC §16), with the events to
+    record (level, message) at the moment of import."""
+
+    job: JobModel
+    events: tuple[tuple[str, str], ...]
+
+    @property
+    def size(self) -> int:
+        return 1 + len(self.events)
+
+
+def imported_job(
+    *, job_id: str, user_id: str, status: str, created_at: str, **fields: Any
+) -> JobModel:
+    """A job record for `import_jobs`. Retention counts from the import (the job entered
+    its status in this service now), so history older than the policy's retention is
+    not purged by the next maintenance run; `created_at`, `started_at`, `completed_at`
+    keep the original times."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    ts = clock.now_iso()
+    fields.setdefault("updated_at", ts)
+    return JobModel(
+        job_id,
+        user_id=user_id,
+        status=status,
+        user_status=f"{user_id}#{status}",
+        created_at=created_at,
+        status_changed_at=ts,
+        expires_at=_expiry(status, ts),
+        source=LEGACY_SOURCE,
+        **fields,
+    )
+
+
+def _import_chunks(batch: Sequence[ImportedJob]) -> list[list[ImportedJob]]:
+    """Transactions of one owner and one counter shard each (so each updates two counter
+    items, the user's and the global shard, once) within DynamoDB's item limit."""
+    chunks: list[list[ImportedJob]] = []
+    by_user: dict[tuple[str, int], list[ImportedJob]] = {}
+    for item in batch:
+        by_user.setdefault((item.job.user_id, counters.shard_of(item.job.job_id)), []).append(item)
+    for items in by_user.values():
+        chunk: list[ImportedJob] = []
+        for item in items:
+            if chunk and sum(i.size for i in chunk) + item.size + 2 > MAX_TX_ITEMS:
+                chunks.append(chunk)
+                chunk = []
+            chunk.append(item)
+        chunks.append(chunk)
+    return chunks
+
+
+@storage_call("import_jobs")
+def import_jobs(batch: Sequence[ImportedJob]) -> list[str]:
+    """Write imported jobs in whatever status they have, each with its events, and
+    count them, transaction by transaction; a job whose id exists already is never
+    overwritten. Returns the ids that existed (and were left alone)."""
+    present: list[str] = []
+    for chunk in _import_chunks(batch):
+        while chunk:
+            try:
+                _write_import(chunk)
+                break
+            except _ConditionFailed as exc:
+                positions = _job_positions(chunk)
+                refused = {positions[i] for i, r in enumerate(exc.reasons) if r == "ConditionalCheckFailed" and i in positions}
+                if not refused:
+                    raise
+                present += [chunk[i].job.job_id for i in sorted(refused)]
+                chunk = [item for i, item in enumerate(chunk) if i not in refused]
+    return present
+
+
+def _job_positions(chunk: list[ImportedJob]) -> dict[int, int]:
+    """Transaction item index of each job's put -> its index in `chunk`."""
+    out, at = {}, 0
+    for index, item in enumerate(chunk):
+        out[at] = index
+        at += item.size
+    return out
+
+
+def _write_import(chunk: list[ImportedJob]) -> None:
+    ts = clock.now_iso()
+    totals: dict[str, float] = {}
+    for item in chunk:
+        for name, amount in counter_deltas(item.job).items():
+            totals[name] = totals.get(name, 0) + amount
+
+    def build(tx: TransactWrite) -> None:
+        for item in chunk:
+            tx.save(item.job, condition=JobModel.job_id.does_not_exist())
+            for level, message in item.events:
+                tx.save(_event(item.job.job_id, message, level, ts, {"source": LEGACY_SOURCE}))
+        first = chunk[0].job
+        add_to_counters(tx, first.user_id, first.job_id, {k: round(v, 3) for k, v in totals.items()})
+
+    _run_transaction(build, "an imported job exists already")
+    count("jobs.imported", len(chunk))
 
 
 @storage_call("get_job")

@@ -367,6 +367,12 @@ def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport
     """Copy (compressed) → transition to Archived → delete the originals."""
     settings, rules = get_settings(), current.archiving
     results = _result_sources(job)
+    if not results and job.source == lifecycle.LEGACY_SOURCE:
+        # Imported without its result file (docs/operations.md): nothing to move, and
+        # failing here every run would keep the oldest jobs in front of the queue.
+        lifecycle.transition(job, lifecycle.ARCHIVED, archive_keys=[],
+                             message="Status Completed -> Archived: imported without result files, nothing to move")
+        return
     if not results:
         raise NotFound("No result files found to archive; the job stays Completed")
     archived = []
