@@ -22,7 +22,7 @@ def _password(from_stdin: bool, confirm: bool) -> str:
         if not password:
             raise CliError("No password on standard input", Exit.USAGE)
         return password
-    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password" if confirm else False))
 
 
 def _log_in(s: Session, username: str, password: str) -> None:

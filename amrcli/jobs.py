@@ -50,7 +50,7 @@ def list_jobs(
     all_pages: Annotated[bool, typer.Option("--all", help="Every page, not only the newest.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Your jobs, newest first."""
+    """Your jobs, newest first (Resistant: how many antibiotics; `amr results JOB` names them)."""
     s = session(ctx)
     api = s.api()
     jobs: list[dict[str, Any]] = []
@@ -73,11 +73,11 @@ def list_jobs(
             status_text(j["status"]),
             f"{float(j['progress'] or 0):g}%",
             j["created_at"],
-            ", ".join(resistant_antibiotics(j)),
+            len(resistant_antibiotics(j)) if j.get("summary") else "",
         ]
         for j in jobs
     ]
-    s.out.table(["Job", "Name", "Status", "Progress", "Created", "Resistant to"], rows)
+    s.out.table(["Job", "Name", "Status", "Progress", "Created", "Resistant"], rows)
     if token and s.out.rich:
         s.out.note("More jobs: add --all.")
 
@@ -149,24 +149,20 @@ def _write_files(api: Api, out: Output, urls: dict[str, str], names: list[str], 
 
 
 def _phenotype_table(out: Output, predictions: dict[str, Any]) -> None:
+    phenotypes = phenotype_rows(predictions)
+    graded = any(row["match"] is not None for row in phenotypes)  # the gene profile has no match level
     rows = []
-    for row in phenotype_rows(predictions):
+    for row in phenotypes:
         style = "bold red" if row["phenotype"] == RESISTANT else "green"
-        rows.append(
-            [
-                row["antimicrobial"],
-                row["class"],
-                Text(row["phenotype"], style=style),
-                "" if row["match"] is None else row["match"],
-                row["determinants"],
-            ]
-        )
+        match = ["" if row["match"] is None else row["match"]] if graded else []
+        rows.append([row["antimicrobial"], row["class"], Text(row["phenotype"], style=style), *match, row["determinants"]])
     database = predictions.get("database") or {}
     title = f"Job {predictions.get('job_id')} · {database.get('name', '')} {database.get('version', '')}".strip()
     if predictions.get("species"):
         title += f" · {predictions['species']}"
     if rows:
-        out.table(["Antimicrobial", "Class", "Phenotype", "Match", "Genes and mutations"], rows, title=title)
+        columns = ["Antimicrobial", "Class", "Phenotype", *(["Match"] if graded else []), "Genes and mutations"]
+        out.table(columns, rows, title=title)
     else:
         out.note("No resistance determinant found.")
     genes = gene_rows(predictions)

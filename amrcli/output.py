@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +27,8 @@ STATUS_STYLES = {
     "Cancelled": "magenta",
     "Archived": "blue",
 }
+#: Columns a terminal table never folds (ids and times are copied and compared whole).
+NO_WRAP = frozenset({"Job", "User", "Created", "Last login", "Status"})
 TERMINAL = frozenset({"Completed", "Error", "Cancelled", "Archived"})
 FAILED = frozenset({"Error", "Cancelled"})
 
@@ -78,9 +81,9 @@ class Output:
                 sys.stdout.write("\t".join(_plain(v) for v in row) + "\n")
             sys.stdout.flush()
             return
-        table = Table(title=title, title_justify="left", header_style="bold")
+        table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold", no_wrap=column in NO_WRAP)
         for row in rows:
             table.add_row(*[v if isinstance(v, Text) else Text(_plain(v)) for v in row])
         self.out.print(table)

@@ -69,6 +69,8 @@ def test_banner_names_urls_buckets_and_examples(stack: Stack) -> None:
         f"s3://{UPLOAD_BUCKET}/inbox/",
         "/admin/maintenance",
         "local.run_schedule",
+        f"AMR_API_URL={stack.api}",
+        "amr submit genome.fa --wait",
     ):
         assert expected in banner
     assert ADMIN_PASSWORD not in banner  # a chosen password is never echoed
