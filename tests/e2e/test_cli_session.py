@@ -160,7 +160,7 @@ def test_submit_under_a_terminal_draws_bars_and_colours(stack: Stack, home: Path
     assert ANSI in screen  # colour
     assert "━" in screen and "isolate 1.fa.gz" in screen and "kB" in screen  # the upload bar, in bytes
     assert "100%" in screen and "Completed" in screen  # the job's bar and status
-    assert "┃" in screen and "Resistant to" in screen  # the final table, drawn
+    assert "────" in screen and "Resistant to" in screen  # the final table, drawn
 
 
 @needs_db
