@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from enum import Enum
 from typing import Annotated, Any, Optional
+from urllib.parse import quote
 
 import typer
 from rich.text import Text
@@ -99,7 +100,7 @@ def user(
             change["is_active"] = active
         if role is not None:
             change["role"] = role.value
-        match = _as_admin(lambda: api.call("PATCH", f"/admin/users/{match['user_id']}", json=change))
+        match = _as_admin(lambda: api.call("PATCH", f"/admin/users/{quote(match['user_id'], safe='')}", json=change))
     if as_json:
         s.out.json(match)
     else:

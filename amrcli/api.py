@@ -9,6 +9,7 @@ which must never travel to S3.
 from __future__ import annotations
 
 from typing import Any, Mapping
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 import httpx
@@ -22,6 +23,12 @@ TRANSFER_TIMEOUT = httpx.Timeout(30.0, connect=10.0, write=None, read=300.0)
 CONNECT_RETRIES = 2
 USER_AGENT = f"amr-cli/{__version__}"
 LOGIN_HINT = "Run `amr login` to log in again."
+
+
+def job_path(job_id: str, action: str = "") -> str:
+    """`/jobs/{id}[/action]` with the id as one path segment: `../auth/me` stays a (missing) job."""
+    segment = quote(job_id, safe="") if job_id.strip(".") else job_id.replace(".", "%2E")
+    return f"/jobs/{segment}" + (f"/{action}" if action else "")
 
 
 class ApiError(CliError):

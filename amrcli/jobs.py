@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.text import Text
 
-from amrcli.api import Api
+from amrcli.api import Api, job_path
 from amrcli.app import JsonFlag, app, session
 from amrcli.errors import CliError, Exit
 from amrcli.live import any_failed, outcome_table, watch_jobs
@@ -86,7 +86,7 @@ def list_jobs(
 def show(ctx: typer.Context, job_id: JobId, as_json: JsonFlag = False) -> None:
     """One job: status, progress, times, input, parameters, error or findings."""
     s = session(ctx)
-    job = s.api().call("GET", f"/jobs/{job_id}")
+    job = s.api().call("GET", job_path(job_id))
     if as_json:
         s.out.json(job)
         return
@@ -98,7 +98,7 @@ def watch(ctx: typer.Context, job_id: JobId, as_json: JsonFlag = False) -> None:
     """Follow a job live until it ends; exit 1 if it ends in Error or Cancelled."""
     s = session(ctx)
     api = s.api()
-    final = watch_jobs(api, s.out, [api.call("GET", f"/jobs/{job_id}")])
+    final = watch_jobs(api, s.out, [api.call("GET", job_path(job_id))])
     if as_json:
         s.out.json(final[0])
     else:
@@ -190,7 +190,7 @@ def results(
     api = s.api()
     if as_json:
         fmt = fmt or Format.json
-    answer = api.call("GET", f"/jobs/{job_id}/results")
+    answer = api.call("GET", job_path(job_id, "results"))
     urls: dict[str, str] = answer.pop("download_urls", {}) or {}
     if output is not None:
         wanted = FORMAT_FILES.get(fmt) if fmt else None
@@ -211,7 +211,7 @@ def cancel(ctx: typer.Context, job_ids: Annotated[list[str], typer.Argument(meta
     s = session(ctx)
     api = s.api()
     for job_id in job_ids:
-        job = api.call("POST", f"/jobs/{job_id}/cancel")
+        job = api.call("POST", job_path(job_id, "cancel"))
         s.out.line(f"{job['job_id']}\t{job['status']}")
 
 
@@ -221,5 +221,5 @@ def delete(ctx: typer.Context, job_ids: Annotated[list[str], typer.Argument(meta
     s = session(ctx)
     api = s.api()
     for job_id in job_ids:
-        api.call("DELETE", f"/jobs/{job_id}")
+        api.call("DELETE", job_path(job_id))
         s.out.line(f"{job_id}\tdeleted")

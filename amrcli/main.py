@@ -5,6 +5,7 @@ exit status of SPEC §14 and a message on stderr — never a stack trace.
 """
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import httpx
@@ -30,6 +31,17 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
         return int(Exit.INTERRUPTED)
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # an answer of an unexpected shape
+        if os.environ.get("AMR_DEBUG"):
+            raise
+        out.error(
+            CliError(
+                f"Unexpected answer from {session.api_url} ({type(exc).__name__}: {exc})",
+                Exit.UNAVAILABLE,
+                "Is --api pointing at the AMR service? AMR_DEBUG=1 shows where it happened.",
+            )
+        )
+        return int(Exit.UNAVAILABLE)
     except typer.TyperException as exc:  # usage errors (exit 2), shown with the usage line
         show = getattr(exc, "show", None)
         if callable(show):

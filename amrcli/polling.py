@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from amrcli.api import Api, ApiError
+from amrcli.api import Api, ApiError, job_path
 from amrcli.errors import CliError, Exit
 from amrcli.output import TERMINAL
 
@@ -81,7 +81,7 @@ def poll_jobs(
         for job_id in job_ids:
             if job_id in latest and latest[job_id]["status"] in TERMINAL:
                 continue
-            job = api.call("GET", f"/jobs/{job_id}")
+            job = api.call("GET", job_path(job_id))
             before = latest.get(job_id)
             latest[job_id] = job
             if before is None or (before["status"], before["progress"]) != (job["status"], job["progress"]):
@@ -117,7 +117,7 @@ def follow_logs(
         nonlocal page_token, seen_on_page
         emitted = False
         while True:
-            page = api.call("GET", f"/jobs/{job_id}/logs", params={"next_token": page_token, "limit": 100})
+            page = api.call("GET", job_path(job_id, "logs"), params={"next_token": page_token, "limit": 100})
             events = page["events"]
             for event in events[seen_on_page:]:
                 emit(event)
@@ -134,7 +134,7 @@ def follow_logs(
 
     def probe() -> bool:
         nonlocal job
-        job = api.call("GET", f"/jobs/{job_id}")  # status first: the events up to it are written
+        job = api.call("GET", job_path(job_id))  # status first: the events up to it are written
         return read_new()
 
     poller.run(probe, lambda: job.get("status") in TERMINAL)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from amrcli import inputs
-from amrcli.api import Api
+from amrcli.api import Api, job_path
 from amrcli.app import JsonFlag, Session, app, session
 from amrcli.errors import CliError, Exit
 from amrcli.live import any_failed, outcome_table, watch_jobs
@@ -44,7 +44,7 @@ def _cancel_all(api: Api, created: list[Created]) -> tuple[list[Created], list[C
     cancelled, left = [], []
     for item in created:
         try:
-            api.call("POST", f"/jobs/{item.job_id}/cancel")
+            api.call("POST", job_path(item.job_id, "cancel"))
             cancelled.append(item)
         except CliError:
             left.append(item)

@@ -237,6 +237,24 @@ def test_an_unreachable_service_is_exit_5_with_what_to_do(capsys: pytest.Capture
     assert f"Cannot reach {API}" in err and "make run" in err
 
 
+def test_job_ids_stay_one_path_segment_and_odd_answers_are_no_trace(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logged_in()
+    paths: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path.decode())
+        return httpx.Response(200, json={"not": "a job"})
+
+    monkeypatch.delenv("AMR_DEBUG", raising=False)
+    assert main(["show", "../auth/me"], httpx.MockTransport(handle)) == Exit.UNAVAILABLE
+    assert main(["cancel", ".."], httpx.MockTransport(handle)) == Exit.UNAVAILABLE
+    assert paths == ["/jobs/..%2Fauth%2Fme", "/jobs/%2E%2E/cancel"]
+    err = capsys.readouterr().err
+    assert "Unexpected answer from" in err and "Traceback" not in err
+
+
 # --- the stored login ------------------------------------------------------------------
 
 
