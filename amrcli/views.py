@@ -17,10 +17,11 @@ def resistant_antibiotics(job: dict[str, Any]) -> list[str]:
     summary = job.get("summary") or {}
     if isinstance(summary.get("resistant"), list):
         return [str(a) for a in summary["resistant"]]
-    found: set[str] = set()
+    found: dict[str, str] = {}  # one entry per antibiotic, however a class spells it
     for antibiotics in (summary.get("resistance") or {}).values():
-        found.update(str(a) for a in antibiotics)
-    return sorted(found, key=str.lower)
+        for name in sorted(str(a) for a in antibiotics):
+            found.setdefault(name.lower(), name)
+    return [found[key] for key in sorted(found)]
 
 
 def _genes_for(genes: Iterable[dict[str, Any]], antibiotic: str, drug_class: str) -> list[str]:
