@@ -81,7 +81,9 @@ class Output:
                 sys.stdout.write("\t".join(_plain(v) for v in row) + "\n")
             sys.stdout.flush()
             return
-        table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        if title:
+            self.out.print(Text(title, style="bold"), soft_wrap=True)
+        table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         for column in columns:
             table.add_column(column, overflow="fold", no_wrap=column in NO_WRAP)
         for row in rows:
