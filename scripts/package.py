@@ -10,7 +10,9 @@ Why a staging copy (OUT/project) instead of packaging the work tree: the artifac
 files that must not be committed — the mappy wheel built from source for Lambda's glibc
 (`vendor/`, which chalice copies into the zip as-is) and the ResFinder database from
 Debian's `resfinder-db` (`chalicelib/data/resfinder-db/`, read at /var/task/... in
-Lambda through AMR_RESFINDER_DB) — and `requirements.txt` minus mappy, so chalice does not
+Lambda through AMR_RESFINDER_DB), the PointFinder database from Debian's
+`resfinder-example` (`chalicelib/data/pointfinder-db/`, through AMR_POINTFINDER_DB; copied
+as Debian ships it, gzip-compressed files included, which the loader reads) — and `requirements.txt` minus mappy, so chalice does not
 try to build mappy itself.
 
 Why the S3 patch: chalice 1.34 refuses to `package` an app with `@app.on_s3_event`
@@ -42,6 +44,11 @@ LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 DB_TARGET = Path("chalicelib") / "data" / "resfinder-db"
 DB_FILES = ("config", "phenotypes.txt", "antibiotic_classes.txt", "VERSION")
 DB_LICENSE = Path("/usr/share/doc/resfinder-db/copyright")
+POINT_DB_TARGET = Path("chalicelib") / "data" / "pointfinder-db"
+POINT_DB_DEFAULT = "/usr/share/doc/resfinder/examples/db_pointfinder"
+POINT_DB_LICENSE = Path("/usr/share/doc/resfinder-example/copyright")
+#: Per species: what the loader reads (each also as NAME.gz).
+POINT_SPECIES_FILES = ("genes.txt", "RNA_genes.txt", "phenotypes.txt")
 #: Logical id of the bucket whose notifications `@app.on_s3_event` handlers receive.
 UPLOAD_BUCKET_ID = "UploadBucket"
 
@@ -125,6 +132,34 @@ def copy_database(project: Path, source: Path) -> Path:
 
     db = load_db(target)
     print(f"ResFinder database {db.version}: {len(db.alleles)} alleles", file=sys.stderr)
+    return target
+
+
+def copy_point_database(project: Path, source: Path) -> Path:
+    """Copy the PointFinder files the loader reads (config, VERSION, per species the gene
+    lists, gene FASTA files and phenotypes.txt) and load every species from the copy."""
+    target = project / POINT_DB_TARGET
+    if not (source / "config").is_file():
+        raise SystemExit(f"PointFinder database not found at {source} (apt-get install resfinder-example)")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config", "VERSION"):
+        shutil.copy2(source / name, target / name)
+    for folder in (p for p in source.iterdir() if p.is_dir()):
+        wanted = set(POINT_SPECIES_FILES)
+        genes = folder / "genes.txt"
+        if genes.is_file():
+            wanted |= {f"{line.strip()}.fsa" for line in genes.read_text().splitlines() if line.strip()}
+        for f in folder.iterdir():
+            if f.name in wanted or f.name.removesuffix(".gz") in wanted:
+                (target / folder.name).mkdir(exist_ok=True)
+                shutil.copy2(f, target / folder.name / f.name)
+    if POINT_DB_LICENSE.is_file():
+        shutil.copy2(POINT_DB_LICENSE, target / "COPYRIGHT")
+    from chalicelib.prediction import pointfinder_db  # the Lambda's own loader proves the copy complete
+
+    db = pointfinder_db.load_db(target)
+    genes = sum(len(db.load(s).genes) for s in db.species)
+    print(f"PointFinder database {db.version}: {len(db.species)} species, {genes} genes", file=sys.stderr)
     return target
 
 
@@ -250,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output directory (default build/STAGE)")
     parser.add_argument("--wheel-dir", type=Path, default=ROOT / "build" / "wheels")
     parser.add_argument("--db", type=Path, default=Path(os.environ.get("AMR_RESFINDER_DB") or "/usr/share/resfinder/db"))
+    parser.add_argument("--point-db", type=Path, default=Path(os.environ.get("AMR_POINTFINDER_DB") or POINT_DB_DEFAULT))
     args = parser.parse_args(argv)
     out = (args.out or ROOT / "build" / args.stage).resolve()
     project = out / "project"
@@ -258,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     stage_project(project)
     vendor_wheel(wheel, project)
     copy_database(project, args.db)
+    copy_point_database(project, args.point_db)
     chalice_package(project, args.stage, out)
     finalize_template(out / "sam.json", args.stage)
     pycs = precompile(out / "deployment.zip")

@@ -10,6 +10,48 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 SUPPORTED_MODELS = ("resfinder",)
+NO_SPECIES = "other"
+#: PointFinder species keys (SPEC §12) and the name ResFinder gives each (its panels use it).
+SPECIES: dict[str, str] = {
+    "escherichia_coli": "escherichia coli",
+    "klebsiella": "klebsiella",
+    "salmonella": "salmonella",
+    "campylobacter": "campylobacter",
+    "enterococcus_faecalis": "enterococcus faecalis",
+    "enterococcus_faecium": "enterococcus faecium",
+    "helicobacter_pylori": "helicobacter pylori",
+    "mycobacterium_tuberculosis": "mycobacterium tuberculosis",
+    "neisseria_gonorrhoeae": "neisseria gonorrhoeae",
+    "staphylococcus_aureus": "staphylococcus aureus",
+    "plasmodium_falciparum": "plasmodium falciparum",
+}
+#: Abbreviations ResFinder's species table accepts for the species above.
+_ABBREVIATIONS = {"e. coli": "escherichia_coli", "e.coli": "escherichia_coli", "e coli": "escherichia_coli",
+                  "ecoli": "escherichia_coli"}
+#: PointFinder databases of a whole genus: "Klebsiella pneumoniae" searches `klebsiella`, as in ResFinder.
+_GENERA = ("klebsiella", "salmonella", "campylobacter")
+SPECIES_HELP = (
+    "one of " + ", ".join(list(SPECIES) + [NO_SPECIES])
+    + " (case-insensitive; ResFinder's spellings such as 'Escherichia coli' or 'Klebsiella pneumoniae' too)"
+)
+
+
+def normalise_species(value: Any) -> str:
+    """The PointFinder key of a species as a user writes it; ValueError naming the accepted values."""
+    if not isinstance(value, str):
+        raise ValueError(f"species must be {SPECIES_HELP}")
+    text = " ".join(value.replace("_", " ").split()).lower()
+    if text in ("", NO_SPECIES):
+        return NO_SPECIES
+    for key, name in SPECIES.items():
+        if text == name:
+            return key
+    if text in _ABBREVIATIONS:
+        return _ABBREVIATIONS[text]
+    words = text.split(" ")
+    if len(words) == 2 and words[0] in _GENERA:
+        return words[0]
+    raise ValueError(f"species must be {SPECIES_HELP}")
 
 
 @dataclass(frozen=True)
@@ -23,6 +65,8 @@ class PredictParams:
     use_cpu: bool = True
     min_identity: float = 0.90
     min_coverage: float = 0.60
+    species: str = NO_SPECIES
+    point_mutations: bool | None = None  # None: true exactly when a species is given
 
     def __post_init__(self) -> None:
         def is_int(v: Any) -> bool:
@@ -47,6 +91,19 @@ class PredictParams:
             v = getattr(self, name)
             if not is_num(v) or not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f"{name} must be a number between 0 and 1")
+        species = normalise_species(self.species)
+        object.__setattr__(self, "species", species)  # frozen: the canonical key is stored
+        if self.point_mutations is None:
+            object.__setattr__(self, "point_mutations", species != NO_SPECIES)
+        elif not isinstance(self.point_mutations, bool):
+            raise ValueError("point_mutations must be a boolean")
+        elif self.point_mutations and species == NO_SPECIES:
+            raise ValueError("point_mutations needs a species: set species to " + SPECIES_HELP)
+
+    @property
+    def species_name(self) -> str | None:
+        """ResFinder's name of the species (its panel name), None without a species."""
+        return SPECIES.get(self.species)
 
     @classmethod
     def from_dict(cls, params: Mapping[str, Any] | None) -> "PredictParams":

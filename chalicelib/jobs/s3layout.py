@@ -26,7 +26,8 @@ MAX_UPLOAD_ENV = "AMR_MAX_UPLOAD_BYTES"
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 #: Files a completed job has under `results/{user_id}/{job_id}/` (SPEC §6).
 PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV = "predictions.json", "predictions.tsv", "hamronization.tsv"
-RESULT_FILES = (PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV)
+POINTFINDER_TSV, PHENOTYPES_TSV = "pointfinder.tsv", "phenotypes.tsv"
+RESULT_FILES = (PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV, POINTFINDER_TSV, PHENOTYPES_TSV)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UPLOAD_KEY = re.compile(r"^uploads/([^/]+)/([0-9a-f-]{36})/([^/]+)$")
 _INBOX_KEY = re.compile(r"^inbox/([^/]+)/(.+)$")

@@ -14,13 +14,13 @@ import unicodedata
 from dataclasses import fields as dataclass_fields
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from chalicelib.core.schemas import QueryModel, RequestModel, ResponseModel
 from chalicelib.jobs import s3layout
 from chalicelib.core.tables import STATUSES
 from chalicelib.core.pagination import MAX_TOKEN_LENGTH
-from chalicelib.jobs.params import SUPPORTED_MODELS, PredictParams
+from chalicelib.jobs.params import SPECIES_HELP, SUPPORTED_MODELS, PredictParams, normalise_species
 
 MAX_SEGMENT_LENGTH = 10_000_000
 MAX_BATCH_SIZE = 1024
@@ -80,6 +80,20 @@ class JobParams(RequestModel):
     use_cpu: bool = Field(_DEFAULTS["use_cpu"], description="Accepted for compatibility; prediction runs on CPU")
     min_identity: float = Field(_DEFAULTS["min_identity"], ge=0.0, le=1.0)
     min_coverage: float = Field(_DEFAULTS["min_coverage"], ge=0.0, le=1.0)
+    species: str = Field(
+        _DEFAULTS["species"], max_length=64,
+        description=f"Species for the chromosomal point-mutation search: {SPECIES_HELP}; 'other': none",
+    )
+    point_mutations: Optional[bool] = Field(
+        None, description="Search the species' PointFinder mutations; omitted or null: true when a species is given"
+    )
+
+    @field_validator("species")
+    @classmethod
+    def _known_species(cls, value: str) -> str:
+        """Checked here too so the error names `params.species`."""
+        normalise_species(value)
+        return value
 
     @model_validator(mode="after")
     def _predictor_rules(self) -> "JobParams":
@@ -173,6 +187,42 @@ class LogsResponse(ResponseModel):
     next_token: Optional[str] = None
 
 
+class MutationOut(ResponseModel):
+    """A known chromosomal point mutation (SPEC §12), named as ResFinder names it."""
+
+    gene: str
+    mutation: str = Field(description="e.g. 'gyrA p.S83L', '23S r.2058A>G', 'ampC-promoter-size-53bp n.-42C>T'")
+    nucleotide_change: str = Field(description="e.g. 'TCG -> TTG'")
+    amino_acid_change: str = Field(description="e.g. 'S -> L', 'RNA mutations' or 'Promoter mutations'")
+    type: Literal["substitution", "insertion", "deletion"]
+    position: int = Field(description="Codon number, or nucleotide position (negative: upstream of the gene)")
+    contig: str
+    contig_position: int = Field(description="1-based position on the contig of the changed codon or base")
+    resistance: list[str] = Field(description="Antibiotics the database lists for this change")
+    pmids: list[str]
+    reference: str = Field(description="PointFinder reference sequence")
+    depth: Optional[float] = None
+
+
+class PhenotypeOut(ResponseModel):
+    """One row of the phenotype table (ResFinder's pheno_table.txt)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    antimicrobial: str
+    drug_class: str = Field(alias="class")
+    phenotype: Literal["Resistant", "No resistance", "NA"]
+    match: Optional[int] = Field(None, ge=0, le=3, description="0 none; 1 partial; 2 < 100 % identity; 3 exact")
+    genetic_background: str = Field(description="Genes 'gene (gene_accession)' and mutations 'gene (p.S83L)'")
+    genes: list[str]
+    mutations: list[str]
+
+
+class PhenotypePanelOut(ResponseModel):
+    name: str = Field(description="ResFinder's panel of the species, e.g. 'escherichia coli'")
+    phenotypes: list[PhenotypeOut]
+
+
 class ResultsResponse(BaseModel):
     """The job's predictions.json (SPEC §6) plus presigned links to every result file.
 
@@ -184,8 +234,14 @@ class ResultsResponse(BaseModel):
 
     job_id: str
     database: dict[str, Any]
+    point_database: Optional[dict[str, Any]] = Field(None, description="PointFinder name and version, when searched")
+    species: Optional[str] = Field(None, description="PointFinder species key; 'other': no point-mutation search")
     genes: list[dict[str, Any]]
+    mutations: list[MutationOut] = Field(default_factory=list)
     resistance: dict[str, list[str]]
+    resistant: list[str] = Field(default_factory=list, description="Antibiotics predicted Resistant")
+    phenotypes: list[PhenotypeOut] = Field(default_factory=list, description="Every antibiotic of the databases")
+    phenotype_panel: Optional[PhenotypePanelOut] = None
     stats: dict[str, Any]
     download_urls: dict[str, str]
 

@@ -46,7 +46,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 import mappy
 
-from chalicelib.jobs.params import PredictParams
+from chalicelib.jobs.params import NO_SPECIES, PredictParams
+from chalicelib.prediction import phenotypes, pointfinder_db
+from chalicelib.prediction.phenotypes import PhenotypeTable
+from chalicelib.prediction.pointfinder import PointResult, PointSearch
 from chalicelib.prediction.resfinder_db import Allele, ResfinderDB, load_db
 
 ALLOWED_OVERLAP = 30
@@ -116,6 +119,9 @@ class GeneHit:
     ref_end: int
     alignment_length: int  # alignment columns (matches, mismatches, gaps)
     mechanism: str = ""
+    #: alleles aligned to exactly this locus with the same identity and coverage: ResFinder
+    #: reports each, and its phenotype table counts every one of them
+    tied: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """SPEC §6 gene entry."""
@@ -148,6 +154,19 @@ class Prediction:
     database_name: str
     database_version: str
     params: PredictParams = field(default_factory=PredictParams)
+    #: point mutations (None when the job searched none) and the phenotype table
+    point: PointResult | None = None
+    point_database_version: str | None = None
+    phenotypes: PhenotypeTable | None = None
+
+    @property
+    def species(self) -> str:
+        return self.params.species
+
+    @property
+    def resistant(self) -> list[str]:
+        """Antibiotics predicted Resistant (the phenotype table's answer)."""
+        return self.phenotypes.resistant if self.phenotypes else []
 
     def stats(self) -> dict[str, Any]:
         """SPEC §6 ``stats`` object."""
@@ -290,6 +309,7 @@ def predict(
     *,
     db: ResfinderDB | None = None,
     input_fraction: Callable[[], float | None] | None = None,
+    point_db: pointfinder_db.PointFinderDB | None = None,
 ) -> Prediction:
     """Predict acquired resistance genes in ``contigs`` (iterable of ``(id, sequence)``).
 
@@ -298,10 +318,16 @@ def predict(
     (optional) returns the fraction of the input consumed so far (e.g.
     ``lambda: reader.fraction(size)``) and makes ``BatchProgress.fraction``
     meaningful.  Errors raised by ``contigs`` (e.g. ``fasta.InputError``)
-    propagate unchanged.
+    propagate unchanged.  With ``params.point_mutations`` the species' PointFinder genes
+    are searched in the same pass (:class:`chalicelib.prediction.pointfinder.PointSearch`).
     """
     params = params or PredictParams()
     db = db or load_db()
+    search: PointSearch | None = None
+    point_version: str | None = None
+    if params.point_mutations and params.species != NO_SPECIES:
+        pdb = point_db or pointfinder_db.load_db()
+        search, point_version = PointSearch(pdb.load(params.species)), pdb.version
     t0 = time.perf_counter()
     aligner, index_seconds = _aligner_and_seconds(db)
     min_id, min_cov = float(params.min_identity), float(params.min_coverage)
@@ -328,6 +354,8 @@ def predict(
             c = _to_cand(h, seg.contig_index, seg.offset)
             if c.identity >= min_id and c.coverage >= min_cov:
                 found.append(c)
+        if search is not None:
+            search.scan(seg.contig_seq, seg.contig_index, seg.offset, seg.end, local_buffer())
         return found, windows
 
     contig_names: list[str] = []
@@ -400,6 +428,10 @@ def predict(
                 raise Cancelled(progress)
 
     genes = _resolve(cands, db, contig_names)
+    point = search.finish(contig_names) if search is not None else None
+    table = phenotypes.build(
+        db, genes, point.mutations if point else (), search.species if search else None, params.species_name
+    )
     return Prediction(
         genes=genes,
         resistance=resistance_profile(genes, db),
@@ -411,6 +443,9 @@ def predict(
         database_name=db.name,
         database_version=db.version,
         params=params,
+        point=point,
+        point_database_version=point_version,
+        phenotypes=table,
     )
 
 
@@ -440,13 +475,19 @@ def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> li
     )
     accepted: dict[tuple[str, int], list[_Cand]] = {}  # (class db, contig) -> kept hits
     winners: dict[int, _Cand] = {}
+    ties: dict[int, dict[str, None]] = {}
     for c in ordered:
         allele = db.alleles[c.allele]
         for cls in allele.db_classes or ("",):
             kept = accepted.setdefault((cls, c.contig_index), [])
-            if all(_overlap(c, k) <= ALLOWED_OVERLAP for k in kept):
+            clash = [k for k in kept if _overlap(c, k) > ALLOWED_OVERLAP]
+            if not clash:
                 kept.append(c)
                 winners[id(c)] = c
+            for k in clash:
+                if (k.allele != c.allele and (k.start0, k.end0) == (c.start0, c.end0)
+                        and k.identity == c.identity and k.coverage == c.coverage):
+                    ties.setdefault(id(k), {})[c.allele] = None
     # The same allele winning in two class databases at one locus is one call.
     final: list[_Cand] = []
     for c in sorted(winners.values(), key=lambda c: (c.contig_index, c.start0, c.allele)):
@@ -477,6 +518,7 @@ def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> li
                 ref_end=c.r_en,
                 alignment_length=c.blen,
                 mechanism=a.mechanism,
+                tied=tuple(ties.get(id(c), ())),
             )
         )
     return hits
@@ -501,6 +543,7 @@ def predict_stream(
     params: PredictParams | None = None,
     on_batch: Callable[[BatchProgress], bool | None] | None = None,
     db: ResfinderDB | None = None,
+    point_db: pointfinder_db.PointFinderDB | None = None,
 ) -> Prediction:
     """Read a (gzip) FASTA from a binary stream and predict; ``size`` (bytes) enables
     ``BatchProgress.fraction``.  Raises ``fasta.InputError`` for bad input and
@@ -514,4 +557,5 @@ def predict_stream(
         on_batch,
         db=db,
         input_fraction=(lambda: reader.fraction(size)) if size else None,
+        point_db=point_db,
     )

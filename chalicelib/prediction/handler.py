@@ -297,7 +297,8 @@ def metadata_settings(
     """Job name and params from object metadata: (name, params, problem, ignored names).
 
     `x-amz-meta-job-name` names the job (default: the file name). Other entries naming a
-    parameter of SPEC §6 (`segment_length` or `segment-length`) override its default.
+    parameter of SPEC §6 or §12 (`segment_length` or `segment-length`, `species`,
+    `point-mutations`) override its default.
     Values are text: they are converted to the parameter's type, then validated by the
     same model as `POST /jobs` params, so both entry points accept exactly the same
     values. An invalid value is a `problem` (the job then ends in Error naming it);
@@ -321,7 +322,7 @@ def metadata_settings(
             continue
         header_of[param] = f"x-amz-meta-{meta_name}"
         try:
-            overrides[param] = _convert(value, type(fields[param].default))
+            overrides[param] = _convert(value, _kind(fields[param].type))
         except ValueError:
             problems.append(f"{header_of[param]}={value!r} is not a valid {param}")
     if not problems:
@@ -339,6 +340,12 @@ def _describe(error: Mapping[str, Any], header_of: Mapping[str, str]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"{header_of.get(loc[0], loc[0])}: {message}" if loc else message
+
+
+def _kind(annotation: Any) -> type:
+    """The type a parameter's annotation names first (`bool | None` is a bool)."""
+    first = str(annotation).split("|")[0].strip()
+    return {"bool": bool, "int": int, "float": float}.get(first, str)
 
 
 def _convert(text: str, kind: type) -> Any:
@@ -435,7 +442,7 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
         lifecycle.transition(
             job,
             lifecycle.COMPLETED,
-            message=f"Completed: {len(pred.genes)} gene(s) in {pred.contigs} contig(s), {pred.seconds:.1f} s",
+            message=_completion_message(pred),
             result_keys=keys,
             summary=results.summary(pred),
         )
@@ -445,6 +452,17 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
         _delete_results(keys)
         return Outcome(ref.key, CANCELLED, job.job_id)
     return Outcome(ref.key, COMPLETED, job.job_id)
+
+
+def _completion_message(pred: Prediction) -> str:
+    found = f"{len(pred.genes)} gene(s)"
+    if pred.point is not None:
+        found += f", {len(pred.point.mutations)} point mutation(s) ({pred.species})"
+    resistant = ", ".join(pred.resistant[:20]) + (" ..." if len(pred.resistant) > 20 else "")
+    return (
+        f"Completed: {found} in {pred.contigs} contig(s), {pred.seconds:.1f} s; "
+        + (f"resistant to {resistant}" if resistant else "no resistance predicted")
+    )
 
 
 class ProgressTracker:

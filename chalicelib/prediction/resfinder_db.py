@@ -21,6 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 DEFAULT_DB_DIR = "/usr/share/resfinder/db"
 DB_ENV_VAR = "AMR_RESFINDER_DB"
@@ -65,6 +66,14 @@ class ResfinderDB:
     class_names: dict[str, str]  # config db_prefix -> display name
     antibiotic_classes: dict[str, str] = field(default_factory=dict)  # antibiotic (lower) -> class
     name: str = DB_NAME
+    #: antibiotic (lower) -> every class it belongs to (lower), as ResFinder's class definitions
+    class_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: allele name -> antibiotics (lower) of every phenotypes.txt row of that allele
+    allele_antibiotics: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: antibiotics (lower) in the order phenotypes.txt first names them
+    antibiotic_order: tuple[str, ...] = ()
+    #: species panel (lower) -> antibiotics (lower), from phenotype_panels.txt
+    panels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def class_of_antibiotic(self, antibiotic: str, fallback: str) -> str:
         """Drug class of one phenotype (antibiotic); ``fallback`` when the DB does not list it."""
@@ -145,34 +154,91 @@ def _read_phenotypes(path: Path) -> dict[str, tuple[str, tuple[str, ...], str]]:
     resistance, Notes, Required_gene.
     """
     out: dict[str, tuple[str, tuple[str, ...], str]] = {}
-    f = path / "phenotypes.txt"
-    if not f.is_file():
-        return out
-    for i, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines()):
-        if i == 0 or not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) < 3:
-            continue
+    for cols in _rows(path / "phenotypes.txt", header=True, min_columns=3):
         mechanism = cols[4].strip() if len(cols) > 4 else ""
         out.setdefault(cols[0].strip(), (cols[1].strip(), _split_phenotypes(cols[2]), mechanism))
     return out
 
 
+def _rows(f: Path, header: bool = False, min_columns: int = 1) -> Iterator[list[str]]:
+    """Tab-separated rows of one database table: no blank or '#' lines (nor the header)."""
+    if not f.is_file():
+        return
+    for i, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines()):
+        if (header and i == 0) or not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) >= min_columns:
+            yield cols
+
+
 def _read_antibiotic_classes(path: Path) -> dict[str, str]:
     """``antibiotic_classes.txt``: antibiotic (lower-case) -> class; first listing wins."""
     out: dict[str, str] = {}
-    f = path / "antibiotic_classes.txt"
-    if not f.is_file():
-        return out
-    for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = [c.strip() for c in line.split("\t")]
+    for cols in _rows(path / "antibiotic_classes.txt"):
+        cols = [c.strip() for c in cols]
         cls = cols[0]
         for abx in cols[1:]:
             if abx:
                 out.setdefault(abx.lower(), cls)
+    return out
+
+
+def _antibiotic_list(text: str) -> tuple[str, ...]:
+    """One phenotypes.txt cell as ResFinder's phenotype table reads it: lower case, and
+    nothing for 'unknown'/'none' (see notes is no antibiotic)."""
+    items = tuple(i.strip().lower() for i in text.split(",") if i.strip())
+    if "unknown" in items or "none" in items:
+        return ()
+    return tuple(i for i in items if i != "see notes")
+
+
+def _read_phenotype_table(path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """Every row's antibiotics per allele, and the order antibiotics first appear in."""
+    per_allele: dict[str, dict[str, None]] = {}
+    order: dict[str, None] = {}
+    for cols in _rows(path / "phenotypes.txt", header=True, min_columns=3):
+        names = _antibiotic_list(cols[2])
+        per_allele.setdefault(cols[0].strip(), {}).update(dict.fromkeys(names))
+        order.update(dict.fromkeys(names))
+    return {k: tuple(v) for k, v in per_allele.items()}, tuple(order)
+
+
+def _read_class_lists(path: Path) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for cols in _rows(path / "antibiotic_classes.txt"):
+        cols = [c.strip().lower() for c in cols]
+        for abx in cols[1:]:
+            if abx and cols[0] not in out.setdefault(abx, []):
+                out[abx].append(cols[0])
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _read_panels(path: Path) -> dict[str, tuple[str, ...]]:
+    """phenotype_panels.txt: `:Panel: name` starts a panel, `:Include: other` adds one."""
+    panels: dict[str, list[str]] = {}
+    includes: dict[str, list[str]] = {}
+    f = path / "phenotype_panels.txt"
+    if not f.is_file():
+        return {}
+    current = None
+    for raw in f.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(":Panel:"):
+            current = line[len(":Panel:"):].strip().lower()
+            panels[current] = []
+        elif line.startswith(":Include:") and current:
+            includes.setdefault(current, []).append(line[len(":Include:"):].strip().lower())
+        elif current:
+            panels[current].append(line.lower())
+    out = {}
+    for name, abx in panels.items():
+        merged = dict.fromkeys(abx)
+        for other in includes.get(name, []):
+            merged.update(dict.fromkeys(panels.get(other, [])))
+        out[name] = tuple(merged)
     return out
 
 
@@ -200,6 +266,7 @@ def _load(path: Path) -> ResfinderDB:
         raise DatabaseError(f"ResFinder database directory not found: {path}")
     class_names = _read_config(path)
     phenos = _read_phenotypes(path)
+    allele_antibiotics, antibiotic_order = _read_phenotype_table(path)
     sequences: dict[str, str] = {}
     classes_of: dict[str, list[str]] = {}
     for prefix in class_names:
@@ -241,6 +308,10 @@ def _load(path: Path) -> ResfinderDB:
         alleles=alleles,
         class_names=class_names,
         antibiotic_classes=_read_antibiotic_classes(path),
+        class_lists=_read_class_lists(path),
+        allele_antibiotics=allele_antibiotics,
+        antibiotic_order=antibiotic_order,
+        panels=_read_panels(path),
     )
 
 

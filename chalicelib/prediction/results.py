@@ -3,8 +3,11 @@
 * ``predictions.json`` — the SPEC shape (job_id, database, genes, resistance, stats);
 * ``predictions.tsv`` — ResFinder's ``ResFinder_results_tab.txt`` columns, so users
   and tools that read ResFinder output can read ours;
-* ``hamronization.tsv`` — the hAMRonization 1.x gene-presence table, so results
-  combine with other AMR tools' hAMRonized output;
+* ``hamronization.tsv`` — the hAMRonization 1.x table (genes and point mutations), so
+  results combine with other AMR tools' hAMRonized output;
+* ``pointfinder.tsv`` — ResFinder's ``PointFinder_results.txt`` columns (header only
+  when the job searched no point mutations);
+* ``phenotypes.tsv`` — ResFinder's ``pheno_table.txt`` columns, every antibiotic;
 * :func:`summary` — a few counts and the resistance profile, small enough for a
   DynamoDB job item (ints, strings and lists only: no floats, which boto3 rejects).
 """
@@ -18,6 +21,8 @@ import mappy
 
 from chalicelib.jobs import s3layout
 from chalicelib.prediction.acquired import GeneHit, Prediction
+from chalicelib.prediction.phenotypes import TSV_COLUMNS as PHENOTYPE_COLUMNS
+from chalicelib.prediction.pointfinder import MutationCall
 
 SOFTWARE_NAME = "amr-predictor"
 SOFTWARE_VERSION = f"1.0.0+mappy{getattr(mappy, '__version__', '')}"
@@ -33,6 +38,8 @@ RESFINDER_TSV_COLUMNS = (
     "Phenotype",
     "Accession no.",
 )
+
+POINTFINDER_TSV_COLUMNS = ("Mutation", "Nucleotide change", "Amino acid change", "Resistance", "PMID")
 
 # hAMRonization specification column order (mandatory fields first, then optional).
 HAMRONIZATION_COLUMNS = (
@@ -89,11 +96,24 @@ def _tsv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
 
 def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:
     """The ``predictions.json`` document (SPEC §6)."""
+    table = prediction.phenotypes
+    point = prediction.point
     return {
         "job_id": job_id,
         "database": {"name": prediction.database_name, "version": prediction.database_version},
+        "point_database": (
+            {"name": "pointfinder", "version": prediction.point_database_version} if point is not None else None
+        ),
+        "species": prediction.species,
         "genes": [g.to_dict() for g in prediction.genes],
+        "mutations": [m.to_dict() for m in point.mutations] if point else [],
         "resistance": {cls: list(p) for cls, p in prediction.resistance.items()},
+        "resistant": prediction.resistant,
+        "phenotypes": [r.to_dict() for r in table.rows] if table else [],
+        "phenotype_panel": (
+            {"name": table.panel_name, "phenotypes": [r.to_dict() for r in table.panel]}
+            if table and table.panel_name else None
+        ),
         "stats": prediction.stats(),
     }
 
@@ -126,6 +146,44 @@ def predictions_tsv(prediction: Prediction) -> str:
     return _tsv(RESFINDER_TSV_COLUMNS, rows)
 
 
+def pointfinder_tsv(prediction: Prediction) -> str:
+    """``pointfinder.tsv`` with the columns of ResFinder's ``PointFinder_results.txt``."""
+    calls = prediction.point.mutations if prediction.point else []
+    rows = [
+        [m.name, m.nucleotide_change, m.amino_acid_change, ", ".join(m.resistance).title(), ", ".join(m.pmids)]
+        for m in calls
+    ]
+    return _tsv(POINTFINDER_TSV_COLUMNS, rows)
+
+
+def phenotypes_tsv(prediction: Prediction) -> str:
+    """``phenotypes.tsv`` with the columns of ResFinder's ``pheno_table.txt``."""
+    rows = [r.cells() for r in prediction.phenotypes.rows] if prediction.phenotypes else []
+    return _tsv(PHENOTYPE_COLUMNS, rows)
+
+
+def _mutation_row(m: MutationCall, prediction: Prediction, input_file_name: str) -> dict[str, Any]:
+    protein = not m.mutation.nucleotide
+    return {
+        "input_file_name": input_file_name,
+        "gene_symbol": m.gene,
+        "gene_name": m.gene,
+        "reference_database_name": "pointfinder",
+        "reference_database_version": prediction.point_database_version,
+        "reference_accession": m.template,
+        "analysis_software_name": SOFTWARE_NAME,
+        "analysis_software_version": SOFTWARE_VERSION,
+        "genetic_variation_type": "protein_variant_detected" if protein else "nucleotide_variant_detected",
+        "antimicrobial_agent": ", ".join(m.resistance),
+        "input_sequence_id": m.contig,
+        "input_gene_start": m.mutation.contig_position,
+        "nucleotide_mutation": m.mutation.name if not protein else f"{m.mutation.ref}>{m.mutation.alt}",
+        "amino_acid_mutation": m.mutation.name if protein else "",
+        "predicted_phenotype": ", ".join(m.resistance),
+        "coverage_depth": "" if m.depth is None else m.depth,
+    }
+
+
 def _hamronization_row(g: GeneHit, prediction: Prediction, input_file_name: str) -> dict[str, Any]:
     return {
         "input_file_name": input_file_name,
@@ -155,22 +213,28 @@ def _hamronization_row(g: GeneHit, prediction: Prediction, input_file_name: str)
 
 
 def hamronization_tsv(prediction: Prediction, input_file_name: str) -> str:
-    """``hamronization.tsv``: one hAMRonization row per called gene (empty cells for unused fields)."""
-    rows = []
-    for g in prediction.genes:
-        values = _hamronization_row(g, prediction, input_file_name)
-        rows.append([values.get(col, "") for col in HAMRONIZATION_COLUMNS])
+    """``hamronization.tsv``: one hAMRonization row per called gene and point mutation (empty
+    cells for unused fields)."""
+    values = [_hamronization_row(g, prediction, input_file_name) for g in prediction.genes]
+    if prediction.point:
+        values += [_mutation_row(m, prediction, input_file_name) for m in prediction.point.mutations]
+    rows = [[v.get(col, "") for col in HAMRONIZATION_COLUMNS] for v in values]
     return _tsv(HAMRONIZATION_COLUMNS, rows)
 
 
 def summary(prediction: Prediction, max_gene_names: int = 100) -> dict[str, Any]:
     """Small job-item summary: counts, gene names (capped) and the resistance profile."""
     names = sorted({g.gene for g in prediction.genes})
+    mutations = [m.name for m in prediction.point.mutations] if prediction.point else []
     return {
         "genes": len(prediction.genes),
         "drug_classes": len(prediction.resistance),
         "gene_names": names[:max_gene_names],
         "resistance": {cls: list(p) for cls, p in prediction.resistance.items()},
+        "species": prediction.species,
+        "mutations": len(mutations),
+        "mutation_names": mutations[:max_gene_names],
+        "resistant": prediction.resistant[:max_gene_names],
         "contigs": prediction.contigs,
         "bases": prediction.bases,
         "database_version": prediction.database_version,
@@ -183,4 +247,6 @@ def render_all(prediction: Prediction, job_id: str, input_file_name: str) -> dic
         s3layout.PREDICTIONS_JSON: predictions_json(prediction, job_id),
         s3layout.PREDICTIONS_TSV: predictions_tsv(prediction),
         s3layout.HAMRONIZATION_TSV: hamronization_tsv(prediction, input_file_name),
+        s3layout.POINTFINDER_TSV: pointfinder_tsv(prediction),
+        s3layout.PHENOTYPES_TSV: phenotypes_tsv(prediction),
     }

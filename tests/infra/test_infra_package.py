@@ -115,6 +115,15 @@ rng = random.Random(3)
 genome = "".join(rng.choices("ACGT", k=4000)) + db.alleles[sys.argv[2]].sequence + "".join(rng.choices("ACGT", k=4000))
 import io
 pred = predictor.predict_stream(io.BytesIO(f">c1\\n{genome}\\n".encode()), name="g.fa")
+from chalicelib.jobs.params import PredictParams
+from chalicelib.prediction import pointfinder_db
+gyra = pointfinder_db.load_db().load("escherichia_coli").genes[0]
+codon = 3 * 82  # gyrA S83L: TCG -> TTG
+mutant = gyra.sequence[:codon] + "TTG" + gyra.sequence[codon + 3:]
+point = predictor.predict_stream(
+    io.BytesIO(f">c1\\n{genome[:4000]}{mutant}{genome[:4000]}\\n".encode()), name="g.fa",
+    params=PredictParams(species="escherichia_coli"),
+)
 print(json.dumps({
     "routes": len(app.app.routes),
     "event_sources": len(app.app.event_sources),
@@ -122,6 +131,9 @@ print(json.dumps({
     "outside": outside,
     "db": db.path,
     "genes": [g.allele for g in pred.genes],
+    "point_db": pointfinder_db.load_db().path,
+    "mutations": [m.name for m in point.point.mutations],
+    "resistant": point.resistant,
 }))
 """
 
@@ -135,6 +147,7 @@ def test_packaged_app_imports_and_predicts_in_a_clean_interpreter(packaged: Pack
         "AMR_STAGE": "dev",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AMR_RESFINDER_DB": str(Path(root, "chalicelib", "data", "resfinder-db")),
+        "AMR_POINTFINDER_DB": str(Path(root, "chalicelib", "data", "pointfinder-db")),
     }
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", CLEAN_RUN, root, KPC],
@@ -147,3 +160,6 @@ def test_packaged_app_imports_and_predicts_in_a_clean_interpreter(packaged: Pack
     assert report["outside"] == []
     assert report["db"].startswith(root)
     assert report["genes"] == [KPC]
+    assert report["point_db"].startswith(root)
+    assert report["mutations"] == ["gyrA p.S83L"]
+    assert {"ciprofloxacin", "nalidixic acid"} <= set(report["resistant"])

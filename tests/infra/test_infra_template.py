@@ -159,6 +159,7 @@ def test_functions_are_told_the_names_of_what_the_stack_creates(stage: str) -> N
         "ArchiveBucket": settings.archive_bucket, "JwtSecret": settings.jwt_secret_name,
     } == created
     assert env["AMR_RESFINDER_DB"] == "/var/task/chalicelib/data/resfinder-db"
+    assert env["AMR_POINTFINDER_DB"] == "/var/task/chalicelib/data/pointfinder-db"
 
 
 def test_api_throttling_is_set_on_every_method() -> None:

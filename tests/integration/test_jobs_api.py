@@ -72,7 +72,7 @@ def test_create_job_returns_job_and_presigned_post_for_its_key(client: Any, make
     assert job["input"] == {"filename": "kp1.fna.gz", "key": key, "size": None}
     assert job["params"] == {
         "model_name": "resfinder", "segment_length": 100000, "segment_overlap": 5000, "batch_size": 16,
-        "use_cpu": True, "min_identity": 0.9, "min_coverage": 0.6,
+        "use_cpu": True, "min_identity": 0.9, "min_coverage": 0.6, "species": "other", "point_mutations": False,
     }
     assert job["created_at"] == "2026-11-24T12:00:00.000Z" and job["started_at"] is None
     assert upload["fields"]["key"] == key and upload["expires_in"] == 3600
@@ -91,6 +91,31 @@ def test_create_job_defaults_filename_and_keeps_given_params(client: Any, make_u
     assert job["job_name"] == "Клебсиелла 🧬"
     assert job["params"]["segment_length"] == 2000 and job["params"]["segment_overlap"] == 0
     assert job["params"]["min_identity"] == 1.0 and job["params"]["batch_size"] == 16
+
+
+def test_create_job_species_in_resfinders_spelling_is_stored_as_its_pointfinder_key(client: Any, make_user: Any) -> None:
+    _, headers = make_user()
+    job = submit(client, headers, job_name="E. coli 7", params={"species": "Escherichia coli"})
+    assert (job["params"]["species"], job["params"]["point_mutations"]) == ("escherichia_coli", True)
+    job = submit(client, headers, job_name="Kp", params={"species": "Klebsiella pneumoniae", "point_mutations": False})
+    assert (job["params"]["species"], job["params"]["point_mutations"]) == ("klebsiella", False)
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [({"species": "Escherichia martiana"}, ["params.species", "escherichia_coli", "klebsiella", "other"]),
+     ({"point_mutations": True}, ["point_mutations needs a species"]),
+     ({"species": 7}, ["params.species"]),
+     ({"species": "salmonella", "point_mutations": "yes"}, ["params.point_mutations"])],
+)
+def test_create_job_invalid_species_is_400_naming_the_accepted_values(
+    client: Any, make_user: Any, params: dict[str, Any], words: list[str]
+) -> None:
+    _, headers = make_user()
+    response = call(client, "POST", "/jobs", headers, {"job_name": "x", "params": params})
+    assert response.status_code == 400
+    message = payload(response)["error"]["message"]
+    assert all(w in message for w in words), message
 
 
 @pytest.mark.parametrize(

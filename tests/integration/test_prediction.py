@@ -162,7 +162,7 @@ def test_example_isolate_upload_completes_with_results(aws_env: None, name: str,
     done = jobs.get_job(job.job_id)
     assert done.status == jobs.COMPLETED and done.progress == 100 and done.input_size == len(body)
     files = result_objects(job)
-    assert set(files) == {"predictions.json", "predictions.tsv", "hamronization.tsv"}
+    assert set(files) == {"predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv"}
     assert files["predictions.json"]["type"] == "application/json"
     assert files["predictions.tsv"]["type"].startswith("text/tab-separated-values")
     doc = json.loads(files["predictions.json"]["body"])
@@ -177,6 +177,31 @@ def test_example_isolate_upload_completes_with_results(aws_env: None, name: str,
     assert any(m.startswith("Prediction started: " + name) for m in messages)
     assert any(m.startswith("Progress 100%") for m in messages)
     assert messages[-1].startswith("Completed: 1 gene(s)")
+
+
+@pytest.mark.skipif(not (EXAMPLES / "test_isolate_05.fa.gz").is_file(), reason="resfinder-example data not installed")
+def test_species_job_reports_point_mutations_phenotypes_and_resistant_antibiotics(aws_env: None) -> None:
+    body = (EXAMPLES / "test_isolate_05.fa.gz").read_bytes()
+    job = api_job("test_isolate_05.fa.gz", params={"species": "escherichia_coli", "point_mutations": True})
+
+    assert upload(job, body).outcome == prediction.COMPLETED
+
+    done = jobs.get_job(job.job_id)
+    files = result_objects(job)
+    doc = json.loads(files["predictions.json"]["body"])
+    assert doc["species"] == "escherichia_coli" and doc["point_database"]["name"] == "pointfinder"
+    assert [m["mutation"] for m in doc["mutations"]] == ["gyrA p.S83A"]
+    assert doc["mutations"][0]["contig"] == "test_isolate_05" and doc["mutations"][0]["pmids"] == ["12654733"]
+    assert doc["resistant"] == ["ciprofloxacin", "nalidixic acid"]
+    cipro = next(r for r in doc["phenotypes"] if r["antimicrobial"] == "ciprofloxacin")
+    assert (cipro["phenotype"], cipro["match"], cipro["genetic_background"]) == ("Resistant", 3, "gyrA (p.S83A)")
+    assert doc["phenotype_panel"]["name"] == "escherichia coli"
+    assert files["pointfinder.tsv"]["body"].splitlines()[1].startswith("gyrA p.S83A\tTCG -> GCG\tS -> A\t")
+    assert "ciprofloxacin\tquinolone\tResistant\t3\tgyrA (p.S83A)" in files["phenotypes.tsv"]["body"]
+    assert "gyrA\tgyrA\tpointfinder" in files["hamronization.tsv"]["body"]
+    summary = done.summary.as_dict()
+    assert summary["resistant"] == ["ciprofloxacin", "nalidixic acid"] and summary["mutation_names"] == ["gyrA p.S83A"]
+    assert event_messages(job.job_id)[-1].endswith("resistant to ciprofloxacin, nalidixic acid")
 
 
 @pytest.fixture
@@ -552,6 +577,25 @@ def test_inbox_drop_creates_job_with_metadata_and_completes(make_user: Callable[
     assert json.loads(result_objects(job)["predictions.json"]["body"])["genes"][0]["start"] == 4601
     assert tags(key) == {"amr-status": "accepted", "amr-reason": f"job {job.job_id}", "amr-job-id": job.job_id}
     assert any("Ignored object metadata that names no parameter: mtime" in m for m in event_messages(job.job_id))
+
+
+def test_inbox_drop_species_metadata_in_resfinders_spelling(make_user: Callable[..., Any]) -> None:
+    user_id, _ = make_user("erin")
+    event = put("inbox/erin/ecoli.fa", fasta({"a": random_dna(3000, 31)}),
+                metadata={"species": "Escherichia coli", "point-mutations": "yes"})
+    (outcome,) = prediction.handle_upload_event(event)
+    assert outcome.outcome == prediction.COMPLETED
+    (job,) = _user_jobs(user_id)
+    assert (job.params.as_dict()["species"], job.params.as_dict()["point_mutations"]) == ("escherichia_coli", True)
+    assert json.loads(result_objects(job)["predictions.json"]["body"])["species"] == "escherichia_coli"
+
+
+def test_inbox_drop_with_an_unknown_species_ends_in_error_naming_the_values(make_user: Callable[..., Any]) -> None:
+    user_id, _ = make_user("finn")
+    event = put("inbox/finn/x.fa", fasta({"a": random_dna(3000, 32)}), metadata={"species": "Martian coli"})
+    (outcome,) = prediction.handle_upload_event(event)
+    (job,) = _user_jobs(user_id)
+    assert job.status == jobs.ERROR and "species must be one of escherichia_coli" in job.error
 
 
 def test_inbox_duplicate_event_creates_one_job(make_user: Callable[..., Any], predict_calls: list[str]) -> None:

@@ -324,7 +324,8 @@ def test_result_files_shape(db) -> None:  # type: ignore[no-untyped-def]
     genome = {"chr": insert(random_dna(9000, 40), 4600, seq_of(db, KPC))}
     pred = predict(list(genome.items()), SMALL)
     doc = json.loads(results.predictions_json(pred, "job-1"))
-    assert list(doc) == ["job_id", "database", "genes", "resistance", "stats"]
+    assert list(doc) == ["job_id", "database", "point_database", "species", "genes", "mutations", "resistance",
+                         "resistant", "phenotypes", "phenotype_panel", "stats"]
     assert doc["database"] == {"name": "resfinder", "version": db.version}
     assert list(doc["genes"][0]) == [
         "gene", "allele", "accession", "contig", "start", "end", "strand",
@@ -346,7 +347,10 @@ def test_result_files_shape(db) -> None:  # type: ignore[no-untyped-def]
     assert s["genes"] == 1 and s["gene_names"] == ["blaKPC-2"] and s["drug_classes"] == 1
     assert not any(isinstance(v, float) for v in s.values())
     assert set(results.render_all(pred, "job-1", "g.fa")) == {
-        "predictions.json", "predictions.tsv", "hamronization.tsv"}
+        "predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv"}
+    kpc_rows = [r for r in doc["phenotypes"] if "blaKPC-2 (blaKPC-2_AY034847)" in r["genes"]]
+    assert kpc_rows and all(r["phenotype"] == "Resistant" and r["match"] == 3 for r in kpc_rows)
+    assert {"imipenem", "meropenem"} <= set(doc["resistant"]) == set(s["resistant"])
 
 
 def test_index_cache_reused() -> None:
