@@ -36,10 +36,18 @@ class Format(str, Enum):
     json = "json"
     tsv = "tsv"
     hamronization = "hamronization"
+    phenotypes = "phenotypes"
+    pointfinder = "pointfinder"
 
 
 #: `--format` → the result file it prints or writes.
-FORMAT_FILES = {Format.json: "predictions.json", Format.tsv: "predictions.tsv", Format.hamronization: "hamronization.tsv"}
+FORMAT_FILES = {
+    Format.json: "predictions.json",
+    Format.tsv: "predictions.tsv",
+    Format.hamronization: "hamronization.tsv",
+    Format.phenotypes: "phenotypes.tsv",
+    Format.pointfinder: "pointfinder.tsv",
+}
 
 
 @app.command("jobs")
@@ -176,7 +184,7 @@ def results(
     job_id: JobId,
     fmt: Annotated[
         Optional[Format],
-        typer.Option("--format", help="table (phenotypes, resistant first), json, tsv or hamronization."),
+        typer.Option("--format", help="table (phenotypes, resistant first), or a result file: json, tsv, hamronization, phenotypes, pointfinder."),
     ] = None,
     output: Annotated[
         Optional[Path],

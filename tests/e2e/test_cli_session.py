@@ -21,6 +21,7 @@ import jwt
 import pexpect
 import pytest
 
+from amrcli.jobs import FORMAT_FILES
 from tests.e2e.localstack import ADMIN_PASSWORD, GENOME, JOB_SECONDS, PROJECT_DIR, RESULTS_BUCKET, Stack, free_port, needs_db
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -104,7 +105,7 @@ def test_submit_wait_runs_the_genome_and_ends_with_its_findings(stack: Stack, ho
     job = stack.http("GET", f"/jobs/{row['job']}", token=stack.shared["token"]).body
     assert job["status"] == "Completed" and job["job_name"] == "Ward 7" == row["name"]
     assert job["input"]["filename"] == "isolate_1.fa.gz"
-    expected = sorted({a for antibiotics in job["summary"]["resistance"].values() for a in antibiotics}, key=str.lower)
+    expected = job["summary"]["resistant"]  # the phenotype table's verdict, as the service summarises it
     assert expected and row["status"] == "Completed" and row["resistant_to"] == ", ".join(expected)
     assert "uploaded isolate 1.fa.gz" in done.stderr and f"Ward 7 ({job['job_id']}) Completed" in done.stderr
     stack.shared["job"] = job
@@ -115,22 +116,26 @@ def test_results_in_each_format_match_the_result_files(stack: Stack, home: Path,
     job = stack.shared["job"]
     keys = [o["Key"] for o in stack.s3().list_objects_v2(Bucket=RESULTS_BUCKET).get("Contents", [])]
     mine = {k.rsplit("/", 1)[-1]: k for k in keys if f"/{job['job_id']}/" in k}
-    assert sorted(mine) == ["hamronization.tsv", "predictions.json", "predictions.tsv"]
+    assert sorted(mine) == sorted(FORMAT_FILES.values())  # every result file has its --format
 
     table = amr(stack, home, "results", job["job_id"])
     assert table.returncode == 0, table.stderr
     phenotypes = rows(table.stdout)
-    assert {r["antimicrobial"] for r in phenotypes} == {
-        a for antibiotics in job["summary"]["resistance"].values() for a in antibiotics
-    }
-    assert all(r["phenotype"] == "Resistant" and r["genes_and_mutations"] for r in phenotypes)
+    verdicts = [r["phenotype"] for r in phenotypes]
+    assert verdicts == sorted(verdicts, key=lambda v: v != "Resistant") and "No resistance" in verdicts  # resistant first
+    resistant = [r for r in phenotypes if r["phenotype"] == "Resistant"]
+    assert {r["antimicrobial"] for r in resistant} == set(job["summary"]["resistant"])
+    assert all(r["genes_and_mutations"] and r["match"] for r in resistant)
+    predictions = json.loads(s3_text(stack, mine["predictions.json"]))
+    assert len(phenotypes) == len(predictions["phenotypes"])
 
     as_json = amr(stack, home, "results", job["job_id"], "--format", "json")
     assert json.loads(as_json.stdout) == json.loads(s3_text(stack, mine["predictions.json"]))
     assert json.loads(amr(stack, home, "results", job["job_id"], "--json").stdout) == json.loads(as_json.stdout)
-    assert amr(stack, home, "results", job["job_id"], "--format", "tsv").stdout == s3_text(stack, mine["predictions.tsv"])
-    hamronization = amr(stack, home, "results", job["job_id"], "--format", "hamronization")
-    assert hamronization.stdout == s3_text(stack, mine["hamronization.tsv"])
+    for fmt, name in FORMAT_FILES.items():
+        if fmt.value != "json":
+            printed = amr(stack, home, "results", job["job_id"], "--format", fmt.value).stdout
+            assert printed == s3_text(stack, mine[name]), fmt.value
 
     written = amr(stack, home, "results", job["job_id"], "--output", str(tmp_path / "out"))
     assert written.returncode == 0, written.stderr
