@@ -12,10 +12,11 @@ STAGE ?= dev
 
 .PHONY: run test bench package debs debs-bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .   # the `amr` command-line client (pyproject.toml)
 	@touch $(STAMP)
 
 # Debian packages the service needs (the ResFinder database) or its tests use.

@@ -314,6 +314,10 @@ def _example_lines(api: str, emu: str, bucket: str, admin: str) -> list[str]:
         f"  curl -s {form} -F file=@genome.fa",
         f'  curl -s {api}/jobs/{job_id} -H "Authorization: Bearer $TOKEN"',
         f'  curl -s {api}/jobs/{job_id}/results -H "Authorization: Bearer $TOKEN"',
+        "  # command line (`.venv/bin/amr --help`): register (asks for a password), submit and wait, read",
+        f"  export AMR_API_URL={api}",
+        "  .venv/bin/amr register --username alice --email alice@example.org",
+        "  .venv/bin/amr submit genome.fa --wait && .venv/bin/amr results JOB",
         "  # upload bucket: drop a file into inbox/{username}/ (no API call), aws-cli or boto3",
         f"  {creds} aws --endpoint-url {emu} s3 cp genome.fa s3://{bucket}/inbox/alice/genome.fa",
         f"  .venv/bin/python -c \"import boto3; boto3.client('s3', endpoint_url='{emu}', region_name='us-east-1', "

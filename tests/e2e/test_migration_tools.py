@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from tests import legacy_db
-from tests.e2e.test_local_stack import PROJECT_DIR, Stack, stack  # noqa: F401  (module-scoped fixture)
+from tests.e2e.localstack import PROJECT_DIR, Stack
 from tools.backup import MANIFEST
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 COPY_NAMES = {
     "AMR_JOBS_TABLE": "amr-copy-jobs", "AMR_USERS_TABLE": "amr-copy-users", "AMR_EVENTS_TABLE": "amr-copy-events",
-    "AMR_COUNTERS_TABLE": "amr-copy-counters", "AMR_UPLOAD_BUCKET": "amr-copy-uploads",
+    "AMR_COUNTERS_TABLE": "amr-copy-counters", "AMR_RUNS_TABLE": "amr-copy-runs", "AMR_UPLOAD_BUCKET": "amr-copy-uploads",
     "AMR_RESULTS_BUCKET": "amr-copy-results", "AMR_ARCHIVE_BUCKET": "amr-copy-archive",
 }
 

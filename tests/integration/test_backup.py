@@ -18,7 +18,7 @@ from tools import backup, legacy_import, stage
 
 COPY_NAMES = {
     "jobs_table": "amr-copy-jobs", "users_table": "amr-copy-users", "events_table": "amr-copy-events",
-    "counters_table": "amr-copy-counters", "upload_bucket": "amr-copy-uploads",
+    "counters_table": "amr-copy-counters", "runs_table": "amr-copy-runs", "upload_bucket": "amr-copy-uploads",
     "results_bucket": "amr-copy-results", "archive_bucket": "amr-copy-archive",
 }
 
