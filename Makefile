@@ -37,6 +37,7 @@ bench: $(STAMP) debs-bench package
 	$(PY) bench/auth.py
 	$(PY) bench/migration.py
 	$(PY) bench/predict.py
+	$(PY) bench/service.py
 	$(PY) bench/coldstart.py --artifact build/$(STAGE)/deployment.zip
 	$(PY) bench/contention.py
 	$(PY) bench/reset_timing.py
