@@ -18,7 +18,6 @@ import json
 import lzma
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,14 +33,9 @@ from bench.predict import find_genomes, genome_name  # noqa: E402
 from chalicelib.jobs.params import PredictParams  # noqa: E402
 from chalicelib.prediction import acquired  # noqa: E402
 from chalicelib.prediction.fasta import FastaReader  # noqa: E402
+from local.client import free_port, stack_environment  # noqa: E402
 
 ADMIN_PASSWORD = "bench-service-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http(method: str, url: str, body: Any = None, token: str | None = None) -> Any:
@@ -91,9 +85,8 @@ def main() -> int:
 
     api_port, emulator_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="amr-service-bench-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AMR_", "AWS_", "POWERTOOLS_"))}
-        env.update(API_PORT=str(api_port), EMULATOR_PORT=str(emulator_port), AMR_STATE_DIR=str(Path(tmp, "state")),
-                   AMR_ADMIN_PASSWORD=ADMIN_PASSWORD, POWERTOOLS_LOG_LEVEL="WARNING")
+        env = stack_environment(api_port, emulator_port, Path(tmp, "state"),
+                                AMR_ADMIN_PASSWORD=ADMIN_PASSWORD, POWERTOOLS_LOG_LEVEL="WARNING")
         log = open(Path(tmp, "stack.log"), "wb")
         stack = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True)
