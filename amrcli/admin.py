@@ -12,6 +12,7 @@ from amrcli.api import Api, ApiError
 from amrcli.app import JsonFlag, admin_app, session
 from amrcli.errors import CliError, Exit
 from amrcli.output import Output
+from amrcli.polling import Poller
 
 ADMIN_HINT = "This command needs an administrator account."
 
@@ -134,6 +135,20 @@ def stats(
     s.out.table(["Status", "Jobs"], sorted((answer.get("by_status") or {}).items()))
 
 
+def wait_for_run(api: Api, accepted: dict[str, Any], poller: Poller | None = None) -> dict[str, Any]:
+    """The service runs maintenance asynchronously (202 and a run to follow): poll the run's
+    `location` politely until it is finished or failed."""
+    latest: dict[str, Any] = {}
+
+    def probe() -> bool:
+        before = latest.get("status")
+        latest.update(api.call("GET", accepted["location"]))
+        return latest["status"] != before
+
+    (poller or Poller()).run(probe, lambda: latest.get("status") in ("finished", "failed"))
+    return latest
+
+
 @admin_app.command("maintenance")
 def maintenance(
     ctx: typer.Context,
@@ -149,7 +164,12 @@ def maintenance(
     body: dict[str, Any] = {"dry_run": dry_run}
     if task:
         body["tasks"] = sorted({t.value for t in task})
-    report = _as_admin(lambda: api.call("POST", "/admin/maintenance", json=body))
+    accepted = _as_admin(lambda: api.call("POST", "/admin/maintenance", json=body))
+    run = wait_for_run(api, accepted)
+    if run["status"] == "failed":
+        reason = run.get("error") or "no reason given"
+        raise CliError(f"maintenance run {run['run_id']} failed: {reason}", Exit.UNAVAILABLE)
+    report = run["report"] or {}
     if as_json:
         s.out.json(report)
         return

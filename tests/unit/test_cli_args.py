@@ -524,3 +524,37 @@ def test_the_amr_console_script_is_installed_in_the_virtualenv() -> None:
 def test_timestamps_in_the_store_are_timezone_aware() -> None:
     creds = config.Credentials("t", "u", (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat())
     assert creds.expired() and not config.Credentials("t").expired()
+
+
+# --- asynchronous maintenance runs --------------------------------------------------------
+
+
+def test_admin_maintenance_follows_the_queued_run_until_it_finishes() -> None:
+    from amrcli.admin import wait_for_run
+
+    states = iter(["queued", "running", "finished"])
+    seen: list[str] = []
+
+    def run(request: httpx.Request) -> httpx.Response:
+        status = next(states)
+        seen.append(status)
+        report = {"dry_run": True, "tasks": ["purge"], "purged": []} if status == "finished" else None
+        return httpx.Response(200, json={"run_id": "r1", "status": status, "report": report, "error": None})
+
+    api = Api(API, "t", routes({("GET", "/admin/maintenance/r1"): run}))
+    done = wait_for_run(api, {"run_id": "r1", "status": "queued", "location": "/admin/maintenance/r1"},
+                        Poller(lambda s: None))
+    assert seen == ["queued", "running", "finished"]
+    assert done["report"] == {"dry_run": True, "tasks": ["purge"], "purged": []}
+
+
+def test_admin_maintenance_failed_run_is_an_error_not_a_report(capsys: pytest.CaptureFixture[str]) -> None:
+    logged_in()
+    transport = routes({
+        ("POST", "/admin/maintenance"): lambda r: httpx.Response(
+            202, json={"run_id": "r2", "status": "queued", "location": "/admin/maintenance/r2"}),
+        ("GET", "/admin/maintenance/r2"): lambda r: httpx.Response(
+            200, json={"run_id": "r2", "status": "failed", "report": None, "error": "storage unavailable"}),
+    })
+    assert main(["--api", API, "admin", "maintenance"], transport) == Exit.UNAVAILABLE
+    assert "maintenance run r2 failed: storage unavailable" in capsys.readouterr().err
