@@ -91,27 +91,33 @@ def _job_for_caller(job_id: str) -> JobModel:
 # --- routes -----------------------------------------------------------------
 
 
-def create_job(request: Request) -> Response:
-    """Create a Submitted job and a presigned POST for exactly its input key."""
-    current = web.caller()
-    body: CreateJobRequest = web.parse_body(request, CreateJobRequest)
-    params = (body.params or JobParams()).to_store()
-    filename = body.filename or DEFAULT_FILENAME
+def open_job(user_id: str, job_name: str, params: dict[str, Any], filename: str) -> dict[str, Any]:
+    """Create a Submitted job and a presigned POST for exactly its input key: the one way
+    a job is opened over the API (single jobs and each sample of a batch)."""
     job_id = lifecycle.new_job_id()
     bind(job_id=job_id)
-    key = s3layout.upload_key(current.user_id, job_id, filename)
+    key = s3layout.upload_key(user_id, job_id, filename)
     max_bytes = s3layout.max_upload_bytes()
     upload = s3layout.presigned_upload(key, max_bytes)  # before the record: no job without a way in
     job = lifecycle.create_job(
-        user_id=current.user_id,
-        job_name=body.job_name,
+        user_id=user_id,
+        job_name=job_name,
         params=params,
         job_id=job_id,
         model_name=params["model_name"],
         input_key=key,
         input_filename=filename,
     )
-    return web.json_response({"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}, 201)
+    return {"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}
+
+
+def create_job(request: Request) -> Response:
+    """POST /jobs: one job for the caller."""
+    current = web.caller()
+    body: CreateJobRequest = web.parse_body(request, CreateJobRequest)
+    params = (body.params or JobParams()).to_store()
+    opened = open_job(current.user_id, body.job_name, params, body.filename or DEFAULT_FILENAME)
+    return web.json_response(opened, 201)
 
 
 def list_jobs(request: Request) -> Response:
