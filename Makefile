@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # resfinder-db is the service's database; the others serve tests and the Lambda build.
-DEBS_TEST := resfinder-db resfinder-example zlib1g-dev
+DEBS_TEST := resfinder-db resfinder-example zlib1g-dev chromium chromium-driver
 DEBS_BENCH := resfinder kleborate-examples ncbi-blast+
 PYTEST_ARGS ?=
 STAGE ?= dev

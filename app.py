@@ -23,6 +23,7 @@ jobs_api = lazy_import("chalicelib.jobs.api")
 maintenance = lazy_import("chalicelib.maintenance.tasks")
 maintenance_runs = lazy_import("chalicelib.maintenance.runs")
 openapi = lazy_import("chalicelib.gateway.openapi")
+webapp = lazy_import("chalicelib.gateway.webapp")
 
 app = Chalice(app_name="amr-service")
 app.debug = False  # never render stack traces, whatever the stage
@@ -136,6 +137,19 @@ def health() -> Response:
 @app.route("/openapi.json", methods=["GET"], content_types=NO_BODY)
 def openapi_document() -> Response:
     return openapi.serve()
+
+
+# --- the browser app (SPEC §15) ----------------------------------------------
+
+
+@app.route("/", methods=["GET"], content_types=NO_BODY)
+def web_index() -> Response:
+    return webapp.index(app.current_request)
+
+
+@app.route("/assets/{name}", methods=["GET"], content_types=NO_BODY)
+def web_asset(name: str) -> Response:
+    return webapp.asset(name, app.current_request)
 
 
 # --- upload events -----------------------------------------------------------

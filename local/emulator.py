@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -195,6 +196,10 @@ class Emulator:
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
+        # moto's server answers every cross-origin request with `*`; S3 answers by the
+        # bucket's CORS rules. Like S3, so a missing rule fails locally too (the web app
+        # posts uploads from the API's origin; `local.stack` sets the upload bucket's rules).
+        werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
         self.tracker = ChangeTracker(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

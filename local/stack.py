@@ -53,6 +53,30 @@ def _ensure_buckets(s3: Any, buckets: list[str]) -> None:
             s3.create_bucket(Bucket=bucket)
 
 
+def browser_origins(api_port: int) -> list[str]:
+    """Origins the web app is served from locally (`http://127.0.0.1:PORT/` and its alias)."""
+    return [f"http://127.0.0.1:{api_port}", f"http://localhost:{api_port}"]
+
+
+def allow_browser_uploads(s3: Any, bucket: str, api_port: int) -> None:
+    """The upload bucket's CORS rules, as `infra/` gives the deployed one: the web app's
+    origin may POST files with presigned POSTs (and read the answer)."""
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": browser_origins(api_port),
+                    "AllowedMethods": ["POST"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag", "Location"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
+    )
+
+
 def _bootstrap_admin(cfg: StackConfig) -> tuple[str, str | None, bool] | None:
     """Create the admin account if the app has accounts; returns (name, shown password, created)."""
     try:
@@ -136,6 +160,7 @@ class LocalStack:
             deliveries=lambda: self.bridge.deliveries() if hasattr(self, "bridge") else {},
         )
         self.restored = self.store.restore()
+        allow_browser_uploads(aws.client("s3"), self.settings.upload_bucket, self.cfg.api_port)
 
     def wire_events(self) -> None:
         """Queues and bucket notifications; replay events the last run did not confirm."""

@@ -24,6 +24,8 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/auth/login"),
         ("POST", "/auth/password-reset"),
         ("POST", "/auth/password-reset/confirm"),
+        ("GET", "/"),  # the web app: its page and assets hold no data; its API calls carry the token
+        ("GET", "/assets/{name}"),
     }
 )
 #: Chalice's own error codes (405, 415, 500 …) mapped to ours.

@@ -81,6 +81,7 @@ class RouteDoc:
     tag: str = "jobs"
     description: str = ""
     extra_responses: dict[int, tuple[str, ModelRef]] = field(default_factory=dict)
+    media_type: str | None = None  # a non-JSON success body (the web app's page and assets)
 
 
 def _accounts(name: str) -> Ref:
@@ -146,6 +147,12 @@ ROUTES: tuple[RouteDoc, ...] = (
     RouteDoc("GET", "/health", "Storage reachability", "public", 200, HealthResponse, tag="service",
              extra_responses={503: ("Storage is unreachable; the body names what", HealthResponse)}),
     RouteDoc("GET", "/openapi.json", "This document", "public", 200, GenericObject, tag="service"),
+    # --- the browser app (chalicelib.gateway.webapp) ---
+    RouteDoc("GET", "/", "The web app's page", "public", 200, media_type="text/html", tag="web",
+             description="Served with a Content-Security-Policy that allows only the app's own assets, "
+             "this API and the upload bucket."),
+    RouteDoc("GET", "/assets/{name}", "One asset of the web app (script, style sheet, icon)", "public", 200,
+             media_type="*/*", tag="web", description="ETag-validated (Cache-Control: no-cache; 304 when unchanged)."),
 )
 
 
@@ -173,13 +180,14 @@ def _resolve(ref: ModelRef) -> type[BaseModel] | None:
 
 
 def _path_params(path: str) -> list[dict[str, Any]]:
+    """Ids (`*_id`) are UUIDs; other path parameters (an asset's file name) are plain text."""
     return [
         {
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "format": "uuid"},
-            "description": "A UUID; anything else is 404",
+            "schema": {"type": "string", "format": "uuid"} if name.endswith("_id") else {"type": "string"},
+            "description": "A UUID; anything else is 404" if name.endswith("_id") else "A file name; unknown is 404",
         }
         for name in re.findall(r"{([^}]+)}", path)
     ]
@@ -246,6 +254,8 @@ def _operation(route: RouteDoc, refs: dict[tuple[type[BaseModel], str], str], de
     ok: dict[str, Any] = {"description": route.summary}
     if response is not None:
         ok["content"] = _json_content(refs[(response, "serialization")])
+    elif route.media_type:
+        ok["content"] = {route.media_type: {"schema": {"type": "string"}}}
     responses[str(route.status)] = ok
     for code, (text, model_ref) in route.extra_responses.items():
         model = _resolve(model_ref)
@@ -295,7 +305,7 @@ def build_document(routes: tuple[RouteDoc, ...] = ROUTES) -> dict[str, Any]:
                            "antimicrobial-resistance results. Every error is {\"error\": {\"code\", \"message\"}}.",
         },
         "servers": [{"url": "/"}],
-        "tags": [{"name": t} for t in ("auth", "jobs", "admin", "service")],
+        "tags": [{"name": t} for t in ("auth", "jobs", "admin", "service", "web")],
         "security": [{"bearerAuth": []}],
         "paths": dict(sorted(paths.items())),
         "components": {

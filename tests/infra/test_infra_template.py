@@ -112,6 +112,15 @@ def test_buckets_are_encrypted_private_and_tls_only() -> None:
         assert any("/*" in r for r in resources), f"{name}: TLS rule must cover objects, not only the bucket"
 
 
+def test_only_the_upload_bucket_takes_browser_posts_from_the_apis_origin() -> None:
+    """The web app posts files straight to S3 with presigned POSTs (SPEC §15)."""
+    buckets = _buckets()
+    rules = buckets["UploadBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert len(rules) == 1 and rules[0]["AllowedMethods"] == ["POST"]
+    assert rules[0]["AllowedOrigins"] == [{"Fn::Sub": "https://*.execute-api.${AWS::Region}.amazonaws.com"}]
+    assert all("CorsConfiguration" not in buckets[b]["Properties"] for b in ("ResultsBucket", "ArchiveBucket"))
+
+
 def _expirations(bucket: dict[str, Any]) -> dict[str, int]:
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     assert any(r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") == 1 for r in rules)

@@ -1,0 +1,124 @@
+// Batches: the list, and one batch with its sample × antibiotic heat map and TSV.
+import { api, saveText } from "./api.js";
+import { h, clear, errorBox, fmtTime, progressBar, statusBadge, table } from "./dom.js";
+import { flashNext, navigate } from "./ui.js";
+import { JOB_HEADERS, jobRows } from "./jobs.js";
+
+const ACTIVE = new Set(["Submitted", "Running"]);
+const POLL_MS = 2000;
+
+function countsText(counts) {
+  return Object.entries(counts || {}).filter(([, n]) => n).map(([s, n]) => `${n} ${s}`).join(", ");
+}
+
+export function batchesPage(scope) {
+  const body = h("div", { id: "batches" });
+  scope.main.append(
+    h("div", { class: "title-row" }, h("h1", {}, "Batches"), h("a", { href: "#/submit", class: "button primary" }, "Submit a batch")),
+    body);
+  scope.every(POLL_MS, async () => {
+    let page;
+    try {
+      page = await api("GET", "batches?limit=50");
+    } catch (e) {
+      clear(body).append(errorBox(e.status === 404 ? "Batches are not available on this service." : e.message));
+      return false;
+    }
+    if (!scope.alive) return false;
+    clear(body);
+    if (!page.batches.length) {
+      body.append(h("p", { class: "muted" }, "No batches yet. Tick “Submit together as a batch” when you submit several genomes."));
+      return true;
+    }
+    body.append(table(["Name", "Status", "Progress", "Samples", "Created"], page.batches.map((b) => h("tr", {},
+      h("td", {}, h("a", { href: `#/batches/${encodeURIComponent(b.batch_id)}` }, b.batch_name)),
+      h("td", {}, statusBadge(b.status)),
+      h("td", {}, progressBar(b.progress, `Progress of ${b.batch_name}`)),
+      h("td", {}, `${b.total} (${countsText(b.counts)})`),
+      h("td", {}, fmtTime(b.created_at)))), { class: "batches" }));
+    return page.batches.some((b) => ACTIVE.has(b.status));
+  });
+}
+
+/** The matrix as a table: one row per sample, one column per antibiotic, R / S / blank. */
+export function heatMap(matrix) {
+  const antibiotics = matrix.antibiotics || [];
+  const head = h("tr", {}, h("th", { scope: "col", class: "corner" }, "Sample"),
+    antibiotics.map((a) => h("th", { scope: "col", class: "ab" }, h("span", {}, a))));
+  const rows = (matrix.rows || []).map((r) => h("tr", { "data-sample": r.sample },
+    h("th", { scope: "row", class: "sample" }, h("a", { href: `#/jobs/${encodeURIComponent(r.job_id)}` }, r.sample),
+      r.status !== "Completed" ? [" ", statusBadge(r.status)] : null),
+    antibiotics.map((a) => {
+      const call = (r.calls || {})[a] || "";
+      const words = call === "R" ? "resistant" : call === "S" ? "no resistance found" : "not finished";
+      return h("td", { class: `cell c-${call || "none"}`, title: `${r.sample} · ${a}: ${words}` }, call);
+    })));
+  return h("div", { class: "scroll heat-box" },
+    h("table", { class: "heat", id: "heat-map" },
+      h("caption", {}, "R: resistant · S: no resistance found · blank: not finished"),
+      h("thead", {}, head), h("tbody", {}, rows)));
+}
+
+export async function batchPage(scope, batchId) {
+  const id = encodeURIComponent(batchId);
+  const info = h("div", {});
+  const problems = h("div", { "aria-live": "polite" });
+  const actions = h("div", { class: "actions" });
+  const matrixBox = h("section", { class: "card" }, h("h2", {}, "Sample × antibiotic"));
+  const jobsBox = h("section", { class: "card" }, h("h2", {}, "Jobs"));
+  let lastStatus = null;
+
+  const act = async (method, path, done) => {
+    clear(problems);
+    try { await api(method, path); done(); } catch (e) { problems.append(errorBox(e.message)); }
+  };
+  const tsv = h("button", { type: "button", id: "download-tsv" }, "Download TSV");
+  tsv.addEventListener("click", async () => {
+    clear(problems);
+    try {
+      const text = await api("GET", `batches/${id}/matrix?format=tsv`, undefined, { raw: true });
+      saveText(text, `${batchId}-matrix.tsv`, "text/tab-separated-values");
+    } catch (e) {
+      problems.append(errorBox(e.message));
+    }
+  });
+  const drawActions = (batch) => {
+    clear(actions).append(tsv);
+    if (ACTIVE.has(batch.status)) {
+      actions.append(h("button", { type: "button", id: "cancel-batch", class: "danger",
+        onclick: () => act("POST", `batches/${id}/cancel`, () => {}) }, "Cancel the batch"));
+    }
+    actions.append(h("button", { type: "button", id: "delete-batch", class: "danger",
+      onclick: () => act("DELETE", `batches/${id}`, () => { flashNext(`Batch “${batch.batch_name}” deleted.`); navigate("#/batches"); }) },
+      "Delete the batch"));
+  };
+  scope.main.append(h("p", {}, h("a", { href: "#/batches" }, "← All batches")),
+    h("section", { class: "card", id: "batch" }, info, actions, problems), matrixBox, jobsBox);
+
+  scope.every(POLL_MS, async () => {
+    let batch;
+    try {
+      batch = await api("GET", `batches/${id}`);
+    } catch (e) {
+      clear(info).append(h("h1", {}, "Batch"), errorBox(e.message));
+      return false;
+    }
+    if (!scope.alive) return false;
+    clear(info).append(h("h1", { id: "batch-name" }, batch.batch_name),
+      h("dl", { class: "facts" },
+        h("dt", {}, "Status"), h("dd", { id: "batch-status" }, statusBadge(batch.status)),
+        h("dt", {}, "Progress"), h("dd", {}, progressBar(batch.progress, "Batch progress")),
+        h("dt", {}, "Samples"), h("dd", {}, `${batch.total} (${countsText(batch.counts)})`),
+        h("dt", {}, "Created"), h("dd", {}, fmtTime(batch.created_at))));
+    if (batch.status !== lastStatus) { drawActions(batch); lastStatus = batch.status; }
+    try {
+      const matrix = await api("GET", `batches/${id}/matrix?format=json`);
+      clear(matrixBox).append(h("h2", {}, "Sample × antibiotic"), heatMap(matrix));
+      const jobs = await api("GET", `jobs?batch_id=${id}&limit=100`);
+      clear(jobsBox).append(h("h2", {}, "Jobs"), table(JOB_HEADERS, jobRows(jobs.jobs), { class: "jobs" }));
+    } catch (e) {
+      clear(matrixBox).append(h("h2", {}, "Sample × antibiotic"), errorBox(e.message));
+    }
+    return ACTIVE.has(batch.status);
+  });
+}
