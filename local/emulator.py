@@ -95,6 +95,53 @@ def _is_query_protocol(environ: dict[str, Any]) -> bool:
     return environ.get("PATH_INFO", "/") == "/" and content_type.startswith("application/x-www-form-urlencoded")
 
 
+class BrowserPostCors:
+    """WSGI layer adding S3's CORS answer to a browser's presigned POST.
+
+    S3 answers an object POST from a web page with `Access-Control-Allow-Origin` when a
+    CORS rule of the bucket allows that origin and method; moto 5.2 sends CORS headers
+    on GET/PUT/HEAD/DELETE and preflights but not on this POST, so the browser would
+    refuse to read the answer of an upload that worked. The rules are the bucket's own
+    (`local.stack` sets the upload bucket's), read from moto's backend in this process.
+    """
+
+    def __init__(self, app: WSGIApp) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        origin = environ.get("HTTP_ORIGIN")
+        if not origin or environ.get("REQUEST_METHOD") != "POST" or environ.get("HTTP_X_AMZ_TARGET"):
+            return self._app(environ, start_response)
+        bucket = unquote(environ.get("PATH_INFO", "")).strip("/").split("/", 1)[0]
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if bucket and not any(k.lower() == "access-control-allow-origin" for k, _ in headers):
+                headers = list(headers) + bucket_cors_headers(bucket, origin, "POST")
+            return start_response(status, headers, exc_info)
+
+        return self._app(environ, start)
+
+
+def bucket_cors_headers(bucket_name: str, origin: str, method: str) -> list[tuple[str, str]]:
+    """The CORS headers S3 would send for `origin` and `method` under the bucket's rules."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+    from moto.s3.utils import cors_matches_origin
+
+    try:
+        bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].get_bucket(bucket_name)
+    except Exception:  # no such bucket (or not S3 at all): no CORS headers, as S3
+        return []
+    for rule in bucket.cors:
+        if method in (rule.allowed_methods or []) and cors_matches_origin(origin, rule.allowed_origins or []):
+            headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+            if rule.exposed_headers:
+                exposed = rule.exposed_headers
+                headers.append(("Access-Control-Expose-Headers", ", ".join(exposed) if isinstance(exposed, list) else exposed))
+            return headers
+    return []
+
+
 #: moto's DynamoDB write operations that DynamoDB applies atomically.
 _ATOMIC_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 
@@ -200,7 +247,7 @@ class Emulator:
         # bucket's CORS rules. Like S3, so a missing rule fails locally too (the web app
         # posts uploads from the API's origin; `local.stack` sets the upload bucket's rules).
         werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
-        self.tracker = ChangeTracker(DomainDispatcherApplication(create_backend_app))
+        self.tracker = ChangeTracker(BrowserPostCors(DomainDispatcherApplication(create_backend_app)))
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

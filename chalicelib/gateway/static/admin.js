@@ -1,6 +1,6 @@
 // Administration: accounts (activate / deactivate, role), statistics, a maintenance run.
 import { api, session } from "./api.js";
-import { h, clear, errorBox, fmtTime, table } from "./dom.js";
+import { h, clear, fill, errorBox, fmtTime, table } from "./dom.js";
 
 const TASKS = [["stalled", "Recover stalled jobs"], ["purge", "Purge expired jobs"], ["archive", "Archive old results"]];
 
@@ -23,7 +23,7 @@ function usersSection() {
   };
   let users = [];
   const draw = () => {
-    clear(body).append(table(["Username", "Email", "Role", "Active", "Created", "Last sign-in"], users.map((u) => {
+    fill(body, table(["Username", "Email", "Role", "Active", "Created", "Last sign-in"], users.map((u) => {
       const self = session.user && u.user_id === session.user.user_id;
       const role = h("select", { "aria-label": `Role of ${u.username}`, disabled: self, class: "role" },
         ["user", "admin"].map((r) => h("option", { value: r, selected: u.role === r }, r)));
@@ -104,10 +104,10 @@ function maintenanceSection(scope) {
       scope.every(1000, async () => {
         const run = await api("GET", `admin/maintenance/${encodeURIComponent(accepted.run_id)}`);
         if (run.status === "queued" || run.status === "running") {
-          clear(out).append(h("p", { class: "muted" }, `Run ${run.run_id}: ${run.status}…`));
+          fill(out, h("p", { class: "muted" }, `Run ${run.run_id}: ${run.status}…`));
           return true;
         }
-        clear(out).append(h("h3", {}, `Report of run ${run.run_id}`), reportView(run));
+        fill(out, h("h3", {}, `Report of run ${run.run_id}`), reportView(run));
         go.disabled = false;
         return false;
       });

@@ -1,6 +1,6 @@
 // Batches: the list, and one batch with its sample × antibiotic heat map and TSV.
 import { api, saveText } from "./api.js";
-import { h, clear, errorBox, fmtTime, progressBar, statusBadge, table } from "./dom.js";
+import { h, clear, fill, errorBox, fmtTime, progressBar, statusBadge, table } from "./dom.js";
 import { flashNext, navigate } from "./ui.js";
 import { JOB_HEADERS, jobRows } from "./jobs.js";
 
@@ -21,7 +21,7 @@ export function batchesPage(scope) {
     try {
       page = await api("GET", "batches?limit=50");
     } catch (e) {
-      clear(body).append(errorBox(e.status === 404 ? "Batches are not available on this service." : e.message));
+      fill(body, errorBox(e.status === 404 ? "Batches are not available on this service." : e.message));
       return false;
     }
     if (!scope.alive) return false;
@@ -83,7 +83,7 @@ export async function batchPage(scope, batchId) {
     }
   });
   const drawActions = (batch) => {
-    clear(actions).append(tsv);
+    fill(actions, tsv);
     if (ACTIVE.has(batch.status)) {
       actions.append(h("button", { type: "button", id: "cancel-batch", class: "danger",
         onclick: () => act("POST", `batches/${id}/cancel`, () => {}) }, "Cancel the batch"));
@@ -100,11 +100,11 @@ export async function batchPage(scope, batchId) {
     try {
       batch = await api("GET", `batches/${id}`);
     } catch (e) {
-      clear(info).append(h("h1", {}, "Batch"), errorBox(e.message));
+      fill(info, h("h1", {}, "Batch"), errorBox(e.message));
       return false;
     }
     if (!scope.alive) return false;
-    clear(info).append(h("h1", { id: "batch-name" }, batch.batch_name),
+    fill(info, h("h1", { id: "batch-name" }, batch.batch_name),
       h("dl", { class: "facts" },
         h("dt", {}, "Status"), h("dd", { id: "batch-status" }, statusBadge(batch.status)),
         h("dt", {}, "Progress"), h("dd", {}, progressBar(batch.progress, "Batch progress")),
@@ -113,11 +113,11 @@ export async function batchPage(scope, batchId) {
     if (batch.status !== lastStatus) { drawActions(batch); lastStatus = batch.status; }
     try {
       const matrix = await api("GET", `batches/${id}/matrix?format=json`);
-      clear(matrixBox).append(h("h2", {}, "Sample × antibiotic"), heatMap(matrix));
+      fill(matrixBox, h("h2", {}, "Sample × antibiotic"), heatMap(matrix));
       const jobs = await api("GET", `jobs?batch_id=${id}&limit=100`);
-      clear(jobsBox).append(h("h2", {}, "Jobs"), table(JOB_HEADERS, jobRows(jobs.jobs), { class: "jobs" }));
+      fill(jobsBox, h("h2", {}, "Jobs"), table(JOB_HEADERS, jobRows(jobs.jobs), { class: "jobs" }));
     } catch (e) {
-      clear(matrixBox).append(h("h2", {}, "Sample × antibiotic"), errorBox(e.message));
+      fill(matrixBox, h("h2", {}, "Sample × antibiotic"), errorBox(e.message));
     }
     return ACTIVE.has(batch.status);
   });

@@ -74,3 +74,8 @@ export function table(headers, rows, attrs = {}) {
 export function errorBox(message) {
   return h("p", { class: "error", role: "alert" }, message);
 }
+
+/** Replace the element's content (null/false children are skipped, arrays flattened). */
+export function fill(el, ...children) {
+  return append(clear(el), children);
+}

@@ -1,8 +1,14 @@
 // The job list (live) and one job's page: phenotype report, genes, mutations, the
 // resistance profile by class, logs, downloads, cancel and delete.
 import { api } from "./api.js";
-import { h, clear, errorBox, fmtTime, fmtBytes, progressBar, statusBadge, table } from "./dom.js";
+import { h, append, clear, fill, errorBox, fmtTime, fmtBytes, progressBar, statusBadge, table } from "./dom.js";
 import { flashNext, navigate } from "./ui.js";
+import { SPECIES } from "./species.js";
+
+function speciesLabel(key) {
+  const found = SPECIES.find(([k]) => k === (key || "other"));
+  return found ? found[1] : key;
+}
 
 const ACTIVE = new Set(["Submitted", "Running"]);
 const STATUSES = ["Submitted", "Running", "Completed", "Error", "Cancelled", "Archived"];
@@ -58,7 +64,7 @@ export function jobsPage(scope) {
       if (!extra.length) { nextToken = page.next_token; more.hidden = !nextToken; }
       draw([...first, ...extra.filter((j) => !first.some((f) => f.job_id === j.job_id))]);
     } catch (e) {
-      clear(body).append(errorBox(e.message));
+      fill(body, errorBox(e.message));
       if (e.status === 401) return false;
     }
     return true;
@@ -91,8 +97,8 @@ export function sortPhenotypes(rows) {
     || String(a.class).localeCompare(String(b.class)) || String(a.antimicrobial).localeCompare(String(b.antimicrobial)));
 }
 
-function phenotypeTable(rows) {
-  return table(["Antibiotic", "Class", "Prediction", "Determinants"], sortPhenotypes(rows).map((r) => {
+function phenotypeRows(rows) {
+  return rows.map((r) => {
     const resistant = r.phenotype === "Resistant";
     const determinants = [...(r.genes || []), ...(r.mutations || [])].join(", ") || r.genetic_background || "";
     return h("tr", { class: resistant ? "resistant" : "susceptible" },
@@ -100,7 +106,31 @@ function phenotypeTable(rows) {
       h("td", {}, r.class),
       h("td", {}, h("span", { class: resistant ? "badge r" : "badge s" }, r.phenotype)),
       h("td", {}, determinants));
-  }), { class: "phenotypes", id: "phenotype-table" });
+  });
+}
+
+/**
+ * The phenotype table: resistant antibiotics first; the antibiotics with no resistance
+ * found follow behind a button when there are resistant ones (the list is long).
+ */
+function phenotypeTable(rows) {
+  const sorted = sortPhenotypes(rows);
+  const resistant = sorted.filter((r) => r.phenotype === "Resistant");
+  const others = sorted.filter((r) => r.phenotype !== "Resistant");
+  const body = h("tbody", {}, phenotypeRows(resistant.length ? resistant : sorted));
+  const box = h("div", {}, h("div", { class: "scroll" }, h("table", { class: "phenotypes", id: "phenotype-table" },
+    h("thead", {}, h("tr", {}, ["Antibiotic", "Class", "Prediction", "Determinants"].map((x) => h("th", { scope: "col" }, x)))),
+    body)));
+  if (resistant.length && others.length) {
+    const more = h("button", { type: "button", id: "show-all-phenotypes", "aria-expanded": "false" },
+      `Show the ${others.length} antibiotics with no resistance found`);
+    more.addEventListener("click", () => {
+      append(body, phenotypeRows(others));
+      more.remove();
+    });
+    box.append(more);
+  }
+  return box;
 }
 
 /** Horizontal bars: per class, antibiotics predicted resistant out of those tested. */
@@ -167,17 +197,18 @@ function resultsSection(results) {
     : "No acquired resistance found."));
   const panel = results.phenotype_panel;
   const holder = h("div", { id: "phenotypes" }, phenotypeTable(rows));
+  let choice = null;
   if (panel && panel.phenotypes && panel.phenotypes.length) {
     const toggle = h("select", { id: "panel-choice" },
       h("option", { value: "all" }, "Every antibiotic in the database"),
       h("option", { value: "panel" }, `The ${panel.name} panel`));
     toggle.addEventListener("change", () => {
-      clear(holder).append(phenotypeTable(toggle.value === "panel" ? panel.phenotypes : rows));
+      fill(holder, phenotypeTable(toggle.value === "panel" ? panel.phenotypes : rows));
     });
-    box.append(h("div", { class: "field inline" }, h("label", { for: "panel-choice" }, "Show"), toggle));
+    choice = h("div", { class: "field inline" }, h("label", { for: "panel-choice" }, "Show"), toggle);
   }
-  box.append(holder);
   if (rows.length) box.append(h("h3", {}, "Resistance profile by class"), classChart(rows));
+  append(box, [h("h3", {}, "Antibiotics"), choice, holder]);
   box.append(h("h3", {}, `Genes (${(results.genes || []).length})`),
     (results.genes || []).length ? genesTable(results.genes) : h("p", { class: "muted" }, "No acquired resistance genes found."));
   if (results.species && results.species !== "other") {
@@ -201,8 +232,8 @@ function confirmButton(label, question, action, id) {
     const yes = h("button", { type: "button", class: "danger", id: `${id}-yes` }, `Yes, ${label.toLowerCase()}`);
     const no = h("button", { type: "button", id: `${id}-no` }, "Keep it");
     yes.addEventListener("click", action);
-    no.addEventListener("click", () => { clear(holder).append(ask); ask.focus(); });
-    clear(holder).append(h("span", {}, question, " "), yes, no);
+    no.addEventListener("click", () => { fill(holder, ask); ask.focus(); });
+    fill(holder, h("span", {}, question, " "), yes, no);
     yes.focus();
   });
   return holder.appendChild(ask) && holder;
@@ -242,13 +273,13 @@ export async function jobPage(scope, jobId) {
     const signature = JSON.stringify(job);
     if (signature === shown) return;
     shown = signature;
-    clear(info).append(
+    fill(info, 
       h("h1", { id: "job-name" }, job.job_name),
       h("dl", { class: "facts" },
         h("dt", {}, "Status"), h("dd", { id: "job-status" }, statusBadge(job.status)),
         h("dt", {}, "Progress"), h("dd", {}, progressBar(job.progress, "Job progress")),
         h("dt", {}, "Input"), h("dd", {}, `${job.input && job.input.filename ? job.input.filename : ""} ${fmtBytes(job.input && job.input.size)}`),
-        h("dt", {}, "Species"), h("dd", {}, (job.params && job.params.species) || "other"),
+        h("dt", {}, "Species"), h("dd", {}, speciesLabel(job.params && job.params.species)),
         h("dt", {}, "Submitted"), h("dd", {}, fmtTime(job.created_at)),
         job.completed_at ? [h("dt", {}, "Finished"), h("dd", {}, fmtTime(job.completed_at))] : null,
         job.duration_seconds != null ? [h("dt", {}, "Duration"), h("dd", {}, `${job.duration_seconds} s`)] : null),
@@ -259,7 +290,7 @@ export async function jobPage(scope, jobId) {
     try {
       job = await api("GET", `jobs/${encodeURIComponent(jobId)}`);
     } catch (e) {
-      clear(info).append(h("h1", {}, "Job"), errorBox(e.message));
+      fill(info, h("h1", {}, "Job"), errorBox(e.message));
       return false;
     }
     if (!scope.alive) return false;
@@ -267,9 +298,9 @@ export async function jobPage(scope, jobId) {
     if (job.status !== lastStatus) { drawActions(job); lastStatus = job.status; }
     try {
       const page = await api("GET", `jobs/${encodeURIComponent(jobId)}/logs?limit=100`);
-      clear(logs).append(h("h2", {}, "Log"), logsList(page.events));
+      fill(logs, h("h2", {}, "Log"), logsList(page.events));
     } catch (e) {
-      clear(logs).append(h("h2", {}, "Log"), errorBox(e.message));
+      fill(logs, h("h2", {}, "Log"), errorBox(e.message));
     }
     if (!resultsShown && (job.status === "Completed" || job.status === "Archived")) {
       resultsShown = true;

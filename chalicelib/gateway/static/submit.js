@@ -1,22 +1,9 @@
 // Submit: drop many genomes (FASTA) or read pairs (FASTQ), pick a species, watch each
 // upload go straight to S3 with its job's presigned POST.
 import { api, uploadFile } from "./api.js";
-import { h, clear, errorBox, fmtBytes, progressBar, table } from "./dom.js";
+import { h, clear, fill, errorBox, fmtBytes, progressBar, table } from "./dom.js";
+import { SPECIES } from "./species.js";
 
-export const SPECIES = [
-  ["other", "Other / unknown (no point-mutation search)"],
-  ["escherichia_coli", "Escherichia coli"],
-  ["klebsiella", "Klebsiella"],
-  ["salmonella", "Salmonella"],
-  ["campylobacter", "Campylobacter"],
-  ["enterococcus_faecalis", "Enterococcus faecalis"],
-  ["enterococcus_faecium", "Enterococcus faecium"],
-  ["helicobacter_pylori", "Helicobacter pylori"],
-  ["mycobacterium_tuberculosis", "Mycobacterium tuberculosis"],
-  ["neisseria_gonorrhoeae", "Neisseria gonorrhoeae"],
-  ["staphylococcus_aureus", "Staphylococcus aureus"],
-  ["plasmodium_falciparum", "Plasmodium falciparum"],
-];
 const FASTA = /\.(fa|fasta|fna|fas)(\.gz)?$/i;
 const FASTQ = /\.(fq|fastq)(\.gz)?$/i;
 const MATE = /^(.+?)_(R?)([12])(\.(?:fq|fastq)(?:\.gz)?)$/i;
@@ -135,7 +122,7 @@ export function submitPage(scope) {
 }
 
 function setCell(sample, ...content) {
-  clear(sample.row).append(...content);
+  fill(sample.row, ...content);
 }
 
 async function uploadSample(sample, opened) {

@@ -1,0 +1,264 @@
+"""The web app in a real headless Chromium against the local stack (SPEC §15).
+
+One stack and one browser serve the module; the tests run in file order as one user's
+session: register, sign in (by keyboard, and with a wrong password), submit a genome and
+watch it complete, read its phenotype report, a name that is markup, cancel and delete,
+the admin page, phone width, and a batch's heat map. Each page is photographed into
+`build/screenshots/`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
+
+from tests.browser.browser import PHONE, Browser
+from tests.browser.conftest import needs_chromium
+from tests.e2e.localstack import ADMIN_PASSWORD, GENOME, JOB_SECONDS, Stack, needs_db
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_chromium]
+
+USER, EMAIL, PASSWORD = "carol", "carol@example.org", "carol-password-1"
+XSS_NAME = "<img src=x onerror=alert(1)>"
+
+
+def sign_in(browser: Browser, username: str, password: str) -> None:
+    browser.open("#/login")
+    browser.wait_heading("Sign in")
+    browser.fill("#f-username", username)
+    browser.fill("#f-password", password)
+    browser.click("#login-form button[type=submit]")
+    browser.wait_heading("Jobs")
+
+
+def sign_out(browser: Browser) -> None:
+    browser.click("#sign-out")
+    browser.wait_heading("Sign in")
+    assert browser.token() is None
+
+
+def test_page_loads_only_its_own_assets_under_a_policy(browser: Browser, stack: Stack) -> None:
+    browser.open()
+    browser.wait_heading("Sign in")
+    urls = browser.driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert urls and all(u.startswith(stack.api + "/") for u in urls), urls  # nothing from the internet
+    assert {"app.js", "app.css", "api.js", "dom.js"} <= {u.rsplit("/", 1)[-1] for u in urls}
+    browser.screenshot("sign-in")
+
+
+def test_register_lands_on_submit_and_a_reload_keeps_the_session(browser: Browser, stack: Stack) -> None:
+    browser.open("#/register")
+    browser.wait_heading("Create an account")
+    browser.fill("#f-username", USER)
+    browser.fill("#f-email", EMAIL)
+    browser.fill("#f-password", "short")
+    browser.click("#register-form button[type=submit]")
+    browser.expected_statuses.add(400)
+    error = browser.wait_text("#register-form .error", "password")  # the API's 400, in words
+    assert "10" in error
+    browser.screenshot("register-error")
+    browser.fill("#f-password", PASSWORD)
+    browser.click("#register-form button[type=submit]")
+    browser.wait_heading("Submit genomes")
+    assert f"Welcome, {USER}" in browser.text("#flash")
+    token = browser.token()
+    assert token and token not in browser.driver.current_url
+    browser.driver.refresh()
+    browser.wait_heading("Submit genomes")
+    assert USER in browser.text("#nav") and browser.token() == token
+    browser.screenshot("submit-empty")
+
+
+def test_a_wrong_password_is_said_in_words_and_signs_nobody_in(browser: Browser) -> None:
+    sign_out(browser)
+    browser.fill("#f-username", USER)
+    browser.fill("#f-password", "not-the-password")
+    browser.click("#login-form button[type=submit]")
+    browser.expected_statuses.add(401)
+    browser.wait_text("#login-form .error", "Invalid username or password")
+    assert browser.token() is None and browser.heading() == "Sign in"
+    browser.screenshot("sign-in-wrong-password")
+
+
+def test_sign_in_by_keyboard_alone(browser: Browser) -> None:
+    browser.open("#/login")
+    browser.wait_heading("Sign in")
+    focused = browser.driver.switch_to.active_element
+    assert focused.get_attribute("id") == "f-username"  # the first field has focus
+    focused.send_keys(USER, Keys.TAB)
+    browser.driver.switch_to.active_element.send_keys(PASSWORD, Keys.ENTER)
+    browser.wait_heading("Jobs")
+    assert browser.token()
+
+
+def test_a_401_drops_the_token_and_asks_to_sign_in_again(browser: Browser) -> None:
+    browser.driver.execute_script("localStorage.setItem('amr.token', 'expired.token.value')")
+    browser.open("#/jobs")
+    browser.expected_statuses.add(401)
+    browser.wait_heading("Sign in")
+    assert browser.token() is None
+    sign_in(browser, USER, PASSWORD)
+
+
+@needs_db
+def test_submit_a_genome_watch_it_complete_and_read_its_phenotypes(browser: Browser, stack: Stack) -> None:
+    browser.go("#/submit")
+    browser.wait_heading("Submit genomes")
+    browser.find("#files").send_keys(str(GENOME))  # what a drop or the file dialog hands the page
+    row = browser.find('tr[data-sample="test_isolate_01"]')
+    assert "test_isolate_01.fa.gz" in row.text
+    Select(browser.find("#species")).select_by_value("escherichia_coli")
+    browser.click("#submit-files")
+    browser.wait_text('tr[data-sample="test_isolate_01"] .upload-cell', "uploaded", 60)  # straight to S3 (CORS)
+    browser.screenshot("submit-uploaded")
+
+    browser.driver.find_element(By.LINK_TEXT, "Follow them in the job list").click()
+    browser.wait_heading("Jobs")
+    status = "tr[data-job-id] .badge"
+    browser.wait_text(status, "Completed", JOB_SECONDS)  # live: the list polls while jobs run
+    assert "100%" in browser.text("tr[data-job-id] .pct")
+    browser.screenshot("jobs")
+
+    browser.driver.find_element(By.LINK_TEXT, "test_isolate_01").click()
+    browser.wait_heading("test_isolate_01")
+    browser.find("#phenotype-table")
+    first = [r.text for r in browser.all("#phenotype-table tbody tr td:nth-child(3)")]
+    assert first and set(first) == {"Resistant"}, "the resistant antibiotics come first, the rest on demand"
+    browser.click("#show-all-phenotypes")
+    predictions = [r.text for r in browser.all("#phenotype-table tbody tr td:nth-child(3)")]
+    assert len(predictions) > len(first) and set(predictions) == {"Resistant", "No resistance"}
+    first_susceptible = predictions.index("No resistance") if "No resistance" in predictions else len(predictions)
+    assert all(p == "Resistant" for p in predictions[:first_susceptible])  # resistant antibiotics first
+    assert "Resistant" not in predictions[first_susceptible:]
+    verdict = browser.text("#verdict")
+    assert verdict.startswith("Predicted resistant to")
+    assert browser.all("#results svg.chart rect.bar-r"), "the class chart shows the resistant classes"
+    assert browser.all("#results table.genes tbody tr")
+    downloads = {a.text for a in browser.all("ul.downloads a")}
+    assert {"predictions.json", "predictions.tsv", "phenotypes.tsv"} <= downloads
+    assert "Completed" in browser.text("#logs")
+    browser.screenshot("job-report")
+    browser.screenshot("job-report-phone", PHONE)
+
+
+def test_a_name_made_of_markup_is_shown_as_text(browser: Browser, stack: Stack) -> None:
+    token = browser.token()
+    created = stack.http("POST", "/jobs", {"job_name": XSS_NAME, "filename": "x.fa"}, token=token)
+    assert created.status == 201, created
+    job_id = created.body["job"]["job_id"]
+    browser.go("#/jobs")
+    browser.wait_heading("Jobs")
+    link = browser.until("the job in the list", lambda: browser._visible(f'tr[data-job-id="{job_id}"] td.name a'))
+    assert link.text == XSS_NAME
+    assert not browser.driver.execute_script("return document.querySelectorAll('main img').length")
+    link.click()
+    browser.wait_heading(XSS_NAME)
+    assert not browser.driver.execute_script("return document.querySelectorAll('img').length")
+    assert not browser.alert_present()
+    browser.screenshot("job-markup-name")
+    stack.shared["xss_job"] = job_id
+
+
+def test_cancel_then_delete_a_job(browser: Browser, stack: Stack) -> None:
+    job_id = stack.shared["xss_job"]
+    browser.click("#cancel-job")
+    browser.click("#cancel-job-yes")
+    browser.wait_text("#job-status", "Cancelled")
+    assert not browser.all("#cancel-job")  # a terminal job cannot be cancelled again
+    browser.click("#delete-job")
+    browser.find("#delete-job-no").click()  # second thoughts: nothing happens
+    browser.click("#delete-job")
+    browser.click("#delete-job-yes")
+    browser.wait_heading("Jobs")
+    assert "deleted" in browser.text("#flash")
+    assert not browser.all(f'tr[data-job-id="{job_id}"]')
+    assert stack.http("GET", f"/jobs/{job_id}", token=browser.token()).status == 404
+
+
+def test_reset_password_page_answers_in_words(browser: Browser) -> None:
+    sign_out(browser)
+    browser.go("#/reset")
+    browser.wait_heading("Reset your password")
+    browser.fill("#f-email", EMAIL)
+    browser.click("#reset-request-form button[type=submit]")
+    browser.wait_text("#reset-request-form .ok", "reset token")
+    browser.fill("#f-token", "not-a-real-token")
+    browser.fill("#f-new_password", "a-new-password-1")
+    browser.click("#reset-confirm-form button[type=submit]")
+    browser.expected_statuses.add(400)
+    browser.until("the refusal", lambda: browser.text("#reset-confirm-form .error"))
+    browser.screenshot("reset-password")
+
+
+def test_admin_manages_accounts_reads_statistics_and_runs_maintenance(browser: Browser, stack: Stack) -> None:
+    sign_in(browser, "admin", ADMIN_PASSWORD)
+    browser.go("#/admin")
+    browser.wait_heading("Administration")
+    row = f'#users tr[data-username="{USER}"]'
+    browser.find(row)
+    browser.click(f"{row} button")  # Deactivate
+    browser.wait_text("#users .ok", f"{USER}: deactivated")
+    admin_token = browser.token()
+    users = stack.http("GET", "/admin/users", token=admin_token).body["users"]
+    assert next(u for u in users if u["username"] == USER)["is_active"] is False
+    browser.until("the Activate button", lambda: browser.text(f"{row} button") == "Activate")
+    browser.click(f"{row} button")
+    browser.wait_text("#users .ok", f"{USER}: active")
+    users = stack.http("GET", "/admin/users", token=admin_token).body["users"]
+    assert next(u for u in users if u["username"] == USER)["is_active"] is True
+    total = browser.until("statistics", lambda: browser.text("#stats-total"))
+    assert int(total) >= 1
+    browser.click("#run-maintenance")  # dry run by default
+    report = browser.wait_text("#maintenance-report", "dry run", 60)
+    assert "Purged" in report and "Archived" in report
+    browser.screenshot("admin")
+
+
+def test_pages_fit_a_phone_screen(browser: Browser) -> None:
+    browser.driver.set_window_size(*PHONE)
+    try:
+        for route, heading in (("#/jobs", "Jobs"), ("#/submit", "Submit genomes"), ("#/admin", "Administration")):
+            browser.go(route)
+            browser.wait_heading(heading)
+            assert browser.page_width() <= PHONE[0], f"{route} is too wide: {browser.too_wide(PHONE[0])}"
+        browser.go("#/jobs")
+        browser.wait_heading("Jobs")
+        browser.screenshot("jobs-phone", PHONE)
+    finally:
+        browser.driver.set_window_size(1280, 900)
+
+
+def batches_available(stack: Stack, token: str) -> bool:
+    return stack.http("GET", "/batches", token=token).status == 200
+
+
+@needs_db
+def test_batch_heat_map_and_its_tsv(browser: Browser, stack: Stack, tmp_path: Any) -> None:
+    if not batches_available(stack, browser.token() or ""):
+        pytest.skip("the batch API (SPEC §13, POST/GET /batches) is not on this branch yet")
+    copies = []
+    for name in ("isolate_a.fa.gz", "isolate_b.fa.gz"):
+        copy = tmp_path / name
+        copy.write_bytes(GENOME.read_bytes())
+        copies.append(str(copy))
+    browser.go("#/submit")
+    browser.wait_heading("Submit genomes")
+    browser.find("#files").send_keys("\n".join(copies))
+    browser.find('tr[data-sample="isolate_b"]')
+    browser.click("#as-batch")
+    browser.fill("#batch-name", "run 42")
+    browser.click("#submit-files")
+    browser.until("the batch link", lambda: browser.driver.find_elements(By.LINK_TEXT, "Open the batch"), 60)[0].click()
+    browser.wait_heading("run 42")
+    browser.wait_text("#batch-status", "Finished", JOB_SECONDS)
+    browser.until("both samples in the heat map", lambda: len(browser.all("#heat-map tbody tr")) == 2, 30)
+    resistant = browser.all("#heat-map td.c-R")
+    assert resistant and all(c.text == "R" for c in resistant)
+    assert {r.get_attribute("data-sample") for r in browser.all("#heat-map tbody tr")} == {"isolate_a", "isolate_b"}
+    browser.screenshot("batch-heat-map")
+    browser.click("#download-tsv")
+    tsv = browser.wait_download(".tsv").read_text()
+    assert "isolate_a" in tsv and "isolate_b" in tsv and "\t" in tsv
