@@ -18,6 +18,7 @@ from chalicelib.prediction import handler as prediction
 # Modules only some requests need load on first use (cold start stays small).
 accounts_api = lazy_import("chalicelib.accounts.api")
 accounts_auth = lazy_import("chalicelib.accounts.auth")
+batches_api = lazy_import("chalicelib.batches.api")
 health_check = lazy_import("chalicelib.gateway.health")
 jobs_api = lazy_import("chalicelib.jobs.api")
 maintenance = lazy_import("chalicelib.maintenance.tasks")
@@ -122,6 +123,39 @@ def job_logs(job_id: str) -> Response:
 @app.route("/jobs/{job_id}/results", methods=["GET"], content_types=NO_BODY)
 def job_results(job_id: str) -> Response:
     return jobs_api.job_results(job_id)
+
+
+# --- batch routes ------------------------------------------------------------
+
+
+@app.route("/batches", methods=["POST"])
+def create_batch() -> Response:
+    return batches_api.create_batch(app.current_request)
+
+
+@app.route("/batches", methods=["GET"], content_types=NO_BODY)
+def list_batches() -> Response:
+    return batches_api.list_batches(app.current_request)
+
+
+@app.route("/batches/{batch_id}", methods=["GET"], content_types=NO_BODY)
+def get_batch(batch_id: str) -> Response:
+    return batches_api.get_batch(batch_id)
+
+
+@app.route("/batches/{batch_id}", methods=["DELETE"], content_types=NO_BODY)
+def delete_batch(batch_id: str) -> Response:
+    return batches_api.delete_batch(batch_id)
+
+
+@app.route("/batches/{batch_id}/cancel", methods=["POST"], content_types=NO_BODY)
+def cancel_batch(batch_id: str) -> Response:
+    return batches_api.cancel_batch(batch_id)
+
+
+@app.route("/batches/{batch_id}/matrix", methods=["GET"], content_types=NO_BODY)
+def batch_matrix(batch_id: str) -> Response:
+    return batches_api.batch_matrix(batch_id, app.current_request)
 
 
 @app.route("/stats", methods=["GET"], content_types=NO_BODY)

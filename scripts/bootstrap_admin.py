@@ -27,6 +27,7 @@ OUTPUT_ENV = {
     "JobEventsTableName": "AMR_EVENTS_TABLE",
     "CountersTableName": "AMR_COUNTERS_TABLE",
     "MaintenanceRunsTableName": "AMR_RUNS_TABLE",
+    "BatchesTableName": "AMR_BATCHES_TABLE",
     "UploadBucketName": "AMR_UPLOAD_BUCKET",
     "ResultsBucketName": "AMR_RESULTS_BUCKET",
     "ArchiveBucketName": "AMR_ARCHIVE_BUCKET",

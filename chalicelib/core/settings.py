@@ -28,6 +28,7 @@ class Settings:
     events_table: str
     counters_table: str
     runs_table: str
+    batches_table: str
     upload_bucket: str
     results_bucket: str
     archive_bucket: str
@@ -68,6 +69,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         events_table=get("AMR_EVENTS_TABLE", f"{prefix}-job-events"),
         counters_table=get("AMR_COUNTERS_TABLE", f"{prefix}-counters"),
         runs_table=get("AMR_RUNS_TABLE", f"{prefix}-maintenance-runs"),
+        batches_table=get("AMR_BATCHES_TABLE", f"{prefix}-batches"),
         upload_bucket=get("AMR_UPLOAD_BUCKET", f"{prefix}-uploads"),
         results_bucket=get("AMR_RESULTS_BUCKET", f"{prefix}-results"),
         archive_bucket=get("AMR_ARCHIVE_BUCKET", f"{prefix}-archive"),

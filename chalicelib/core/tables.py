@@ -70,6 +70,17 @@ class StatusChangedIndex(GlobalSecondaryIndex["JobModel"]):
     status_changed_at = UnicodeAttribute(range_key=True)
 
 
+class BatchJobsIndex(GlobalSecondaryIndex["JobModel"]):
+    """Sparse: only jobs of a batch carry `batch_id`; `batch_order` sorts them as submitted."""
+
+    class Meta:
+        index_name = "batch-order-index"
+        projection = AllProjection()
+
+    batch_id = UnicodeAttribute(hash_key=True)
+    batch_order = UnicodeAttribute(range_key=True)
+
+
 class JobModel(Model):
     """One prediction job. `user_status` is derived (`{user_id}#{status}`) for its index."""
 
@@ -101,10 +112,15 @@ class JobModel(Model):
     expires_at = TTLAttribute(null=True)
     #: jobs imported from the earlier service (source `legacy`): its id, status and file paths
     legacy = MapAttribute(null=True)  # type: ignore[var-annotated]
+    #: the batch (SPEC §13) this job is a sample of
+    batch_id = UnicodeAttribute(null=True)
+    #: `{created_at}#{sample index}` (API batches) or `{created_at}#{job_id}` (drops)
+    batch_order = UnicodeAttribute(null=True)
 
     user_created_index = UserCreatedIndex()
     user_status_index = UserStatusIndex()
     status_changed_index = StatusChangedIndex()
+    batch_jobs_index = BatchJobsIndex()
 
 
 class JobEventModel(Model):
@@ -145,6 +161,9 @@ class CounterModel(Model):
     duration_sum = NumberAttribute(default=0)
     duration_count = NumberAttribute(default=0)
     model_resfinder = NumberAttribute(default=0)
+    #: when a job of the scope first started / last changed status (timing of a batch)
+    first_started_at = UnicodeAttribute(null=True)
+    last_changed_at = UnicodeAttribute(null=True)
 
     @staticmethod
     def status_attr(status: str) -> NumberAttribute:
@@ -173,6 +192,37 @@ class MaintenanceRunModel(Model):
     report = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+
+
+class BatchUserIndex(GlobalSecondaryIndex["BatchModel"]):
+    class Meta:
+        index_name = "user-created-index"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class BatchModel(Model):
+    """A batch of jobs (SPEC §13): its name and parameters. How many of its jobs are in
+    each status lives in the sharded counters (scope `batch#{id}`), updated in each job's
+    own transitions, so this item is written only when the batch is created, cancelled
+    or removed. `folder` is set for batches formed by bucket drops."""
+
+    class Meta(_Meta):
+        table_name = "amr-local-batches"
+
+    batch_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    batch_name = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    params = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    source = UnicodeAttribute(default="api")
+    folder = UnicodeAttribute(null=True)
+    cancelled_at = UnicodeAttribute(null=True)
+
+    user_created_index = BatchUserIndex()
 
 
 class UsersCreatedIndex(GlobalSecondaryIndex["UserModel"]):
@@ -249,6 +299,7 @@ TABLES: dict[str, type[Model]] = {
     "events_table": JobEventModel,
     "counters_table": CounterModel,
     "runs_table": MaintenanceRunModel,
+    "batches_table": BatchModel,
     "users_table": UserModel,
 }
 

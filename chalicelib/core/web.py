@@ -81,14 +81,14 @@ def error_response(exc: ServiceError) -> Response:
     return json_response(exc.body(), exc.status, exc.headers)
 
 
-def parse_body(request: Request, model: type[M]) -> M:
+def parse_body(request: Request, model: type[M], max_bytes: int = MAX_BODY_BYTES) -> M:
     """Validate a JSON body against `model`; every problem is a 4xx naming the field."""
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'")
     raw = request.raw_body or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest(f"Body is larger than {MAX_BODY_BYTES} bytes")
+    if len(raw) > max_bytes:
+        raise BadRequest(f"Body is larger than {max_bytes} bytes")
     try:
         data = json.loads(raw.decode("utf-8")) if raw else None
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurd nesting

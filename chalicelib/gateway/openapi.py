@@ -92,6 +92,10 @@ def _maintenance(name: str) -> Ref:
     return Ref("chalicelib.maintenance.tasks", name)
 
 
+def _batches(name: str) -> Ref:
+    return Ref("chalicelib.batches.schemas", name)
+
+
 def _runs(name: str) -> Ref:
     return Ref("chalicelib.maintenance.runs", name)
 
@@ -130,6 +134,22 @@ ROUTES: tuple[RouteDoc, ...] = (
              query=m.LogsQuery),
     RouteDoc("GET", "/jobs/{job_id}/results", "predictions.json plus download links of every result file",
              "user", 200, m.ResultsResponse, errors=(409,)),
+    # --- batches (chalicelib.batches.api) ---
+    RouteDoc("POST", "/batches", "Submit a batch of 1-500 samples; a presigned POST for each sample's file",
+             "user", 201, _batches("CreateBatchResponse"), _batches("CreateBatchRequest"), tag="batches",
+             description="Every sample becomes a job with `batch_id`; upload each file with its presigned POST."),
+    RouteDoc("GET", "/batches", "The caller's batches, newest first", "user", 200, _batches("BatchListResponse"),
+             query=_batches("BatchListQuery"), tag="batches"),
+    RouteDoc("GET", "/batches/{batch_id}", "One batch: counts by status, progress, timing", "user", 200,
+             _batches("BatchOut"), tag="batches"),
+    RouteDoc("POST", "/batches/{batch_id}/cancel", "Cancel every Submitted or Running job of the batch", "user",
+             202, _batches("BatchOut"), tag="batches"),
+    RouteDoc("DELETE", "/batches/{batch_id}", "Delete the batch with every job, event and file of it", "user",
+             204, None, errors=(409,), tag="batches",
+             description="409 while a job of the batch is Running: cancel the batch first."),
+    RouteDoc("GET", "/batches/{batch_id}/matrix", "Sample x antibiotic matrix (R, S, or empty while unknown)",
+             "user", 200, _batches("MatrixResponse"), query=_batches("MatrixQuery"), tag="batches",
+             description="format=tsv answers text/tab-separated-values for a spreadsheet."),
     RouteDoc("GET", "/stats", "Job statistics of the caller, or of everyone (admins)", "user", 200,
              m.StatsResponse, query=m.StatsQuery, errors=(403,)),
     # --- maintenance (chalicelib.maintenance.tasks) ---

@@ -69,6 +69,7 @@ def job_out(job: JobModel) -> dict[str, Any]:
             "size": int(job.input_size) if job.input_size is not None else None,
         },
         "summary": plain(job.summary),
+        "batch_id": job.batch_id,
     }
 
 
@@ -91,15 +92,17 @@ def _job_for_caller(job_id: str) -> JobModel:
 # --- routes -----------------------------------------------------------------
 
 
-def open_job(user_id: str, job_name: str, params: dict[str, Any], filename: str) -> dict[str, Any]:
-    """Create a Submitted job and a presigned POST for exactly its input key: the one way
-    a job is opened over the API (single jobs and each sample of a batch)."""
+def submission(
+    user_id: str, job_name: str, params: dict[str, Any], filename: str, *,
+    batch_id: str | None = None, batch_index: int | None = None,
+) -> tuple[JobModel, dict[str, Any]]:
+    """A new job record (not yet written) and the presigned POST for exactly its input
+    key: how every API job is opened, alone (`open_job`) or as a sample of a batch."""
     job_id = lifecycle.new_job_id()
-    bind(job_id=job_id)
     key = s3layout.upload_key(user_id, job_id, filename)
     max_bytes = s3layout.max_upload_bytes()
     upload = s3layout.presigned_upload(key, max_bytes)  # before the record: no job without a way in
-    job = lifecycle.create_job(
+    job = lifecycle.new_job(
         user_id=user_id,
         job_name=job_name,
         params=params,
@@ -107,8 +110,18 @@ def open_job(user_id: str, job_name: str, params: dict[str, Any], filename: str)
         model_name=params["model_name"],
         input_key=key,
         input_filename=filename,
+        batch_id=batch_id,
+        batch_index=batch_index,
     )
-    return {"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}
+    return job, {"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}
+
+
+def open_job(user_id: str, job_name: str, params: dict[str, Any], filename: str) -> dict[str, Any]:
+    """Create one Submitted job; its answer carries the presigned POST."""
+    job, opened = submission(user_id, job_name, params, filename)
+    bind(job_id=job.job_id)
+    lifecycle.insert_job(job)
+    return opened
 
 
 def create_job(request: Request) -> Response:
@@ -125,7 +138,10 @@ def list_jobs(request: Request) -> Response:
     status (administrators only)."""
     current = web.caller()
     query: JobListQuery = web.parse_query(request, JobListQuery)
-    if query.scope == "all" and query.status is not None:
+    if query.batch_id is not None:
+        owner = None if current.is_admin else current.user_id
+        page = lifecycle.list_batch_jobs(query.batch_id, owner, query.limit, query.next_token)
+    elif query.scope == "all" and query.status is not None:
         web.require_admin()
         page = lifecycle.list_jobs_in_status(query.status, query.limit, query.next_token)
     else:
@@ -137,34 +153,40 @@ def get_job(job_id: str) -> Response:
     return web.json_response(job_out(_job_for_caller(job_id)))
 
 
-def cancel_job(job_id: str) -> Response:
+def cancel(job: JobModel, by: str) -> JobModel:
     """Cancel a Submitted or Running job; a running prediction stops at its next batch.
 
     A lost race with the prediction (Submitted -> Running) is retried on the fresh
-    record; a job that meanwhile finished is 409.
+    record; a job that is (or meanwhile became) terminal is Conflict.
     """
-    job = _job_for_caller(job_id)
-    current = web.caller()
     for attempt in range(CANCEL_ATTEMPTS):
         if job.status in lifecycle.TERMINAL:
             raise Conflict(f"Job is already {job.status}; only Submitted or Running jobs can be cancelled")
         try:
-            job = lifecycle.transition(job, lifecycle.CANCELLED, message=f"Cancelled by {current.username or current.user_id}")
-            break
+            return lifecycle.transition(job, lifecycle.CANCELLED, message=f"Cancelled by {by}")
         except InvalidTransition:
             if attempt + 1 == CANCEL_ATTEMPTS:
                 raise
             job = lifecycle.get_job(job.job_id)
-    return web.json_response(job_out(job), 202)
+    raise AssertionError("unreachable")
 
 
-def delete_job(job_id: str) -> Response:
+def remove(job: JobModel) -> None:
     """Delete a job's objects, events and record, in that order, so a retry can finish."""
-    job = _job_for_caller(job_id)
     if job.status == lifecycle.RUNNING:
         raise Conflict("Job is Running; cancel it before deleting it")
     s3layout.delete_objects_of(job)
     lifecycle.delete_job(job)
+
+
+def cancel_job(job_id: str) -> Response:
+    job = _job_for_caller(job_id)
+    current = web.caller()
+    return web.json_response(job_out(cancel(job, current.username or current.user_id)), 202)
+
+
+def delete_job(job_id: str) -> Response:
+    remove(_job_for_caller(job_id))
     return web.no_content()
 
 
@@ -180,15 +202,23 @@ def job_results(job_id: str) -> Response:
     job = _job_for_caller(job_id)
     if job.source == lifecycle.LEGACY_SOURCE and job.status in (lifecycle.COMPLETED, lifecycle.ARCHIVED):
         return _legacy_results(job)
-    if job.status == lifecycle.COMPLETED:
-        files = _result_objects(job)
-    elif job.status == lifecycle.ARCHIVED:
-        files = _archived_objects(job)
-    else:
-        raise Conflict(f"Job is {job.status}; results exist once it is Completed (or Archived)")
+    files = _finished_objects(job)
     predictions = _read_predictions(files)
     urls = {name: s3layout.presigned_download(bucket, key) for name, (bucket, key) in sorted(files.items())}
     return web.json_response({**predictions, "download_urls": urls})
+
+
+def _finished_objects(job: JobModel) -> dict[str, tuple[str, str]]:
+    if job.status == lifecycle.COMPLETED:
+        return _result_objects(job)
+    if job.status == lifecycle.ARCHIVED:
+        return _archived_objects(job)
+    raise Conflict(f"Job is {job.status}; results exist once it is Completed (or Archived)")
+
+
+def read_predictions(job: JobModel) -> dict[str, Any]:
+    """predictions.json of a Completed or Archived job (one S3 GetObject)."""
+    return _read_predictions(_finished_objects(job))
 
 
 class ResultsNotMigrated(NotFound):

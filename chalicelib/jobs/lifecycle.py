@@ -15,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -89,13 +89,15 @@ def _event(job_id: str, message: str, level: str, timestamp: str, data: dict[str
     )
 
 
-def add_to_counters(tx: TransactWrite, user_id: str, job_id: str, deltas: Mapping[str, float]) -> None:
-    """Add `deltas` (counter attribute -> amount) to the user's and the global counter
-    shards of `job_id` inside `tx`: how jobs that did not come through `create_job` /
-    `transition` (imports) are counted; `counters` keeps the item layout."""
+def add_to_counters(
+    tx: TransactWrite, user_id: str, job_id: str, deltas: Mapping[str, float], batch_id: str | None = None
+) -> None:
+    """Add `deltas` (counter attribute -> amount) to the counter shards of `job_id`
+    inside `tx`: how jobs written many at a time (imports, batches) are counted;
+    `counters` keeps the item layout."""
     actions = [getattr(CounterModel, name).add(amount) for name, amount in sorted(deltas.items()) if amount]
     if actions:
-        counters.add_in(tx, user_id=user_id, job_id=job_id, actions=actions)
+        counters.add_in(tx, user_id=user_id, job_id=job_id, actions=actions, batch_id=batch_id)
 
 
 def counter_deltas(job: JobModel) -> dict[str, float]:
@@ -126,7 +128,7 @@ class _ConditionFailed(InvalidTransition):
         self.reasons = reasons
 
 
-def _run_transaction(build: Any, what: str) -> None:
+def run_transaction(build: Any, what: str) -> None:
     """Commit a transaction, retrying only DynamoDB's transient TransactionConflict.
 
     Conflicts arise when two transactions touch one counter shard at once (rare since
@@ -149,8 +151,7 @@ def _run_transaction(build: Any, what: str) -> None:
             raise
 
 
-@storage_call("create_job")
-def create_job(
+def new_job(
     *,
     user_id: str,
     job_name: str,
@@ -160,12 +161,17 @@ def create_job(
     input_key: str | None = None,
     input_filename: str | None = None,
     source: str = "api",
+    batch_id: str | None = None,
+    batch_index: int | None = None,
 ) -> JobModel:
-    """Create a Submitted job. A given `job_id` that exists already raises Conflict,
-    which makes creation from at-least-once events idempotent."""
-    job_id = job_id or new_job_id()
+    """A Submitted job record, not yet written (`create_job`, `create_jobs` write it).
+    A job of a batch sorts in it by its sample index, or by time and id (drops)."""
     ts = clock.now_iso()
-    job = JobModel(
+    job_id = job_id or new_job_id()
+    order = None
+    if batch_id is not None:
+        order = f"{ts}#{batch_index:05d}" if batch_index is not None else f"{ts}#{job_id}"
+    return JobModel(
         job_id,
         user_id=user_id,
         job_name=job_name,
@@ -181,24 +187,48 @@ def create_job(
         input_key=input_key,
         input_filename=input_filename,
         expires_at=_expiry(SUBMITTED, ts),
+        batch_id=batch_id,
+        batch_order=order,
     )
+
+
+def create_job(**fields: Any) -> JobModel:
+    """Create a Submitted job (fields as `new_job` takes them)."""
+    return insert_job(new_job(**fields))
+
+
+@storage_call("create_job")
+def insert_job(job: JobModel) -> JobModel:
+    """Write a job made by `new_job`. A `job_id` that exists already raises Conflict,
+    which makes creation from at-least-once events idempotent."""
     counter_actions = [CounterModel.n_submitted.add(1), CounterModel.created_total.add(1)]
-    model_attr = CounterModel.model_attr(model_name)
+    model_attr = CounterModel.model_attr(job.model_name)
     if model_attr is not None:
         counter_actions.append(model_attr.add(1))
 
     def build(tx: TransactWrite) -> None:
         tx.save(job, condition=JobModel.job_id.does_not_exist())
-        counters.add_in(tx, user_id=user_id, job_id=job_id, actions=counter_actions)
-        tx.save(_event(job_id, f"Job submitted ({source})", "INFO", ts, None))
+        counters.add_in(tx, user_id=job.user_id, job_id=job.job_id, actions=counter_actions, batch_id=job.batch_id)
+        tx.save(_event(job.job_id, f"Job submitted ({job.source})", "INFO", job.created_at, None))
 
     try:
-        _run_transaction(build, "job exists")
+        run_transaction(build, "job exists")
     except InvalidTransition:
-        raise Conflict(f"Job {job_id} already exists") from None
+        raise Conflict(f"Job {job.job_id} already exists") from None
     count("jobs.created")
-    logger.info("job created", extra={"job_id": job_id, "user_id": user_id})
+    logger.info("job created", extra={"job_id": job.job_id, "user_id": job.user_id})
     return job
+
+
+@storage_call("create_jobs")
+def create_jobs(jobs: Sequence[JobModel]) -> None:
+    """Write many new jobs (the samples of a batch) a few dozen per transaction: each
+    transaction holds jobs of one counter shard, their events and one update of each
+    counter item, so 500 samples take about 16 transactions, not 500."""
+    items = [ImportedJob(job, (("INFO", f"Job submitted ({job.source})"),)) for job in jobs]
+    for chunk in _job_chunks(items):
+        _write_jobs(chunk, {"source": chunk[0].job.source})
+    count("jobs.created", len(jobs))
 
 
 #: DynamoDB's limit of items in one transaction.
@@ -242,17 +272,18 @@ def imported_job(
     )
 
 
-def _import_chunks(batch: Sequence[ImportedJob]) -> list[list[ImportedJob]]:
-    """Transactions of one owner and one counter shard each (so each updates two counter
-    items, the user's and the global shard, once) within DynamoDB's item limit."""
+def _job_chunks(batch: Sequence[ImportedJob]) -> list[list[ImportedJob]]:
+    """Transactions of one owner, batch and counter shard each (so each updates each
+    counter item it touches once) within DynamoDB's item limit."""
     chunks: list[list[ImportedJob]] = []
-    by_user: dict[tuple[str, int], list[ImportedJob]] = {}
+    by_user: dict[tuple[str, str | None, int], list[ImportedJob]] = {}
     for item in batch:
-        by_user.setdefault((item.job.user_id, counters.shard_of(item.job.job_id)), []).append(item)
+        job = item.job
+        by_user.setdefault((job.user_id, job.batch_id, counters.shard_of(job.job_id)), []).append(item)
     for items in by_user.values():
         chunk: list[ImportedJob] = []
         for item in items:
-            if chunk and sum(i.size for i in chunk) + item.size + 2 > MAX_TX_ITEMS:
+            if chunk and sum(i.size for i in chunk) + item.size + 3 > MAX_TX_ITEMS:
                 chunks.append(chunk)
                 chunk = []
             chunk.append(item)
@@ -266,10 +297,11 @@ def import_jobs(batch: Sequence[ImportedJob]) -> list[str]:
     count them, transaction by transaction; a job whose id exists already is never
     overwritten. Returns the ids that existed (and were left alone)."""
     present: list[str] = []
-    for chunk in _import_chunks(batch):
+    for chunk in _job_chunks(batch):
         while chunk:
             try:
-                _write_import(chunk)
+                _write_jobs(chunk, {"source": LEGACY_SOURCE})
+                count("jobs.imported", len(chunk))
                 break
             except _ConditionFailed as exc:
                 positions = _job_positions(chunk)
@@ -290,7 +322,8 @@ def _job_positions(chunk: list[ImportedJob]) -> dict[int, int]:
     return out
 
 
-def _write_import(chunk: list[ImportedJob]) -> None:
+def _write_jobs(chunk: list[ImportedJob], event_data: dict[str, Any]) -> None:
+    """One transaction: the jobs (none may exist), their events, their counts."""
     ts = clock.now_iso()
     totals: dict[str, float] = {}
     for item in chunk:
@@ -301,12 +334,11 @@ def _write_import(chunk: list[ImportedJob]) -> None:
         for item in chunk:
             tx.save(item.job, condition=JobModel.job_id.does_not_exist())
             for level, message in item.events:
-                tx.save(_event(item.job.job_id, message, level, ts, {"source": LEGACY_SOURCE}))
+                tx.save(_event(item.job.job_id, message, level, ts, event_data))
         first = chunk[0].job
-        add_to_counters(tx, first.user_id, first.job_id, {k: round(v, 3) for k, v in totals.items()})
+        add_to_counters(tx, first.user_id, first.job_id, {k: round(v, 3) for k, v in totals.items()}, first.batch_id)
 
-    _run_transaction(build, "an imported job exists already")
-    count("jobs.imported", len(chunk))
+    run_transaction(build, "a job exists already")
 
 
 @storage_call("get_job")
@@ -375,6 +407,9 @@ def transition(
         deltas.append(CounterModel.error_total.add(1))
     elif dst == CANCELLED:
         deltas.append(CounterModel.cancelled_total.add(1))
+    deltas.append(CounterModel.last_changed_at.set(ts))
+    if dst == RUNNING:
+        deltas.append(CounterModel.first_started_at.set(CounterModel.first_started_at | ts))
 
     actions = [
         getattr(JobModel, name).remove() if value is None else getattr(JobModel, name).set(value)
@@ -385,10 +420,10 @@ def transition(
 
     def build(tx: TransactWrite) -> None:
         tx.update(job, actions=actions, condition=JobModel.status == src)
-        counters.add_in(tx, user_id=job.user_id, job_id=job.job_id, actions=deltas)
+        counters.add_in(tx, user_id=job.user_id, job_id=job.job_id, actions=deltas, batch_id=job.batch_id)
         tx.save(_event(job.job_id, text, event_level, ts, {"from": src, "to": dst}))
 
-    _run_transaction(build, f"Job {job.job_id} changed concurrently; it is no longer {src}")
+    run_transaction(build, f"Job {job.job_id} changed concurrently; it is no longer {src}")
     for name, value in changes.items():
         setattr(job, name, value)
     count(f"jobs.{dst.lower()}")
@@ -467,6 +502,24 @@ def list_user_jobs(user_id: str, status: str | None = None, limit: int = 50, nex
 
 
 @storage_call("list_jobs")
+def list_batch_jobs(batch_id: str, user_id: str | None, limit: int = 50, next_token: str | None = None) -> Page:
+    """A batch's jobs in submission order, one Query per page on `batch-order-index`;
+    with `user_id`, only that user's (another user's batch lists nothing)."""
+    scope = f"batch-jobs:{batch_id}:{user_id or '*'}"
+    result = JobModel.batch_jobs_index.query(
+        batch_id,
+        filter_condition=(JobModel.user_id == user_id) if user_id else None,
+        limit=limit, page_size=limit, last_evaluated_key=pagination.decode(next_token, scope),
+    )
+    return _page(result, limit, scope)
+
+
+def batch_jobs(batch_id: str) -> Iterator[JobModel]:
+    """Every job of a batch, in submission order (Query pages of up to 1 MB each)."""
+    return JobModel.batch_jobs_index.query(batch_id)
+
+
+@storage_call("list_jobs")
 def list_jobs_in_status(status: str, limit: int = 50, next_token: str | None = None) -> Page:
     """Every user's jobs in one status, newest status change first (admins); one Query
     per page on `status-changed-index`, never a Scan."""
@@ -516,9 +569,12 @@ def delete_job_record(job: JobModel) -> None:
 
     def build(tx: TransactWrite) -> None:
         tx.delete(job, condition=JobModel.status == job.status)
-        counters.add_in(tx, user_id=job.user_id, job_id=job.job_id, actions=[CounterModel.status_attr(job.status).add(-1)])
+        counters.add_in(
+            tx, user_id=job.user_id, job_id=job.job_id, actions=[CounterModel.status_attr(job.status).add(-1)],
+            batch_id=job.batch_id,
+        )
 
-    _run_transaction(build, f"Job {job.job_id} changed while being deleted; try again")
+    run_transaction(build, f"Job {job.job_id} changed while being deleted; try again")
     count("jobs.deleted")
 
 

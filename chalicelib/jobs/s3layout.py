@@ -2,6 +2,7 @@
 
 uploads bucket:  uploads/{user_id}/{job_id}/{filename}   (API uploads, presigned POST)
                  inbox/{username}/{filename}            (bucket drops)
+                 inbox/{username}/{folder}/{filename}   (bucket drops forming the batch {folder})
 results bucket:  results/{user_id}/{job_id}/{name}
 archive bucket:  archive/{user_id}/{job_id}/{name}.gz
 """
@@ -30,7 +31,7 @@ POINTFINDER_TSV, PHENOTYPES_TSV = "pointfinder.tsv", "phenotypes.tsv"
 RESULT_FILES = (PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV, POINTFINDER_TSV, PHENOTYPES_TSV)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UPLOAD_KEY = re.compile(r"^uploads/([^/]+)/([0-9a-f-]{36})/([^/]+)$")
-_INBOX_KEY = re.compile(r"^inbox/([^/]+)/(.+)$")
+_INBOX_KEY = re.compile(r"^inbox/([^/]+)/(?:([^/]{1,128})/)?([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class UploadKey:
 class InboxKey:
     username: str
     filename: str
+    #: a drop under `inbox/{username}/{folder}/` joins the batch named `folder`
+    folder: str | None = None
 
 
 def is_fasta_name(filename: str) -> bool:
@@ -90,8 +93,11 @@ def parse_key(key: str) -> UploadKey | InboxKey | None:
     if match:
         return UploadKey(*match.groups())
     match = _INBOX_KEY.match(key)
-    if match and "/" not in match.group(2):
-        return InboxKey(*match.groups())
+    if match:
+        username, folder, filename = match.groups()
+        if folder is not None and (not folder.strip() or any(ord(c) < 32 or ord(c) == 127 for c in folder)):
+            return None
+        return InboxKey(username, filename, folder)
     return None
 
 

@@ -62,6 +62,11 @@ JobName = Annotated[
 ]
 Filename = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_valid_filename)]
 PageToken = Annotated[str, StringConstraints(max_length=MAX_TOKEN_LENGTH), AfterValidator(_storable_text)]
+BatchId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+    Field(description="A batch id (lower-case UUID)", json_schema_extra={"format": "uuid"}),
+]
 Timestamp = Annotated[str, Field(description="ISO-8601 UTC with milliseconds, e.g. 2026-11-24T19:12:00.123Z")]
 
 
@@ -126,11 +131,16 @@ class JobListQuery(QueryModel):
         description="'all': every user's jobs in one status (administrators; needs `status`), "
         "newest status change first",
     )
+    batch_id: Optional[BatchId] = Field(
+        None, description="Only the jobs of this batch, in submission order (not with status or scope=all)"
+    )
 
     @model_validator(mode="after")
     def _all_needs_status(self) -> "JobListQuery":
         if self.scope == "all" and self.status is None:
             raise ValueError("scope=all lists one status at a time: add status=Submitted|Running|...")
+        if self.batch_id is not None and (self.status is not None or self.scope == "all"):
+            raise ValueError("batch_id lists a whole batch of yours: leave out status and scope")
         return self
 
 
@@ -166,6 +176,7 @@ class JobOut(ResponseModel):
     params: dict[str, Any]
     input: JobInput
     summary: Optional[dict[str, Any]] = None
+    batch_id: Optional[str] = Field(None, description="The batch this job is a sample of")
 
 
 class UploadOut(ResponseModel):

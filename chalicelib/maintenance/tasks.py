@@ -57,6 +57,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from chalicelib.core import aws, clock, observability, web
 from chalicelib.jobs import lifecycle, policy, s3layout
+from chalicelib.batches import store as batches
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import NotFound, ServiceError, StorageUnavailable
 from chalicelib.core.tables import JobModel
@@ -305,6 +306,9 @@ def purge_job(job: JobModel) -> None:
     lifecycle.delete_events(job.job_id)
     lifecycle.delete_job_record(job)
     count("maintenance.purged")
+    if job.batch_id and batches.remove_if_empty(job.batch_id):  # the batch goes with its last job
+        count("maintenance.batches_removed")
+        logger.info("batch removed with its last job", extra={"batch_id": job.batch_id})
 
 
 @storage_call("s3.list")

@@ -44,6 +44,7 @@ from chalicelib.prediction.resfinder_db import DatabaseError, load_db
 from chalicelib.core.settings import get_settings
 
 schemas = lazy_import("chalicelib.jobs.schemas")  # pydantic models: only inbox drops need them
+batches = lazy_import("chalicelib.batches.store")  # only drops into a batch folder need it
 
 MAX_UPLOAD_ENV = s3layout.MAX_UPLOAD_ENV
 #: Namespace of inbox job ids (uuid5 of the object identity): fixed forever, or a
@@ -214,7 +215,7 @@ def process_object(ref: ObjectRef, request_id: str) -> Outcome:
         return _process_upload(ref, parsed, request_id)
     if isinstance(parsed, s3layout.InboxKey):
         return _process_inbox(ref, parsed, request_id)
-    return reject(ref, "unsupported key: expected uploads/{user_id}/{job_id}/{file} or inbox/{username}/{file}")
+    return reject(ref, "unsupported key: expected uploads/{user_id}/{job_id}/{file} or inbox/{username}/[{folder}/]{file}")
 
 
 def _process_upload(ref: ObjectRef, key: s3layout.UploadKey, request_id: str) -> Outcome:
@@ -246,6 +247,7 @@ def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> O
             f"{key.filename}: unsupported file name; expected a FASTA file ending in "
             f"{', '.join(s3layout.FASTA_SUFFIXES)}, optionally followed by .gz"
         )
+    batch_id = batches.inbox_batch_id(user.user_id, key.folder) if key.folder else None
     try:
         job = lifecycle.create_job(
             user_id=user.user_id,
@@ -256,6 +258,7 @@ def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> O
             input_key=ref.key,
             input_filename=key.filename,
             source="inbox",
+            batch_id=batch_id,
         )
     except Conflict:
         # A repeated event (or a retry after a crash): the job exists; the claim decides.
@@ -265,6 +268,10 @@ def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> O
         tag(ref, "accepted", f"job {job_id}", job_id=job_id)
         if ignored:
             _event(job_id, f"Ignored object metadata that names no parameter: {', '.join(ignored)}", "WARNING")
+    if key.folder:
+        # After the job, not before: a batch removed (with its last job) meanwhile comes
+        # back under the same id, and a redelivered event repairs a crash in between.
+        batches.ensure_inbox_batch(user.user_id, key.folder, params)
     return run_job(job, ref, info, request_id, problem=problem)
 
 

@@ -109,6 +109,61 @@ def test_inbox_drop_creates_and_runs_a_job(stack: Stack) -> None:
     stack.shared["inbox_job"] = job["job_id"]
 
 
+ECOLI = GENOME.with_name("test_isolate_05.fa.gz")  # gyrA p.S83A: quinolone resistance
+
+
+@needs_db
+def test_batch_runs_to_a_matrix_that_agrees_with_each_job(stack: Stack) -> None:
+    token = stack.shared["alice_token"]
+    samples = [{"name": "isolate 01", "filename": "i01.fa.gz"}, {"name": "isolate 05", "filename": "i05.fa.gz"}]
+    created = stack.http(
+        "POST", "/batches", {"batch_name": "e2e run", "params": {"species": "escherichia_coli"}, "samples": samples},
+        token=token,
+    )
+    assert created.status == 201, created
+    batch_id = created.body["batch"]["batch_id"]
+    for opened, path in zip(created.body["jobs"], (GENOME, ECOLI)):
+        upload = opened["upload"]
+        assert post_form(upload["url"], upload["fields"], path.name, path.read_bytes()) in (200, 201, 204)
+
+    def finished() -> dict[str, Any] | None:
+        batch = stack.http("GET", f"/batches/{batch_id}", token=token).body
+        return batch if batch["status"] == "Finished" else None
+
+    batch = wait_until("the batch to finish", finished, JOB_SECONDS, interval=0.5)
+    assert batch["counts"]["Completed"] == 2 and batch["progress"] == 100, batch
+    matrix = stack.http("GET", f"/batches/{batch_id}/matrix", token=token).body
+    for row in matrix["rows"]:
+        results = stack.http("GET", f"/jobs/{row['job_id']}/results", token=token).body
+        resistant = {p["antimicrobial"] for p in results["phenotypes"] if p["phenotype"] == "Resistant"}
+        assert {a for a, call in row["calls"].items() if call == "R"} == resistant
+    by_sample = {r["sample"]: r for r in matrix["rows"]}
+    assert by_sample["isolate 05"]["calls"]["ciprofloxacin"] == "R"
+    assert by_sample["isolate 05"]["mutations"] == ["gyrA p.S83A"]
+    tsv = stack.http("GET", f"/batches/{batch_id}/matrix?format=tsv", token=token)
+    assert tsv.status == 200 and tsv.headers["Content-Type"].startswith("text/tab-separated-values")
+    lines = tsv.body.splitlines()
+    assert lines[0].startswith("sample\tstatus\t") and [line.split("\t")[0] for line in lines[1:]] == [
+        "isolate 01", "isolate 05"]
+
+
+@needs_db
+def test_drops_into_a_folder_form_a_batch(stack: Stack) -> None:
+    token = stack.shared["alice_token"]
+    for name in ("a.fa.gz", "b.fa.gz"):
+        stack.s3().put_object(Bucket=UPLOAD_BUCKET, Key=f"inbox/alice/plate 7/{name}", Body=GENOME.read_bytes())
+
+    def folder_batch() -> dict[str, Any] | None:
+        batches = stack.http("GET", "/batches", token=token).body["batches"]
+        batch = next((b for b in batches if b["batch_name"] == "plate 7"), None)
+        return batch if batch and batch["counts"]["Completed"] == 2 else None
+
+    batch = wait_until("the folder's batch to complete", folder_batch, JOB_SECONDS, interval=0.5)
+    assert batch["source"] == "inbox" and batch["total"] == 2
+    jobs = stack.http("GET", f"/jobs?batch_id={batch['batch_id']}", token=token).body["jobs"]
+    assert sorted(j["job_name"] for j in jobs) == ["a.fa.gz", "b.fa.gz"]
+
+
 def test_unknown_inbox_user_gets_no_job_and_a_tag(stack: Stack) -> None:
     s3 = stack.s3()
     s3.put_object(Bucket=UPLOAD_BUCKET, Key="inbox/nobody-here/x.fa", Body=b">c\nACGT\n")

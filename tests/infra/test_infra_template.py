@@ -165,6 +165,7 @@ def test_functions_are_told_the_names_of_what_the_stack_creates(stage: str) -> N
         "JobsTable": settings.jobs_table, "UsersTable": settings.users_table,
         "JobEventsTable": settings.events_table, "CountersTable": settings.counters_table,
         "MaintenanceRunsTable": settings.runs_table,
+        "BatchesTable": settings.batches_table,
         "UploadBucket": settings.upload_bucket, "ResultsBucket": settings.results_bucket,
         "ArchiveBucket": settings.archive_bucket, "JwtSecret": settings.jwt_secret_name,
     } == created

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_schema_validator import OAS31Validator
 
+from chalicelib.batches import store as batches
 from chalicelib.gateway import openapi
 from chalicelib.jobs import lifecycle as jobs, s3layout, schemas as api_models
 from chalicelib.jobs.params import PredictParams
@@ -114,11 +115,14 @@ def world(client: Any, make_user: Any) -> dict[str, Any]:
     jobs.transition(mine["Cancelled"], "Cancelled")
     _with_results(alice_id, mine["Completed"])
     foreign = jobs.create_job(user_id=bob_id, job_name="bob's", params={}).job_id
+    batch = batches.create(user_id=alice_id, batch_name="run", params={})
+    jobs.create_job(user_id=alice_id, job_name="sample", params={}, batch_id=batch.batch_id)
+    foreign_batch = batches.create(user_id=bob_id, batch_name="bob's run", params={}).batch_id
     return {
         "client": client,
         "headers": {"alice": alice, "bob": bob, "admin": admin},
         "ids": {**{f"job_{k}": v for k, v in mine.items()}, "foreign_job": foreign, "bob_user": bob_id,
-                "admin_user": admin_id},
+                "admin_user": admin_id, "batch": batch.batch_id, "foreign_batch": foreign_batch},
     }
 
 
@@ -165,6 +169,13 @@ passwords = st.one_of(st.just("correct-horse-1"), st.text(min_size=10, max_size=
 #: Bodies that often pass validation, so the properties reach the routes' success paths.
 PLAUSIBLE_BODIES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("POST", "/jobs"): create_job_bodies,
+    ("POST", "/batches"): st.fixed_dictionaries(
+        {"batch_name": st.one_of(st.text(min_size=1, max_size=20), texts),
+         "samples": st.lists(st.fixed_dictionaries({"name": st.one_of(names, texts),
+                                                    "filename": st.sampled_from(["a.fasta", "b.fa.gz", "x.txt"])}),
+                             max_size=4)},
+        optional={"params": st.one_of(st.just({}), job_params, json_values)},
+    ),
     ("POST", "/auth/register"): st.fixed_dictionaries(
         {"username": names, "password": passwords, "email": names.map(lambda n: f"{n}@example.org")}
     ),
@@ -209,6 +220,8 @@ def path_ids(name: str, world: dict[str, Any]) -> st.SearchStrategy[str]:
     ids = world["ids"]
     if name == "user_id":  # never Alice: deactivating her would only test 401s from then on
         own, foreign = [ids["bob_user"], ids["admin_user"]], [ids["bob_user"]]
+    elif name == "batch_id":
+        own, foreign = [ids["batch"]], [ids["foreign_batch"]]
     else:
         own, foreign = [v for k, v in ids.items() if k.startswith("job_")], [ids["foreign_job"]]
     garbage = st.text(min_size=1, max_size=40).filter(lambda s: s not in ("cleanup", ".", ".."))

@@ -35,7 +35,7 @@ def test_an_existing_job_in_a_chunk_is_skipped_and_the_rest_counted() -> None:
 @pytest.mark.usefixtures("aws_env")
 def test_chunks_stay_within_the_transaction_limit_and_one_owner() -> None:
     batch = [imported(f"00000000-0000-4000-8000-{i:012d}", user_id=f"u{i % 2}") for i in range(130)]
-    chunks = lifecycle._import_chunks(batch)
+    chunks = lifecycle._job_chunks(batch)
     assert all(len({i.job.user_id for i in c}) == 1 for c in chunks)
     assert all(sum(i.size for i in c) + 2 <= lifecycle.MAX_TX_ITEMS for c in chunks)
     assert sum(len(c) for c in chunks) == 130
@@ -51,7 +51,7 @@ def test_a_refused_transaction_changes_nothing_on_the_emulator() -> None:
     # the existing job is last in the chunk, after a new job, an event and before the counters
     batch = [imported("00000000-0000-4000-8000-000000000008"), imported("00000000-0000-4000-8000-000000000009")]
     try:
-        lifecycle._write_import(batch)
+        lifecycle._write_jobs(batch, {"source": "legacy"})
     except lifecycle.InvalidTransition:
         pass
     else:

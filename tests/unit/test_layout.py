@@ -13,15 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "chalicelib"
-DOMAINS = ("core", "accounts", "jobs", "prediction", "maintenance", "gateway")
+DOMAINS = ("core", "accounts", "jobs", "batches", "prediction", "maintenance", "gateway")
 #: Who may import whom: a package sees only those listed before it (and itself).
 LAYERS = {
     "core": set(),
     "accounts": {"core"},
     "jobs": {"core"},
-    "prediction": {"core", "accounts", "jobs"},
-    "maintenance": {"core", "jobs"},
-    "gateway": {"core", "accounts", "jobs", "maintenance"},
+    "batches": {"core", "jobs"},
+    "prediction": {"core", "accounts", "jobs", "batches"},
+    "maintenance": {"core", "jobs", "batches"},
+    "gateway": {"core", "accounts", "jobs", "batches", "maintenance"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Batches (SPEC §13): a sequencing run's samples submitted, followed and read together."""

@@ -1,0 +1,127 @@
+"""Request and response models of the batches API (SPEC §13).
+
+Samples reuse the job models' rules (names, file names, parameters), so a batch accepts
+exactly what `POST /jobs` accepts, sample by sample.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator
+
+from chalicelib.core.schemas import QueryModel, RequestModel, ResponseModel
+from chalicelib.jobs.schemas import (
+    Filename,
+    JobName,
+    JobOut,
+    JobParams,
+    PageToken,
+    Timestamp,
+    UploadOut,
+)
+
+MAX_SAMPLES = 500
+#: 500 samples with 128-character names and file names fit; the job routes keep 64 KiB.
+MAX_BATCH_BODY_BYTES = 320 * 1024
+Call = Literal["R", "S", ""]
+
+
+class SampleIn(RequestModel):
+    name: JobName = Field(description="The sample's name; it becomes its job's name and its matrix row")
+    filename: Filename = Field(description="Name of the file you will upload for this sample")
+
+
+class CreateBatchRequest(RequestModel):
+    batch_name: JobName
+    params: Optional[JobParams] = Field(None, description="Parameters of every sample's job")
+    samples: list[SampleIn] = Field(min_length=1, max_length=MAX_SAMPLES)
+
+    @field_validator("samples")
+    @classmethod
+    def _unique_names(cls, samples: list[SampleIn]) -> list[SampleIn]:
+        """Names are rows of one table: two alike (ignoring case) could not be told apart."""
+        seen: dict[str, int] = {}
+        for index, sample in enumerate(samples):
+            key = sample.name.casefold()
+            if key in seen:
+                raise ValueError(
+                    f"sample names must be unique: samples {seen[key]} and {index} are both named {sample.name!r}"
+                )
+            seen[key] = index
+        return samples
+
+
+class BatchListQuery(QueryModel):
+    limit: int = Field(20, ge=1, le=100)
+    next_token: Optional[PageToken] = None
+
+
+class MatrixQuery(QueryModel):
+    format: Literal["json", "tsv"] = Field("json", description="json, or tsv (opens in a spreadsheet)")
+
+
+class BatchCounts(ResponseModel):
+    Submitted: int
+    Running: int
+    Completed: int
+    Error: int
+    Archived: int
+    Cancelled: int
+
+
+class BatchTiming(ResponseModel):
+    created_at: Timestamp
+    started_at: Optional[Timestamp] = Field(None, description="When the first sample started running")
+    finished_at: Optional[Timestamp] = Field(None, description="When the last sample finished (once all have)")
+    elapsed_seconds: Optional[float] = Field(None, description="From the first start to now, or to the finish")
+    job_seconds_total: float = Field(description="Running time of the completed samples, summed")
+    job_seconds_mean: Optional[float] = None
+
+
+class BatchOut(ResponseModel):
+    batch_id: str = Field(json_schema_extra={"format": "uuid"})
+    batch_name: str
+    user_id: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    params: dict[str, object]
+    source: Literal["api", "inbox"]
+    folder: Optional[str] = Field(None, description="inbox/{username}/{folder}/ of a batch formed by bucket drops")
+    total: int = Field(description="Jobs in the batch now")
+    counts: BatchCounts
+    progress: float = Field(ge=0, le=100, description="Finished samples (any end status) per 100 samples")
+    status: Literal["Submitted", "Running", "Finished", "Cancelled"]
+    cancelled_at: Optional[Timestamp] = None
+    timing: BatchTiming
+
+
+class CreatedJob(ResponseModel):
+    job: JobOut
+    upload: UploadOut
+
+
+class CreateBatchResponse(ResponseModel):
+    batch: BatchOut
+    jobs: list[CreatedJob] = Field(description="One per sample, in the order given")
+
+
+class BatchListResponse(ResponseModel):
+    batches: list[BatchOut]
+    next_token: Optional[str] = None
+
+
+class MatrixRow(ResponseModel):
+    sample: str
+    job_id: str
+    status: str
+    calls: dict[str, Call] = Field(description="Per antibiotic: R resistant, S no resistance found, '' not known yet")
+    genes: list[str]
+    mutations: list[str]
+    error: Optional[str] = None
+
+
+class MatrixResponse(ResponseModel):
+    batch_id: str
+    batch_name: str
+    antibiotics: list[str] = Field(description="Columns: every antibiotic of the finished samples' phenotype tables")
+    rows: list[MatrixRow] = Field(description="One per sample, in submission order")
