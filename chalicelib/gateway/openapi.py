@@ -325,7 +325,7 @@ def build_document(routes: tuple[RouteDoc, ...] = ROUTES) -> dict[str, Any]:
                            "antimicrobial-resistance results. Every error is {\"error\": {\"code\", \"message\"}}.",
         },
         "servers": [{"url": "/"}],
-        "tags": [{"name": t} for t in ("auth", "jobs", "admin", "service", "web")],
+        "tags": [{"name": t} for t in ("auth", "jobs", "batches", "admin", "service", "web")],
         "security": [{"bearerAuth": []}],
         "paths": dict(sorted(paths.items())),
         "components": {

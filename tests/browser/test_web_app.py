@@ -113,6 +113,8 @@ def test_submit_a_genome_watch_it_complete_and_read_its_phenotypes(browser: Brow
     Select(browser.find("#species")).select_by_value("escherichia_coli")
     browser.click("#submit-files")
     browser.wait_text('tr[data-sample="test_isolate_01"] .upload-cell', "uploaded", 60)  # straight to S3 (CORS)
+    bar = browser.find('tr[data-sample="test_isolate_01"] .upload-cell progress')
+    assert bar.get_attribute("value") == "100"
     browser.screenshot("submit-uploaded")
 
     browser.driver.find_element(By.LINK_TEXT, "Follow them in the job list").click()
@@ -209,6 +211,12 @@ def test_admin_manages_accounts_reads_statistics_and_runs_maintenance(browser: B
     browser.wait_text("#users .ok", f"{USER}: active")
     users = stack.http("GET", "/admin/users", token=admin_token).body["users"]
     assert next(u for u in users if u["username"] == USER)["is_active"] is True
+    Select(browser.find(f"{row} select.role")).select_by_value("admin")
+    browser.wait_text("#users .ok", f"{USER}: active, admin")
+    users = stack.http("GET", "/admin/users", token=admin_token).body["users"]
+    assert next(u for u in users if u["username"] == USER)["role"] == "admin"
+    Select(browser.find(f"{row} select.role")).select_by_value("user")
+    browser.wait_text("#users .ok", f"{USER}: active, user")
     total = browser.until("statistics", lambda: browser.text("#stats-total"))
     assert int(total) >= 1
     browser.click("#run-maintenance")  # dry run by default
@@ -255,8 +263,15 @@ def test_batch_heat_map_and_its_tsv(browser: Browser, stack: Stack, tmp_path: An
     browser.wait_heading("run 42")
     browser.wait_text("#batch-status", "Finished", JOB_SECONDS)
     browser.until("both samples in the heat map", lambda: len(browser.all("#heat-map tbody tr")) == 2, 30)
-    resistant = browser.all("#heat-map td.c-R")
-    assert resistant and all(c.text == "R" for c in resistant)
+    resistant = browser.until("resistant cells", lambda: browser.all("#heat-map td.c-R"), 30)
+    assert all(c.text == "R" for c in resistant)
+    columns = len(browser.all("#heat-map th.ab"))
+    assert len(resistant) == 2 * columns  # twin genomes: only the antibiotics they resist, both R
+    browser.click("#every-antibiotic")
+    browser.until("every antibiotic as a column", lambda: len(browser.all("#heat-map th.ab")) > columns)
+    assert browser.all("#heat-map td.c-S")
+    browser.click("#every-antibiotic")
+    browser.until("resistant columns only", lambda: len(browser.all("#heat-map th.ab")) == columns)
     assert {r.get_attribute("data-sample") for r in browser.all("#heat-map tbody tr")} == {"isolate_a", "isolate_b"}
     browser.screenshot("batch-heat-map")
     browser.click("#download-tsv")

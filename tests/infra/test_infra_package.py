@@ -109,6 +109,16 @@ def test_artifact_fits_lambda_and_holds_only_runtime_code(packaged: Packaged) ->
     assert (packaged.unzipped / "chalicelib" / "__pycache__").is_dir(), "precompiled for a read-only /var/task"
 
 
+def test_artifact_ships_the_web_app(packaged: Packaged) -> None:
+    """The API function serves the browser app (SPEC §15) from the artifact: every file."""
+    source = Path(__file__).resolve().parents[2] / "chalicelib" / "gateway" / "static"
+    shipped = packaged.unzipped / "chalicelib" / "gateway" / "static"
+    names = sorted(p.name for p in source.iterdir() if p.is_file())
+    assert "index.html" in names and "app.js" in names
+    for name in names:
+        assert (shipped / name).read_bytes() == (source / name).read_bytes(), name
+
+
 def test_mappy_wheel_is_manylinux_for_lambdas_glibc(packaged: Packaged) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "auditwheel", "show", str(packaged.wheel)], capture_output=True, text=True, timeout=300,

@@ -29,13 +29,16 @@ class Scope {
     this.alive = true;
     this.timers = [];
   }
-  /** Run `fn` now and then every `ms` until it returns false or the page is left. */
+  /**
+   * Run `fn` now and then every `ms` until it returns false or the page is left; a number
+   * returned is the wait before the next run.
+   */
   every(ms, fn) {
     const tick = async () => {
       if (!this.alive) return;
       let again = true;
-      try { again = (await fn()) !== false; } catch (e) { again = true; }
-      if (this.alive && again) this.timers.push(setTimeout(tick, ms));
+      try { again = await fn(); } catch (e) { again = true; }
+      if (this.alive && again !== false) this.timers.push(setTimeout(tick, typeof again === "number" ? again : ms));
     };
     tick();
   }

@@ -40,23 +40,34 @@ export function batchesPage(scope) {
   });
 }
 
-/** The matrix as a table: one row per sample, one column per antibiotic, R / S / blank. */
-export function heatMap(matrix) {
-  const antibiotics = matrix.antibiotics || [];
+/**
+ * The matrix as a heat map: one row per sample, one column per antibiotic, R / S / blank.
+ * With `all` false, only the antibiotics some sample is resistant to (the database lists
+ * about ninety; a run's story is in the few that are R).
+ */
+export function heatMap(matrix, all = false) {
+  const rows = matrix.rows || [];
+  const every = matrix.antibiotics || [];
+  const anyR = every.filter((a) => rows.some((r) => (r.calls || {})[a] === "R"));
+  const antibiotics = all || !anyR.length ? every : anyR;
   const head = h("tr", {}, h("th", { scope: "col", class: "corner" }, "Sample"),
     antibiotics.map((a) => h("th", { scope: "col", class: "ab" }, h("span", {}, a))));
-  const rows = (matrix.rows || []).map((r) => h("tr", { "data-sample": r.sample },
+  const body = rows.map((r) => h("tr", { "data-sample": r.sample },
     h("th", { scope: "row", class: "sample" }, h("a", { href: `#/jobs/${encodeURIComponent(r.job_id)}` }, r.sample),
       r.status !== "Completed" ? [" ", statusBadge(r.status)] : null),
     antibiotics.map((a) => {
       const call = (r.calls || {})[a] || "";
-      const words = call === "R" ? "resistant" : call === "S" ? "no resistance found" : "not finished";
+      const words = call === "R" ? "resistant" : call === "S" ? "no resistance found" : "not known yet";
       return h("td", { class: `cell c-${call || "none"}`, title: `${r.sample} · ${a}: ${words}` }, call);
     })));
-  return h("div", { class: "scroll heat-box" },
-    h("table", { class: "heat", id: "heat-map" },
-      h("caption", {}, "R: resistant · S: no resistance found · blank: not finished"),
-      h("thead", {}, head), h("tbody", {}, rows)));
+  const caption = `Showing the ${anyR.length} antibiotic(s) some sample is resistant to, of ${every.length}.`;
+  return h("div", {},
+    h("div", { class: "scroll heat-box" },
+      h("table", { class: "heat", id: "heat-map", "aria-describedby": "heat-legend" },
+        h("thead", {}, head), h("tbody", {}, body))),
+    h("p", { class: "legend", id: "heat-legend" },
+      h("span", { class: "key c-R" }, "R"), " resistant ", h("span", { class: "key c-S" }, "S"), " no resistance found ",
+      h("span", { class: "key c-none" }, ""), " not known yet. ", all || !anyR.length ? "" : caption));
 }
 
 export async function batchPage(scope, batchId) {
@@ -67,6 +78,14 @@ export async function batchPage(scope, batchId) {
   const matrixBox = h("section", { class: "card" }, h("h2", {}, "Sample × antibiotic"));
   const jobsBox = h("section", { class: "card" }, h("h2", {}, "Jobs"));
   let lastStatus = null;
+  let lastMatrix = null;
+  const everyColumn = h("input", { type: "checkbox", id: "every-antibiotic" });
+  const allColumns = h("span", { class: "check" }, everyColumn,
+    h("label", { for: "every-antibiotic" }, "Show every antibiotic, not only those with resistance"));
+  everyColumn.addEventListener("change", () => {
+    if (lastMatrix) fill(matrixBox, h("h2", {}, "Sample × antibiotic"), allColumns, heatMap(lastMatrix, everyColumn.checked));
+    everyColumn.focus();
+  });
 
   const act = async (method, path, done) => {
     clear(problems);
@@ -113,7 +132,8 @@ export async function batchPage(scope, batchId) {
     if (batch.status !== lastStatus) { drawActions(batch); lastStatus = batch.status; }
     try {
       const matrix = await api("GET", `batches/${id}/matrix?format=json`);
-      fill(matrixBox, h("h2", {}, "Sample × antibiotic"), heatMap(matrix));
+      lastMatrix = matrix;
+      fill(matrixBox, h("h2", {}, "Sample × antibiotic"), allColumns, heatMap(matrix, everyColumn.checked));
       const jobs = await api("GET", `jobs?batch_id=${id}&limit=100`);
       fill(jobsBox, h("h2", {}, "Jobs"), table(JOB_HEADERS, jobRows(jobs.jobs), { class: "jobs" }));
     } catch (e) {

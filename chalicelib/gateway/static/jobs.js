@@ -13,6 +13,7 @@ function speciesLabel(key) {
 const ACTIVE = new Set(["Submitted", "Running"]);
 const STATUSES = ["Submitted", "Running", "Completed", "Error", "Cancelled", "Archived"];
 const POLL_MS = 1500;
+const IDLE_POLL_MS = 10000;  // nothing running: a new job (e.g. a bucket drop) still shows up
 
 function jobLink(job) {
   return h("a", { href: `#/jobs/${encodeURIComponent(job.job_id)}` }, job.job_name || job.job_id);
@@ -63,11 +64,11 @@ export function jobsPage(scope) {
       first = page.jobs;
       if (!extra.length) { nextToken = page.next_token; more.hidden = !nextToken; }
       draw([...first, ...extra.filter((j) => !first.some((f) => f.job_id === j.job_id))]);
+      return first.some((j) => ACTIVE.has(j.status)) ? POLL_MS : IDLE_POLL_MS;  // live while jobs run
     } catch (e) {
       fill(body, errorBox(e.message));
-      if (e.status === 401) return false;
+      return e.status === 401 ? false : IDLE_POLL_MS;
     }
-    return true;
   };
   filter.addEventListener("change", () => { extra = []; refresh(); });
   more.addEventListener("click", async () => {

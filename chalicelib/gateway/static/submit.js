@@ -142,7 +142,8 @@ async function uploadSample(sample, opened) {
   }
   await Promise.all(uploads);
   sample.done = true;
-  setCell(sample, h("span", { class: "ok" }, "uploaded · "),
+  show();
+  setCell(sample, bar, h("span", { class: "ok" }, " uploaded · "),
     h("a", { href: `#/jobs/${encodeURIComponent(opened.job.job_id)}` }, "view job"));
 }
 
