@@ -9,7 +9,8 @@ batches     a sequencing run's samples as one batch: its record, cancel/delete o
 prediction  the upload-event handler, input readers, reference databases,
             predictors and result rendering
 maintenance archive, purge and stalled-job recovery; their schedules
-gateway     the HTTP pipeline (middleware), the OpenAPI document, health
+gateway     the HTTP pipeline (middleware), the OpenAPI document, health, and the
+            browser app (`webapp`, serving the HTML/CSS/ES modules of `static/` as data)
 
 Imports only point down this list's dependency order (core at the bottom, gateway at
 the top); `tests/unit/test_layout.py` fails on any import cycle.

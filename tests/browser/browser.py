@@ -15,7 +15,7 @@ from selenium.common.exceptions import NoAlertPresentException, StaleElementRefe
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SCREENSHOTS = PROJECT_DIR / "build" / "screenshots"
@@ -114,7 +114,38 @@ class Browser:
         element.send_keys(value)
 
     def click(self, css: str) -> None:
-        self.find(css).click()
+        """Click the element, found afresh if the page redrew it in between (live pages do)."""
+
+        def attempt() -> bool:
+            element = self._visible(css)
+            if element is None:
+                return False
+            element.click()
+            return True
+
+        self.until(f"a click on {css}", attempt)
+
+    def choose(self, css: str, value: str) -> None:
+        """Pick `value` in the <select> at `css` (found afresh, like `click`)."""
+
+        def attempt() -> bool:
+            element = self._visible(css)
+            if element is None:
+                return False
+            Select(element).select_by_value(value)
+            return True
+
+        self.until(f"{value!r} chosen in {css}", attempt)
+
+    def click_link(self, text: str) -> None:
+        def attempt() -> bool:
+            links = [e for e in self.driver.find_elements(By.LINK_TEXT, text) if e.is_displayed()]
+            if not links:
+                return False
+            links[0].click()
+            return True
+
+        self.until(f"a click on the link {text!r}", attempt)
 
     def token(self) -> str | None:
         return self.driver.execute_script("return localStorage.getItem('amr.token')")
@@ -144,11 +175,14 @@ class Browser:
             width,
         ))
 
-    def screenshot(self, name: str, size: tuple[int, int] = DESKTOP) -> Path:
-        """A full-page PNG at the given window width, in build/screenshots/NAME.png."""
+    def screenshot(self, name: str, size: tuple[int, int] = DESKTOP, full: bool = True) -> Path:
+        """A PNG of the whole page (or, `full=False`, of the window) at the given window
+        size, in build/screenshots/NAME.png."""
         self.driver.set_window_size(*size)
-        height = int(self.driver.execute_script("return document.documentElement.scrollHeight"))
-        self.driver.set_window_size(size[0], max(size[1], min(height + 140, 4000)))
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        if full:
+            height = int(self.driver.execute_script("return document.documentElement.scrollHeight"))
+            self.driver.set_window_size(size[0], max(size[1], min(height + 140, 4000)))
         path = SCREENSHOTS / f"{name}.png"
         self.driver.save_screenshot(str(path))
         self.driver.set_window_size(*DESKTOP)

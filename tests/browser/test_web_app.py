@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
 
 from tests.browser.browser import PHONE, Browser
 from tests.browser.conftest import needs_chromium
@@ -110,23 +108,24 @@ def test_submit_a_genome_watch_it_complete_and_read_its_phenotypes(browser: Brow
     browser.find("#files").send_keys(str(GENOME))  # what a drop or the file dialog hands the page
     row = browser.find('tr[data-sample="test_isolate_01"]')
     assert "test_isolate_01.fa.gz" in row.text
-    Select(browser.find("#species")).select_by_value("escherichia_coli")
+    browser.choose("#species", "escherichia_coli")
     browser.click("#submit-files")
     browser.wait_text('tr[data-sample="test_isolate_01"] .upload-cell', "uploaded", 60)  # straight to S3 (CORS)
     bar = browser.find('tr[data-sample="test_isolate_01"] .upload-cell progress')
     assert bar.get_attribute("value") == "100"
     browser.screenshot("submit-uploaded")
 
-    browser.driver.find_element(By.LINK_TEXT, "Follow them in the job list").click()
+    browser.click_link("Follow them in the job list")
     browser.wait_heading("Jobs")
     status = "tr[data-job-id] .badge"
     browser.wait_text(status, "Completed", JOB_SECONDS)  # live: the list polls while jobs run
     assert "100%" in browser.text("tr[data-job-id] .pct")
     browser.screenshot("jobs")
 
-    browser.driver.find_element(By.LINK_TEXT, "test_isolate_01").click()
+    browser.click_link("test_isolate_01")
     browser.wait_heading("test_isolate_01")
     browser.find("#phenotype-table")
+    browser.screenshot("job-report-top", full=False)
     first = [r.text for r in browser.all("#phenotype-table tbody tr td:nth-child(3)")]
     assert first and set(first) == {"Resistant"}, "the resistant antibiotics come first, the rest on demand"
     browser.click("#show-all-phenotypes")
@@ -137,7 +136,9 @@ def test_submit_a_genome_watch_it_complete_and_read_its_phenotypes(browser: Brow
     assert "Resistant" not in predictions[first_susceptible:]
     verdict = browser.text("#verdict")
     assert verdict.startswith("Predicted resistant to")
-    assert browser.all("#results svg.chart rect.bar-r"), "the class chart shows the resistant classes"
+    bars = browser.all("#class-chart svg text")
+    assert "beta-lactam" in [b.text for b in bars], "the class chart shows the resistant class"
+    assert len(browser.all("#class-chart rect.bar-r")) == len(bars) // 2
     assert browser.all("#results table.genes tbody tr")
     downloads = {a.text for a in browser.all("ul.downloads a")}
     assert {"predictions.json", "predictions.tsv", "phenotypes.tsv"} <= downloads
@@ -153,10 +154,10 @@ def test_a_name_made_of_markup_is_shown_as_text(browser: Browser, stack: Stack) 
     job_id = created.body["job"]["job_id"]
     browser.go("#/jobs")
     browser.wait_heading("Jobs")
-    link = browser.until("the job in the list", lambda: browser._visible(f'tr[data-job-id="{job_id}"] td.name a'))
-    assert link.text == XSS_NAME
+    cell = f'tr[data-job-id="{job_id}"] td.name a'
+    browser.until("the job in the list", lambda: browser.text(cell) == XSS_NAME)
     assert not browser.driver.execute_script("return document.querySelectorAll('main img').length")
-    link.click()
+    browser.click(cell)
     browser.wait_heading(XSS_NAME)
     assert not browser.driver.execute_script("return document.querySelectorAll('img').length")
     assert not browser.alert_present()
@@ -171,7 +172,7 @@ def test_cancel_then_delete_a_job(browser: Browser, stack: Stack) -> None:
     browser.wait_text("#job-status", "Cancelled")
     assert not browser.all("#cancel-job")  # a terminal job cannot be cancelled again
     browser.click("#delete-job")
-    browser.find("#delete-job-no").click()  # second thoughts: nothing happens
+    browser.click("#delete-job-no")  # second thoughts: nothing happens
     browser.click("#delete-job")
     browser.click("#delete-job-yes")
     browser.wait_heading("Jobs")
@@ -211,11 +212,11 @@ def test_admin_manages_accounts_reads_statistics_and_runs_maintenance(browser: B
     browser.wait_text("#users .ok", f"{USER}: active")
     users = stack.http("GET", "/admin/users", token=admin_token).body["users"]
     assert next(u for u in users if u["username"] == USER)["is_active"] is True
-    Select(browser.find(f"{row} select.role")).select_by_value("admin")
+    browser.choose(f"{row} select.role", "admin")
     browser.wait_text("#users .ok", f"{USER}: active, admin")
     users = stack.http("GET", "/admin/users", token=admin_token).body["users"]
     assert next(u for u in users if u["username"] == USER)["role"] == "admin"
-    Select(browser.find(f"{row} select.role")).select_by_value("user")
+    browser.choose(f"{row} select.role", "user")
     browser.wait_text("#users .ok", f"{USER}: active, user")
     total = browser.until("statistics", lambda: browser.text("#stats-total"))
     assert int(total) >= 1
@@ -259,11 +260,13 @@ def test_batch_heat_map_and_its_tsv(browser: Browser, stack: Stack, tmp_path: An
     browser.click("#as-batch")
     browser.fill("#batch-name", "run 42")
     browser.click("#submit-files")
-    browser.until("the batch link", lambda: browser.driver.find_elements(By.LINK_TEXT, "Open the batch"), 60)[0].click()
+    browser.wait_text("#submit-result", "submitted", 60)
+    browser.click_link("Open the batch")
     browser.wait_heading("run 42")
     browser.wait_text("#batch-status", "Finished", JOB_SECONDS)
     browser.until("both samples in the heat map", lambda: len(browser.all("#heat-map tbody tr")) == 2, 30)
-    resistant = browser.until("resistant cells", lambda: browser.all("#heat-map td.c-R"), 30)
+    browser.until("every sample's calls", lambda: not browser.all("#heat-map td.c-none"), 30)
+    resistant = browser.all("#heat-map td.c-R")
     assert all(c.text == "R" for c in resistant)
     columns = len(browser.all("#heat-map th.ab"))
     assert len(resistant) == 2 * columns  # twin genomes: only the antibiotics they resist, both R
@@ -277,3 +280,8 @@ def test_batch_heat_map_and_its_tsv(browser: Browser, stack: Stack, tmp_path: An
     browser.click("#download-tsv")
     tsv = browser.wait_download(".tsv").read_text()
     assert "isolate_a" in tsv and "isolate_b" in tsv and "\t" in tsv
+    browser.go("#/batches")
+    browser.wait_heading("Batches")
+    browser.wait_text("#batches", "run 42")
+    assert "Finished" in browser.text("#batches")
+    browser.screenshot("batches")

@@ -134,7 +134,10 @@ function phenotypeTable(rows) {
   return box;
 }
 
-/** Horizontal bars: per class, antibiotics predicted resistant out of those tested. */
+/**
+ * The resistance profile by class: one horizontal bar per class with resistance (the
+ * share of its antibiotics predicted resistant), then the classes with none, in words.
+ */
 export function classChart(rows) {
   const byClass = new Map();
   for (const r of rows) {
@@ -143,23 +146,30 @@ export function classChart(rows) {
     if (r.phenotype === "Resistant") c.resistant += 1;
     byClass.set(r.class, c);
   }
-  const classes = [...byClass.entries()].filter(([, c]) => c.total)
-    .sort((a, b) => b[1].resistant - a[1].resistant || a[0].localeCompare(b[0]));
-  const rowH = 22, labelW = 170, barW = 260, width = labelW + barW + 60;
-  const svg = h("svg:svg", { viewBox: `0 0 ${width} ${rowH * classes.length + 8}`, class: "chart", role: "img",
-    "aria-labelledby": "chart-title" },
-    h("svg:title", { id: "chart-title" }, "Antibiotics predicted resistant, by class"));
-  classes.forEach(([name, c], i) => {
-    const y = 4 + i * rowH;
-    svg.append(
-      h("svg:text", { x: labelW - 6, y: y + 15, "text-anchor": "end", class: "chart-label" }, name),
-      h("svg:rect", { x: labelW, y: y + 3, width: barW, height: rowH - 8, class: "bar-bg" }),
-      h("svg:rect", { x: labelW, y: y + 3, width: (barW * c.resistant) / c.total, height: rowH - 8,
-        class: c.resistant ? "bar-r" : "bar-s" }),
-      h("svg:text", { x: labelW + barW + 6, y: y + 15, class: "chart-label" }, `${c.resistant}/${c.total}`));
-  });
-  return h("figure", { class: "chart-box" }, svg,
-    h("figcaption", {}, "Antibiotics predicted resistant out of those in the database, per class."));
+  const all = [...byClass.entries()].sort((a, b) => b[1].resistant - a[1].resistant || a[0].localeCompare(b[0]));
+  const hit = all.filter(([, c]) => c.resistant);
+  const clear_ = all.filter(([, c]) => !c.resistant).map(([name]) => name);
+  const figure = h("figure", { class: "chart-box", id: "class-chart" });
+  if (hit.length) {
+    const rowH = 26, labelW = 230, barW = 300, width = labelW + barW + 70;
+    const svg = h("svg:svg", { viewBox: `0 0 ${width} ${rowH * hit.length + 6}`, class: "chart", role: "img",
+      "aria-labelledby": "chart-title" },
+      h("svg:title", { id: "chart-title" }, "Share of each class's antibiotics predicted resistant"));
+    hit.forEach(([name, c], i) => {
+      const y = 3 + i * rowH;
+      svg.append(
+        h("svg:text", { x: labelW - 8, y: y + 17, "text-anchor": "end", class: "chart-label" }, name),
+        h("svg:rect", { x: labelW, y: y + 4, width: barW, height: rowH - 8, class: "bar-bg" }),
+        h("svg:rect", { x: labelW, y: y + 4, width: (barW * c.resistant) / c.total, height: rowH - 8, class: "bar-r" }),
+        h("svg:text", { x: labelW + barW + 8, y: y + 17, class: "chart-label" }, `${c.resistant} of ${c.total}`));
+    });
+    figure.append(svg);
+  }
+  append(figure, [h("figcaption", {}, hit.length
+    ? "Antibiotics predicted resistant out of those the database lists, per class."
+    : "No class with predicted resistance."),
+  clear_.length ? h("p", { class: "muted" }, `No resistance found in: ${clear_.join(", ")}.`) : null]);
+  return figure;
 }
 
 function genesTable(genes) {
