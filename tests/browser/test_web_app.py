@@ -101,6 +101,25 @@ def test_a_401_drops_the_token_and_asks_to_sign_in_again(browser: Browser) -> No
     sign_in(browser, USER, PASSWORD)
 
 
+def test_dropped_reads_pair_up_by_mate_names(browser: Browser, tmp_path: Any) -> None:
+    """X_R1/X_R2 and X_1/X_2 FASTQ files form one sample each; other files are refused
+    with the reason, before anything is sent."""
+    names = ["s1_R1.fastq.gz", "s1_R2.fastq.gz", "s2_1.fq", "s2_2.fq", "lonely_R1.fastq", "notes.txt", "g.fna"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"@r\nACGT\n+\nIIII\n")
+    browser.go("#/submit")
+    browser.wait_heading("Submit genomes")
+    browser.find("#files").send_keys("\n".join(str(tmp_path / n) for n in names))
+    browser.until("five samples", lambda: len(browser.all("tr[data-sample]")) == 5)
+    rows = {r.get_attribute("data-sample"): r.text for r in browser.all("tr[data-sample]")}
+    assert set(rows) == {"s1", "s2", "lonely_R1", "notes.txt", "g"}
+    assert "s1_R1.fastq.gz" in rows["s1"] and "s1_R2.fastq.gz" in rows["s1"]
+    assert "s2_1.fq" in rows["s2"] and "s2_2.fq" in rows["s2"]
+    assert "not a FASTA" in rows["notes.txt"]
+    browser.driver.refresh()  # leave nothing planned for the next test
+    browser.wait_heading("Submit genomes")
+
+
 @needs_db
 def test_submit_a_genome_watch_it_complete_and_read_its_phenotypes(browser: Browser, stack: Stack) -> None:
     browser.go("#/submit")
@@ -285,3 +304,11 @@ def test_batch_heat_map_and_its_tsv(browser: Browser, stack: Stack, tmp_path: An
     browser.wait_text("#batches", "run 42")
     assert "Finished" in browser.text("#batches")
     browser.screenshot("batches")
+    browser.click_link("run 42")
+    browser.wait_heading("run 42")
+    batch_id = browser.driver.current_url.rsplit("/", 1)[-1]
+    browser.click("#delete-batch")
+    browser.click("#delete-batch-yes")
+    browser.wait_heading("Batches")
+    assert "deleted" in browser.text("#flash")
+    assert stack.http("GET", f"/batches/{batch_id}", token=browser.token()).status == 404

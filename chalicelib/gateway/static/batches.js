@@ -2,7 +2,7 @@
 import { api, saveText } from "./api.js";
 import { h, clear, fill, errorBox, fmtTime, progressBar, statusBadge, table } from "./dom.js";
 import { flashNext, navigate } from "./ui.js";
-import { JOB_HEADERS, jobRows } from "./jobs.js";
+import { JOB_HEADERS, confirmButton, jobRows } from "./jobs.js";
 
 const ACTIVE = new Set(["Submitted", "Running"]);
 const POLL_MS = 2000;
@@ -87,9 +87,20 @@ export async function batchPage(scope, batchId) {
     everyColumn.focus();
   });
 
-  const act = async (method, path, done) => {
+  // As on the job page: a deletion waits for the poll in flight and stops polling.
+  let inflight = Promise.resolve(true);
+  let stopped = false;
+  const act = async (method, path, done, final = false) => {
     clear(problems);
-    try { await api(method, path); done(); } catch (e) { problems.append(errorBox(e.message)); }
+    if (final) stopped = true;
+    await inflight.catch(() => null);
+    try {
+      await api(method, path);
+      done();
+    } catch (e) {
+      stopped = false;
+      problems.append(errorBox(e.message));
+    }
   };
   const tsv = h("button", { type: "button", id: "download-tsv" }, "Download TSV");
   tsv.addEventListener("click", async () => {
@@ -104,17 +115,18 @@ export async function batchPage(scope, batchId) {
   const drawActions = (batch) => {
     fill(actions, tsv);
     if (ACTIVE.has(batch.status)) {
-      actions.append(h("button", { type: "button", id: "cancel-batch", class: "danger",
-        onclick: () => act("POST", `batches/${id}/cancel`, () => {}) }, "Cancel the batch"));
+      actions.append(confirmButton("Cancel", "Cancel every unfinished job of this batch?",
+        () => act("POST", `batches/${id}/cancel`, () => {}), "cancel-batch"));
     }
-    actions.append(h("button", { type: "button", id: "delete-batch", class: "danger",
-      onclick: () => act("DELETE", `batches/${id}`, () => { flashNext(`Batch “${batch.batch_name}” deleted.`); navigate("#/batches"); }) },
-      "Delete the batch"));
+    actions.append(confirmButton("Delete", "Delete this batch with every job, log and file of it?",
+      () => act("DELETE", `batches/${id}`, () => { flashNext(`Batch “${batch.batch_name}” deleted.`); navigate("#/batches"); }, true),
+      "delete-batch"));
   };
   scope.main.append(h("p", {}, h("a", { href: "#/batches" }, "← All batches")),
     h("section", { class: "card", id: "batch" }, info, actions, problems), matrixBox, jobsBox);
 
-  scope.every(POLL_MS, async () => {
+  const refresh = async () => {
+    if (stopped) return false;
     let batch;
     try {
       batch = await api("GET", `batches/${id}`);
@@ -122,7 +134,7 @@ export async function batchPage(scope, batchId) {
       fill(info, h("h1", {}, "Batch"), errorBox(e.message));
       return false;
     }
-    if (!scope.alive) return false;
+    if (!scope.alive || stopped) return false;
     fill(info, h("h1", { id: "batch-name" }, batch.batch_name),
       h("dl", { class: "facts" },
         h("dt", {}, "Status"), h("dd", { id: "batch-status" }, statusBadge(batch.status)),
@@ -140,5 +152,6 @@ export async function batchPage(scope, batchId) {
       fill(matrixBox, h("h2", {}, "Sample × antibiotic"), errorBox(e.message));
     }
     return ACTIVE.has(batch.status);
-  });
+  };
+  scope.every(POLL_MS, () => (inflight = refresh()));
 }

@@ -236,7 +236,8 @@ function logsList(events) {
     h("time", { datetime: e.timestamp }, fmtTime(e.timestamp)), " ", h("span", { class: "lvl" }, e.level), " ", e.message)));
 }
 
-function confirmButton(label, question, action, id) {
+/** A button that asks once more (in the page, keyboard-reachable) before `action`. */
+export function confirmButton(label, question, action, id) {
   const holder = h("span", { class: "confirm" });
   const ask = h("button", { type: "button", id, class: "danger" }, label);
   ask.addEventListener("click", () => {
@@ -258,23 +259,33 @@ export async function jobPage(scope, jobId) {
   let resultsShown = false;
   let lastStatus = null;
 
-  const act = async (method, path, done) => {
+  // A deletion waits for the poll in flight and stops polling, so no read of the job
+  // races its removal (that read would be a 404 for a job the user just deleted).
+  let inflight = Promise.resolve(true);
+  let stopped = false;
+  const poll = () => (inflight = stopped ? Promise.resolve(false) : refresh());
+  const act = async (method, path, done, final = false) => {
     clear(problems);
+    if (final) stopped = true;
+    await inflight.catch(() => null);
     try {
       await api(method, path);
       done();
     } catch (e) {
+      stopped = false;
       problems.append(errorBox(e.message));
+      if (final) poll();
     }
   };
   const drawActions = (job) => {
     clear(actions);
     if (ACTIVE.has(job.status)) {
-      actions.append(confirmButton("Cancel", "Cancel this job?", () => act("POST", `jobs/${jobId}/cancel`, () => refresh()), "cancel-job"));
+      actions.append(confirmButton("Cancel", "Cancel this job?", () => act("POST", `jobs/${jobId}/cancel`, () => poll()), "cancel-job"));
     }
     if (job.status !== "Running") {
       actions.append(confirmButton("Delete", "Delete this job, its log and its files?", () =>
-        act("DELETE", `jobs/${jobId}`, () => { flashNext(`Job “${job.job_name}” deleted.`); navigate("#/jobs"); }), "delete-job"));
+        act("DELETE", `jobs/${jobId}`, () => { flashNext(`Job “${job.job_name}” deleted.`); navigate("#/jobs"); }, true),
+      "delete-job"));
     }
   };
   const info = h("div", {});
@@ -304,7 +315,7 @@ export async function jobPage(scope, jobId) {
       fill(info, h("h1", {}, "Job"), errorBox(e.message));
       return false;
     }
-    if (!scope.alive) return false;
+    if (!scope.alive || stopped) return false;
     drawHead(job);
     if (job.status !== lastStatus) { drawActions(job); lastStatus = job.status; }
     try {
@@ -325,5 +336,5 @@ export async function jobPage(scope, jobId) {
     return ACTIVE.has(job.status);
   };
   scope.main.append(h("p", {}, h("a", { href: "#/jobs" }, "← All jobs")), head, logs);
-  scope.every(POLL_MS, refresh);
+  scope.every(POLL_MS, poll);
 }
