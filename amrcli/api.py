@@ -25,10 +25,19 @@ USER_AGENT = f"amr-cli/{__version__}"
 LOGIN_HINT = "Run `amr login` to log in again."
 
 
+def _path(collection: str, item_id: str, action: str) -> str:
+    segment = quote(item_id, safe="") if item_id.strip(".") else item_id.replace(".", "%2E")
+    return f"/{collection}/{segment}" + (f"/{action}" if action else "")
+
+
 def job_path(job_id: str, action: str = "") -> str:
     """`/jobs/{id}[/action]` with the id as one path segment: `../auth/me` stays a (missing) job."""
-    segment = quote(job_id, safe="") if job_id.strip(".") else job_id.replace(".", "%2E")
-    return f"/jobs/{segment}" + (f"/{action}" if action else "")
+    return _path("jobs", job_id, action)
+
+
+def batch_path(batch_id: str, action: str = "") -> str:
+    """`/batches/{id}[/action]`, the id as one path segment."""
+    return _path("batches", batch_id, action)
 
 
 class ApiError(CliError):
@@ -112,6 +121,19 @@ class Api:
         if self._storage is not None:
             self._storage.close()
 
+    def _request(
+        self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None, authenticated: bool
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if authenticated and self.token else {}
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.request(method, path, json=json, params=query, headers=headers)
+        except httpx.TransportError as exc:
+            raise unreachable(self.base_url, exc) from None
+        if response.status_code >= 400:
+            raise error_from(response)
+        return response
+
     def call(
         self,
         method: str,
@@ -122,14 +144,7 @@ class Api:
         authenticated: bool = True,
     ) -> Any:
         """The decoded JSON answer (None for 204), or an ApiError / unreachable CliError."""
-        headers = {"Authorization": f"Bearer {self.token}"} if authenticated and self.token else {}
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self._http.request(method, path, json=json, params=query, headers=headers)
-        except httpx.TransportError as exc:
-            raise unreachable(self.base_url, exc) from None
-        if response.status_code >= 400:
-            raise error_from(response)
+        response = self._request(method, path, json=json, params=params, authenticated=authenticated)
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -140,6 +155,10 @@ class Api:
                 Exit.UNAVAILABLE,
                 "Is --api pointing at the AMR service?",
             ) from None
+
+    def text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """A GET whose answer is text (a TSV), as the service wrote it."""
+        return self._request("GET", path, json=None, params=params, authenticated=True).text
 
     def storage(self) -> httpx.Client:
         """A client for presigned S3 URLs: no base URL, no Authorization header."""

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.text import Text
 
-from amrcli.api import Api, job_path
+from amrcli.api import Api, batch_path, job_path
 from amrcli.app import JsonFlag, app, session
 from amrcli.errors import CliError, Exit
 from amrcli.live import any_failed, outcome_table, watch_jobs
@@ -102,13 +102,27 @@ def show(ctx: typer.Context, job_id: JobId, as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def watch(ctx: typer.Context, job_id: JobId, as_json: JsonFlag = False) -> None:
-    """Follow a job live until it ends; exit 1 if it ends in Error or Cancelled."""
+def watch(
+    ctx: typer.Context,
+    job_id: Annotated[Optional[str], typer.Argument(help="Job id (or --batch).", metavar="JOB")] = None,
+    batch: Annotated[Optional[str], typer.Option("--batch", help="Follow every job of this batch.", metavar="BATCH")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Follow a job (or a batch's jobs) live until it ends; exit 1 if one ends in Error or Cancelled."""
+    if (job_id is None) == (batch is None):
+        raise typer.BadParameter("give a JOB or --batch BATCH (one of them)")
     s = session(ctx)
     api = s.api()
-    final = watch_jobs(api, s.out, [api.call("GET", job_path(job_id))])
+    if batch is not None:
+        from amrcli.batches import batch_jobs
+
+        api.call("GET", batch_path(batch))  # 404 names a missing batch, not an empty one
+        start = batch_jobs(api, batch)
+    else:
+        start = [api.call("GET", job_path(str(job_id)))]
+    final = watch_jobs(api, s.out, start)
     if as_json:
-        s.out.json(final[0])
+        s.out.json(final[0] if batch is None else {"jobs": final})
     else:
         outcome_table(s.out, final)
     if any_failed(final):

@@ -2,7 +2,8 @@
 
 Order of work, so nothing is left unexplained:
 1. every argument is checked (files, mates, parameters) before the first request;
-2. the jobs are created; if one creation fails, the ones already created are cancelled;
+2. the jobs are created (with --batch: all at once, as one batch); if one creation
+   fails, the ones already created are cancelled;
 3. the files go up in parallel; a job whose upload failed, or did not finish when
    Ctrl-C came, is cancelled and named (with its id) in the message;
 4. with --wait, the jobs are followed to the end and summarised in a table.
@@ -84,6 +85,23 @@ def _create(s: Session, api: Api, samples: list[inputs.Sample], name: str | None
     return created
 
 
+def _create_batch(
+    api: Api, batch_name: str, samples: list[inputs.Sample], name: str | None, params: dict[str, Any]
+) -> tuple[dict[str, Any], list[Created]]:
+    """One POST /batches for every sample: the service creates all the jobs or none."""
+    entries = []
+    for sample in samples:
+        entry = {"name": inputs.job_name(sample, name, len(samples)), "filename": inputs.service_filename(sample.files[0])}
+        if sample.paired:
+            entry["mate_filename"] = inputs.service_filename(sample.files[1])
+        entries.append(entry)
+    body: dict[str, Any] = {"batch_name": batch_name, "samples": entries}
+    if params:
+        body["params"] = params
+    answer = api.call("POST", "/batches", json=body)
+    return answer["batch"], [Created(sample, opened) for sample, opened in zip(samples, answer["jobs"])]
+
+
 def _transfers(created: list[Created]) -> list[Transfer]:
     transfers = []
     for item in created:
@@ -149,6 +167,9 @@ def submit(
     param: Annotated[
         Optional[list[str]], typer.Option("--param", "-p", help="Job parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE")
     ] = None,
+    batch: Annotated[
+        Optional[str], typer.Option("--batch", help="Submit the files as one batch of this name (a sequencing run).", metavar="NAME")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Follow the jobs until they end, then show the findings.")] = False,
     parallel: Annotated[int, typer.Option(min=1, max=16, help="Files uploaded at once.")] = DEFAULT_PARALLEL,
     as_json: JsonFlag = False,
@@ -158,20 +179,30 @@ def submit(
     samples = inputs.group_samples(files)
     params = inputs.parse_params(param or [], species)
     api = s.api()
-    created = _create(s, api, samples, name, params)
+    made_batch: dict[str, Any] | None = None
+    if batch is not None:
+        made_batch, created = _create_batch(api, batch, samples, name, params)
+        s.out.note(f"Batch {made_batch['batch_id']} ({made_batch['batch_name']}): {len(created)} sample(s)")
+    else:
+        created = _create(s, api, samples, name, params)
     uploaded, upload_error = _upload(s, api, created, parallel)
     jobs = [item.job for item in uploaded]
+    extra = {"batch": made_batch} if made_batch else {}
     if upload_error is not None:
         s.out.note(f"error: {upload_error.message}; going on with the rest", "red")
     if not wait:
         if as_json:
-            s.out.json({"jobs": jobs})
+            s.out.json({**extra, "jobs": jobs})
         else:
             s.out.table(
                 ["Job", "Name", "Status", "Files"],
                 [[j["job_id"], j["job_name"], status_text(j["status"]), [p.name for p in u.sample.files]] for j, u in zip(jobs, uploaded)],
             )
-            s.out.note("Follow with `amr watch JOB`; read findings with `amr results JOB`.")
+            if made_batch:
+                s.out.note(f"Follow with `amr watch --batch {made_batch['batch_id']}`; "
+                           f"read the matrix with `amr batch matrix {made_batch['batch_id']}`.")
+            else:
+                s.out.note("Follow with `amr watch JOB`; read findings with `amr results JOB`.")
         if upload_error is not None:
             raise upload_error
         return
@@ -182,9 +213,11 @@ def submit(
             "stopped watching; the jobs go on", Exit.INTERRUPTED, "Follow them with `amr watch JOB` or `amr jobs`."
         ) from None
     if as_json:
-        s.out.json({"jobs": final})
+        s.out.json({**extra, "jobs": final})
     else:
         outcome_table(s.out, final)
+        if made_batch:
+            s.out.note(f"The run as one table: `amr batch matrix {made_batch['batch_id']}`.")
     if upload_error is not None:
         raise upload_error
     if any_failed(final):

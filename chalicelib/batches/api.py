@@ -32,7 +32,8 @@ ENDED = (lifecycle.COMPLETED, lifecycle.ERROR, lifecycle.ARCHIVED, lifecycle.CAN
 def _status(batch: BatchModel, counts: dict[str, int]) -> str:
     active = sum(counts[s] for s in ACTIVE)
     if not active:
-        return "Cancelled" if batch.cancelled_at else "Finished"
+        cancelled = batch.cancelled_at and counts[lifecycle.CANCELLED]
+        return "Cancelled" if cancelled else "Finished"  # cancelling a finished batch changes nothing
     return "Running" if active < sum(counts.values()) or counts[lifecycle.RUNNING] else "Submitted"
 
 

@@ -187,6 +187,47 @@ def test_several_files_upload_in_parallel_and_each_becomes_a_job(stack: Stack, h
 
 
 @needs_db
+def test_a_run_submitted_as_a_batch_reads_as_one_matrix(stack: Stack, home: Path, tmp_path: Path) -> None:
+    files = []
+    for name, source in (("KP_01.fa.gz", GENOME), ("EC_05.fa.gz", GENOME.with_name("test_isolate_05.fa.gz"))):
+        (tmp_path / name).write_bytes(source.read_bytes())
+        files.append(str(tmp_path / name))
+    done = amr(stack, home, "submit", *files, "--batch", "plate 3", "--species", "escherichia_coli", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    batch_id = answer["batch"]["batch_id"]
+    assert [j["batch_id"] for j in answer["jobs"]] == [batch_id, batch_id]
+    assert {j["status"] for j in answer["jobs"]} == {"Completed"}
+
+    listed = rows(amr(stack, home, "batches").stdout)
+    assert listed[0]["batch"] == batch_id and listed[0]["status"] == "Finished" and listed[0]["samples"] == "2"
+    shown = dict(line.split("\t", 1) for line in amr(stack, home, "batch", "show", batch_id).stdout.splitlines())
+    assert shown["status"] == "Finished" and shown["jobs"] == "2 Completed"
+
+    table = {r["sample"]: r for r in rows(amr(stack, home, "batch", "matrix", batch_id).stdout)}
+    assert set(table) == {"KP_01", "EC_05"}
+    assert "ciprofloxacin" in table["EC_05"]["resistant_to"] and table["EC_05"]["mutations"] == "gyrA p.S83A"
+    tsv = amr(stack, home, "batch", "matrix", batch_id, "--format", "tsv")
+    served = stack.http("GET", f"/batches/{batch_id}/matrix?format=tsv", token=stack.shared["token"]).body
+    assert tsv.returncode == 0 and tsv.stdout == served
+    cells = rows(tsv.stdout)
+    assert [c["sample"] for c in cells] == ["KP_01", "EC_05"] and cells[1]["ciprofloxacin"] == "R"
+    written = tmp_path / "plate3.tsv"
+    assert amr(stack, home, "batch", "matrix", batch_id, "--format", "tsv", "-o", str(written)).returncode == 0
+    assert written.read_text() == served
+
+    watched = amr(stack, home, "watch", "--batch", batch_id)
+    assert watched.returncode == 0 and len(rows(watched.stdout)) == 2
+    assert amr(stack, home, "watch").returncode == 2  # neither a job nor --batch
+    cancelled = amr(stack, home, "batch", "cancel", batch_id)
+    assert cancelled.returncode == 0 and cancelled.stdout.split("\t")[1] == "Finished"  # nothing left to cancel
+    assert amr(stack, home, "batch", "delete", batch_id).returncode == 0
+    gone = amr(stack, home, "batch", "show", batch_id)
+    assert gone.returncode == 4 and "(not_found)" in gone.stderr
+    assert amr(stack, home, "watch", "--batch", batch_id).returncode == 4
+
+
+@needs_db
 def test_logs_show_each_event_and_follow_ends_with_the_job(stack: Stack, home: Path) -> None:
     job_id = stack.shared["job"]["job_id"]
     events = stack.http("GET", f"/jobs/{job_id}/logs", token=stack.shared["token"]).body["events"]

@@ -194,6 +194,10 @@ def test_usage_errors_exit_2_before_any_request(tmp_path: Path, capsys: pytest.C
     assert main(["results", "j", "--format", "xml"], transport) == Exit.USAGE
     assert main(["--api", "ftp://example.org", "jobs"], transport) == Exit.USAGE
     assert main(["admin", "maintenance", "--task", "everything"], transport) == Exit.USAGE
+    assert main(["watch"], transport) == Exit.USAGE
+    assert main(["watch", "j", "--batch", "b"], transport) == Exit.USAGE
+    assert main(["batch", "matrix", "b", "--format", "xlsx"], transport) == Exit.USAGE
+    assert main(["batch", "show"], transport) == Exit.USAGE
     err = capsys.readouterr().err
     assert "absent.fa does not exist" in err and "Traceback" not in err
 
@@ -558,3 +562,35 @@ def test_admin_maintenance_failed_run_is_an_error_not_a_report(capsys: pytest.Ca
     })
     assert main(["--api", API, "admin", "maintenance"], transport) == Exit.UNAVAILABLE
     assert "maintenance run r2 failed: storage unavailable" in capsys.readouterr().err
+
+
+def test_submit_batch_sends_one_request_with_every_sample_and_its_mate(tmp_path: Path) -> None:
+    logged_in()
+    files = touch(tmp_path, "s1_R1.fastq", "s1_R2.fastq", "s2.fa")
+    sent: list[dict[str, Any]] = []
+
+    def create(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        jobs = [{"job": {"job_id": f"j{i}", "job_name": s["name"], "status": "Submitted", "batch_id": "b1"},
+                 "upload": {"url": "http://s3.test/up", "fields": {"key": s["filename"]}},
+                 **({"mate_upload": {"url": "http://s3.test/up", "fields": {"key": s["mate_filename"]}}}
+                    if "mate_filename" in s else {})}
+                for i, s in enumerate(body["samples"])]
+        return httpx.Response(201, json={"batch": {"batch_id": "b1", "batch_name": body["batch_name"]}, "jobs": jobs})
+
+    uploaded: list[str] = []
+
+    def upload(request: httpx.Request) -> httpx.Response:
+        uploaded.append(request.url.path)
+        return httpx.Response(204)
+
+    transport = routes({("POST", "/batches"): create, ("POST", "/up"): upload})
+    assert main(["submit", *map(str, files), "--batch", "run 9", "--species", "klebsiella", "--json"], transport) == 0
+    (body,) = sent
+    assert body["batch_name"] == "run 9" and body["params"] == {"species": "klebsiella"}
+    assert sorted(body["samples"], key=lambda s: s["name"]) == [
+        {"name": "s1", "filename": "s1_R1.fastq", "mate_filename": "s1_R2.fastq"},
+        {"name": "s2", "filename": "s2.fa"},
+    ]
+    assert len(uploaded) == 3  # both mates and the genome

@@ -1,0 +1,162 @@
+"""Batch commands: `batches`, `batch show|matrix|cancel|delete` (SPEC §13, §14)."""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.text import Text
+
+from amrcli.api import Api, batch_path
+from amrcli.app import JsonFlag, app, session
+from amrcli.output import Output, status_text
+
+batch_app = typer.Typer(help="One batch: show, matrix, cancel, delete.", no_args_is_help=True)
+app.add_typer(batch_app, name="batch")
+
+BatchId = Annotated[str, typer.Argument(help="Batch id (from `amr batches` or `amr submit --batch`).", metavar="BATCH")]
+BATCH_STYLES = {"Finished": "green", "Running": "cyan", "Cancelled": "yellow", "Submitted": ""}
+
+
+class MatrixFormat(str, Enum):
+    table = "table"
+    json = "json"
+    tsv = "tsv"
+
+
+def _counts(batch: dict[str, Any]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in batch["counts"].items() if n) or "empty"
+
+
+def batch_jobs(api: Api, batch_id: str) -> list[dict[str, Any]]:
+    """Every job of a batch, in sample order (all pages)."""
+    jobs: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = api.call("GET", "/jobs", params={"batch_id": batch_id, "limit": 100, "next_token": token})
+        jobs.extend(page["jobs"])
+        token = page.get("next_token")
+        if not token:
+            return jobs
+
+
+@app.command("batches")
+def list_batches(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Batches per page.")] = 20,
+    all_pages: Annotated[bool, typer.Option("--all", help="Every page, not only the newest.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Your batches, newest first."""
+    s = session(ctx)
+    api = s.api()
+    batches: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = api.call("GET", "/batches", params={"limit": limit, "next_token": token})
+        batches.extend(page["batches"])
+        token = page.get("next_token")
+        if not (all_pages and token):
+            break
+    if as_json:
+        s.out.json({"batches": batches, "next_token": token})
+        return
+    rows = [
+        [b["batch_id"], b["batch_name"], Text(b["status"], style=BATCH_STYLES.get(b["status"], "")),
+         f"{float(b['progress']):g}%", b["total"], _counts(b), b["created_at"]]
+        for b in batches
+    ]
+    s.out.table(["Batch", "Name", "Status", "Progress", "Samples", "Jobs", "Created"], rows)
+    if token and s.out.rich:
+        s.out.note("More batches: add --all.")
+
+
+@batch_app.command("show")
+def show_batch(ctx: typer.Context, batch_id: BatchId, as_json: JsonFlag = False) -> None:
+    """One batch: counts by status, progress, timing."""
+    s = session(ctx)
+    batch = s.api().call("GET", batch_path(batch_id))
+    if as_json:
+        s.out.json(batch)
+        return
+    timing = batch["timing"]
+    s.out.fields([
+        ("batch_id", batch["batch_id"]), ("name", batch["batch_name"]),
+        ("status", Text(batch["status"], style=BATCH_STYLES.get(batch["status"], ""))),
+        ("progress", f"{float(batch['progress']):g}%"), ("samples", batch["total"]), ("jobs", _counts(batch)),
+        ("source", batch["source"] + (f" (folder {batch['folder']})" if batch.get("folder") else "")),
+        ("created", batch["created_at"]), ("started", timing.get("started_at")), ("finished", timing.get("finished_at")),
+        ("elapsed", f"{timing['elapsed_seconds']:g} s" if timing.get("elapsed_seconds") is not None else None),
+        ("mean job time", f"{timing['job_seconds_mean']:g} s" if timing.get("job_seconds_mean") is not None else None),
+        ("params", batch.get("params")),
+    ])
+
+
+def _matrix_table(out: Output, matrix: dict[str, Any]) -> None:
+    """A terminal cannot show ~90 antibiotic columns: one row per sample with its R calls."""
+    rows = []
+    for row in matrix["rows"]:
+        resistant = [a for a, call in row["calls"].items() if call == "R"]
+        finished = any(row["calls"].values())
+        found: Any = ", ".join(resistant) if resistant else ("none found" if finished else "")
+        if row.get("error"):
+            found = Text(row["error"], style="red")
+        rows.append([row["sample"], status_text(row["status"]), found,
+                     ", ".join(row["genes"]), ", ".join(row["mutations"])])
+    out.table(["Sample", "Status", "Resistant to", "Genes", "Mutations"], rows,
+              title=f"Batch {matrix['batch_name']} · {len(matrix['antibiotics'])} antibiotics")
+    if out.rich:
+        out.note("Every antibiotic as a column: --format tsv (opens in a spreadsheet).")
+
+
+@batch_app.command("matrix")
+def matrix(
+    ctx: typer.Context,
+    batch_id: BatchId,
+    fmt: Annotated[
+        MatrixFormat, typer.Option("--format", help="table (resistance per sample), json, or tsv (sample × antibiotic).")
+    ] = MatrixFormat.table,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Write the TSV (or JSON) to this file.", dir_okay=False)
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The sample × antibiotic matrix: R resistant, S no resistance found, empty not known yet."""
+    s = session(ctx)
+    api = s.api()
+    if as_json:
+        fmt = MatrixFormat.json
+    if fmt == MatrixFormat.tsv:
+        text = api.text(batch_path(batch_id, "matrix"), params={"format": "tsv"})
+    else:
+        data = api.call("GET", batch_path(batch_id, "matrix"))
+        if fmt == MatrixFormat.table and output is None:
+            _matrix_table(s.out, data)
+            return
+        import json
+
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        s.out.line(str(output))
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+@batch_app.command("cancel")
+def cancel_batch(ctx: typer.Context, batch_id: BatchId) -> None:
+    """Cancel every Submitted or Running job of a batch."""
+    s = session(ctx)
+    batch = s.api().call("POST", batch_path(batch_id, "cancel"))
+    s.out.line(f"{batch['batch_id']}\t{batch['status']}\t{_counts(batch)}")
+
+
+@batch_app.command("delete")
+def delete_batch(ctx: typer.Context, batch_id: BatchId) -> None:
+    """Delete a batch with every job, event and file of it (cancel it first while jobs run)."""
+    s = session(ctx)
+    s.api().call("DELETE", batch_path(batch_id))
+    s.out.line(f"{batch_id}\tdeleted")
