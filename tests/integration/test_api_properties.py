@@ -175,10 +175,10 @@ passwords = st.one_of(st.just("correct-horse-1"), st.text(min_size=10, max_size=
 PLAUSIBLE_BODIES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("POST", "/jobs"): create_job_bodies,
     ("POST", "/batches"): st.fixed_dictionaries(
-        {"batch_name": st.one_of(st.text(min_size=1, max_size=20), texts),
-         "samples": st.lists(st.fixed_dictionaries({"name": st.one_of(names, texts),
+        {"batch_name": st.one_of(names, names, texts),
+         "samples": st.lists(st.fixed_dictionaries({"name": st.one_of(names, names, texts),
                                                     "filename": st.sampled_from(["a.fasta", "b.fa.gz", "x.txt"])}),
-                             max_size=4)},
+                             min_size=1, max_size=4, unique_by=lambda sample: sample["name"].casefold())},
         optional={"params": st.one_of(st.just({}), job_params, json_values)},
     ),
     ("POST", "/auth/register"): st.fixed_dictionaries(

@@ -524,7 +524,7 @@ def test_unknown_job_or_unsupported_key_is_tagged(aws_env: None) -> None:
     for key, reason in [
         (f"uploads/{uuid.uuid4()}/{uuid.uuid4()}/g.fa", "no such job"),
         ("elsewhere/g.fa", "unsupported key"),
-        ("inbox/alice/sub/g.fa", "unsupported key"),
+        ("inbox/alice/run/sub/g.fa", "unsupported key"),  # one folder level forms a batch, two are unsupported
     ]:
         (outcome,) = prediction.handle_upload_event(put(key, b">a\nACGT\n"))
 
