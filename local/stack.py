@@ -282,6 +282,7 @@ def _status_lines(stack: LocalStack, admin: tuple[str, str | None, bool] | None)
         "",
         "AMR prediction service - local stack",
         f"  API              {cfg.api_url}",
+        f"  web app          {cfg.api_url}/   (open it in a browser)",
         f"  AWS emulator     {cfg.emulator_url}   (any access key works; region us-east-1)",
         f"  buckets          uploads={settings.upload_bucket}  results={settings.results_bucket}  "
         f"archive={settings.archive_bucket}",

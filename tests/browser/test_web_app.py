@@ -39,6 +39,7 @@ def sign_out(browser: Browser) -> None:
 
 
 def test_page_loads_only_its_own_assets_under_a_policy(browser: Browser, stack: Stack) -> None:
+    assert f"web app          {stack.api}/" in stack.banner()  # `make run` says where to open it
     browser.open()
     browser.wait_heading("Sign in")
     urls = browser.driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
