@@ -88,6 +88,17 @@ class JobParams(RequestModel):
         None, description="Search the species' PointFinder mutations; omitted or null: true when a species is given"
     )
 
+    min_depth: float = Field(
+        _DEFAULTS["min_depth"], ge=0.0, le=10_000.0,
+        description="Reads only: least mean read depth of a called gene, and least reads at a position "
+        "for its point mutations to be read",
+    )
+    min_allele_fraction: float = Field(
+        _DEFAULTS["min_allele_fraction"], gt=0.0, le=1.0,
+        description="Reads only: least fraction of the reads at a position that must show a change "
+        "for it to be called (0.3: a mixed population at 50 % is called)",
+    )
+
     @field_validator("species")
     @classmethod
     def _known_species(cls, value: str) -> str:
@@ -104,7 +115,7 @@ class JobParams(RequestModel):
     def to_store(self) -> dict[str, Any]:
         """The effective parameters, as stored with the job and shown back."""
         data = PredictParams.from_dict(self.model_dump()).to_dict()
-        for name in ("min_identity", "min_coverage"):
+        for name in ("min_identity", "min_coverage", "min_depth", "min_allele_fraction"):
             data[name] = round(float(data[name]), FLOAT_DIGITS)
         return data
 
