@@ -67,6 +67,15 @@ def job_out(job: JobModel) -> dict[str, Any]:
             "filename": job.input_filename,
             "key": job.input_key,
             "size": int(job.input_size) if job.input_size is not None else None,
+            "mate": (
+                {
+                    "filename": job.mate_filename,
+                    "key": job.mate_key,
+                    "size": int(job.mate_size) if job.mate_size is not None else None,
+                }
+                if job.mate_key
+                else None
+            ),
         },
         "summary": plain(job.summary),
     }
@@ -91,14 +100,22 @@ def _job_for_caller(job_id: str) -> JobModel:
 # --- routes -----------------------------------------------------------------
 
 
-def open_job(user_id: str, job_name: str, params: dict[str, Any], filename: str) -> dict[str, Any]:
+def open_job(
+    user_id: str, job_name: str, params: dict[str, Any], filename: str, *, mate_filename: str | None = None
+) -> dict[str, Any]:
     """Create a Submitted job and a presigned POST for exactly its input key: the one way
-    a job is opened over the API (single jobs and each sample of a batch)."""
+    a job is opened over the API (single jobs and each sample of a batch).
+
+    With `mate_filename` (paired reads, names already validated) the job has a second
+    input and the answer a second presigned POST, `mate_upload`; the prediction starts
+    when both objects have arrived, whichever comes first."""
     job_id = lifecycle.new_job_id()
     bind(job_id=job_id)
     key = s3layout.upload_key(user_id, job_id, filename)
     max_bytes = s3layout.max_upload_bytes()
     upload = s3layout.presigned_upload(key, max_bytes)  # before the record: no job without a way in
+    mate_key = s3layout.upload_key(user_id, job_id, mate_filename) if mate_filename else None
+    mate_upload = s3layout.presigned_upload(mate_key, max_bytes) if mate_key else None
     job = lifecycle.create_job(
         user_id=user_id,
         job_name=job_name,
@@ -107,8 +124,13 @@ def open_job(user_id: str, job_name: str, params: dict[str, Any], filename: str)
         model_name=params["model_name"],
         input_key=key,
         input_filename=filename,
+        mate_key=mate_key,
+        mate_filename=mate_filename,
     )
-    return {"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}
+    opened: dict[str, Any] = {"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}
+    if mate_upload is not None:
+        opened["mate_upload"] = {**mate_upload, "max_bytes": max_bytes}
+    return opened
 
 
 def create_job(request: Request) -> Response:
@@ -116,7 +138,9 @@ def create_job(request: Request) -> Response:
     current = web.caller()
     body: CreateJobRequest = web.parse_body(request, CreateJobRequest)
     params = (body.params or JobParams()).to_store()
-    opened = open_job(current.user_id, body.job_name, params, body.filename or DEFAULT_FILENAME)
+    opened = open_job(
+        current.user_id, body.job_name, params, body.filename or DEFAULT_FILENAME, mate_filename=body.mate_filename
+    )
     return web.json_response(opened, 201)
 
 

@@ -41,7 +41,7 @@ TERMINAL = frozenset({COMPLETED, ERROR, ARCHIVED, CANCELLED})
 
 #: Fields a transition may set besides the lifecycle timestamps.
 TRANSITION_FIELDS = frozenset(
-    {"error", "result_keys", "archive_keys", "summary", "input_key", "input_size", "input_filename"}
+    {"error", "result_keys", "archive_keys", "summary", "input_key", "input_size", "input_filename", "mate_size"}
 )
 
 #: Extra time past the policy's retention before DynamoDB's TTL removes a record; the
@@ -160,6 +160,8 @@ def create_job(
     input_key: str | None = None,
     input_filename: str | None = None,
     source: str = "api",
+    mate_key: str | None = None,
+    mate_filename: str | None = None,
 ) -> JobModel:
     """Create a Submitted job. A given `job_id` that exists already raises Conflict,
     which makes creation from at-least-once events idempotent."""
@@ -180,6 +182,8 @@ def create_job(
         source=source,
         input_key=input_key,
         input_filename=input_filename,
+        mate_key=mate_key,
+        mate_filename=mate_filename,
         expires_at=_expiry(SUBMITTED, ts),
     )
     counter_actions = [CounterModel.n_submitted.add(1), CounterModel.created_total.add(1)]
@@ -425,6 +429,22 @@ def heartbeat(job_id: str) -> bool:
         JobModel(job_id).update(
             actions=[JobModel.heartbeat_at.set(clock.now_iso())],
             condition=JobModel.status == RUNNING,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+@storage_call("mark_mate_reported")
+def mark_mate_reported(job_id: str) -> bool:
+    """Record (once) that maintenance reported a lone mate; False if already reported or
+    the job is no longer Submitted, so a report is made exactly once."""
+    try:
+        JobModel(job_id).update(
+            actions=[JobModel.mate_reported_at.set(clock.now_iso())],
+            condition=(JobModel.status == SUBMITTED) & JobModel.mate_reported_at.does_not_exist(),
         )
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":

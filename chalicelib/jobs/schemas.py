@@ -48,8 +48,8 @@ def _storable_text(value: str) -> str:
 def _valid_filename(value: str) -> str:
     if not s3layout.valid_filename(value):
         raise ValueError(
-            "must be a plain FASTA file name (letters, digits, '.', '_', '-'; up to 128 characters) "
-            "ending in .fa, .fasta, .fna or .fas, optionally followed by .gz"
+            "must be a plain FASTA or FASTQ file name (letters, digits, '.', '_', '-'; up to 128 characters) "
+            "ending in .fa, .fasta, .fna, .fas (assembly) or .fq, .fastq (reads), optionally followed by .gz"
         )
     return value
 
@@ -124,8 +124,28 @@ class CreateJobRequest(RequestModel):
     job_name: JobName
     params: Optional[JobParams] = Field(None, description="Omitted or null: every parameter at its default")
     filename: Optional[Filename] = Field(
-        None, description=f"Name of the FASTA file you will upload; omitted or null: {DEFAULT_FILENAME}"
+        None,
+        description=f"Name of the FASTA (assembly) or FASTQ (reads) file you will upload; omitted or null: "
+        f"{DEFAULT_FILENAME}",
     )
+    mate_filename: Optional[Filename] = Field(
+        None,
+        description="Paired reads: name of the second mate's FASTQ file (then `filename` is the first "
+        "mate's); the answer has a second presigned POST, `mate_upload`, and the job starts when both "
+        "files have arrived",
+    )
+
+    @model_validator(mode="after")
+    def _pair(self) -> "CreateJobRequest":
+        if self.mate_filename is None:
+            return self
+        if not self.filename or not s3layout.is_fastq_name(self.filename):
+            raise ValueError("mate_filename needs filename to name the first mate's FASTQ file (.fq or .fastq)")
+        if not s3layout.is_fastq_name(self.mate_filename):
+            raise ValueError("mate_filename must name a FASTQ file (.fq or .fastq, optionally .gz)")
+        if self.mate_filename == self.filename:
+            raise ValueError("mate_filename must differ from filename")
+        return self
 
 
 class JobListQuery(QueryModel):
@@ -154,10 +174,17 @@ class StatsQuery(QueryModel):
     scope: Literal["mine", "all"] = Field("mine", description="'all' (every user's jobs) is for administrators")
 
 
+class MateInput(ResponseModel):
+    filename: str
+    key: str = Field(description="Object key of the second mate in the upload bucket")
+    size: Optional[int] = Field(None, description="Bytes, once the job has started")
+
+
 class JobInput(ResponseModel):
     filename: Optional[str] = None
     key: Optional[str] = Field(None, description="Object key of the input in the upload bucket")
     size: Optional[int] = Field(None, description="Bytes, once the upload has arrived")
+    mate: Optional[MateInput] = Field(None, description="Paired reads: the second mate")
 
 
 class JobOut(ResponseModel):
@@ -191,6 +218,7 @@ class UploadOut(ResponseModel):
 class CreateJobResponse(ResponseModel):
     job: JobOut
     upload: UploadOut
+    mate_upload: Optional[UploadOut] = Field(None, description="Paired reads: the presigned POST of the second mate")
 
 
 class JobListResponse(ResponseModel):

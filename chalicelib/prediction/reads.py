@@ -44,6 +44,7 @@ import mappy
 
 from chalicelib.jobs.params import NO_SPECIES, PredictParams
 from chalicelib.prediction import phenotypes, pointfinder, pointfinder_db
+from chalicelib.prediction.fastq import FastqReader, read_pairs
 from chalicelib.prediction.acquired import BatchProgress, Cancelled, GeneHit, Prediction, resistance_profile
 from chalicelib.prediction.pileup import BASES, DELETION, Pileup
 from chalicelib.prediction.pointfinder import Alignment, PointResult
@@ -401,3 +402,34 @@ def _call(pile: Pileup, i: int, depth: int, min_fraction: float) -> int:
             return k
     call = pile.consensus_at(i)
     return call if call >= 0 else max(ref, 0)
+
+
+def predict_streams(
+    streams: list[Any],
+    names: list[str],
+    size: int | None,
+    *,
+    max_bytes: int | None = None,
+    params: PredictParams | None = None,
+    on_batch: Callable[[BatchProgress], bool | None] | None = None,
+    db: ResfinderDB | None = None,
+    point_db: pointfinder_db.PointFinderDB | None = None,
+) -> Prediction:
+    """Read one FASTQ stream (single-end) or two (mates, read in step) and predict;
+    ``size`` (bytes of all streams) makes progress a fraction of the bytes consumed.
+    Each file is held to ``max_bytes`` (compressed and decompressed)."""
+    readers = [FastqReader(s, name=n, max_bytes=max_bytes) for s, n in zip(streams, names)]
+    if len(readers) == 2:
+        fragments: Iterable[tuple[str, ...]] = read_pairs(readers[0], readers[1])
+    elif len(readers) == 1:
+        fragments = ((seq,) for _, seq in readers[0])
+    else:
+        raise ValueError("reads come as one file or a pair of mates")
+
+    def consumed() -> int:
+        return sum(r.bytes_read for r in readers)
+
+    return predict_reads(
+        fragments, params, on_batch, db=db, point_db=point_db,
+        input_fraction=(lambda: min(1.0, consumed() / size)) if size else None, bytes_read=consumed,
+    )
