@@ -11,7 +11,7 @@ minimap2's short-read preset (mappy) in two passes, streaming the reads once:
    kept (a few thousand of millions). With a species, reads are also mapped against the
    species' PointFinder genes and kept when they hit.
 2. **Resolve**: per class database, alleles are taken in order of the read score they
-   collect (a read tied between alleles shares its score); an allele wins when reads that
+   collect (a read tied between alleles counts for each); an allele wins when reads that
    no earlier winner has taken rank it best, and it takes them — ConClave's choice of one
    template per cluster of similar alleles. The kept reads are aligned again against the
    winners (with the difference string) and each read joins the pileup of its best winner
@@ -22,7 +22,8 @@ minimap2's short-read preset (mappy) in two passes, streaming the reads once:
 3. **Point mutations**: the kept reads make a pileup per PointFinder reference; every
    stretch with at least `min_depth` reads becomes an alignment whose bases are, per
    position, the most frequent non-reference option when it reaches
-   `min_allele_fraction` of the reads there, else the consensus. Those alignments go
+   `min_allele_fraction` of the reads there, else the reference base (insertions
+   likewise). Those alignments go
    through PointFinder's own codon/nucleotide reading (:mod:`.pointfinder`), so mutations
    are named, looked up and thresholded exactly as for assemblies; each carries the read
    depth at its position. `contig` is the reference sequence's name and positions are
@@ -51,9 +52,12 @@ from chalicelib.prediction.pointfinder import Alignment, PointResult
 from chalicelib.prediction.pointfinder_db import PointGene, SpeciesDB
 from chalicelib.prediction.resfinder_db import ResfinderDB, load_db
 
-#: minimap2's short-read preset; best_n large so every equally good allele of a family
-#: (e.g. ~200 blaTEM) is seen and ties are kept, as ConClave sees every template.
-READ_OPTIONS: dict[str, Any] = {"preset": "sr", "best_n": 1000}
+#: minimap2's short-read preset with 15-mer seeds (minimizer window 10): reads of an allele
+#: 7 % away from the database still seed (the preset's 21-mers lose a third of them, and
+#: KMA seeds with 16-mers), and it maps faster than the preset on this small index.
+#: best_n is large so every equally good allele of a family (e.g. ~200 blaTEM) is seen and
+#: ties are kept, as ConClave sees every template.
+READ_OPTIONS: dict[str, Any] = {"preset": "sr", "k": 15, "w": 10, "best_n": 1000}
 #: A read alignment counts when at least this long and this identical (KMA's defaults
 #: keep alignments down to ~50 % relative score; reads of a >= 90 % allele are >= 80 %).
 MIN_ALIGNED = 30
@@ -61,6 +65,8 @@ MIN_READ_IDENTITY = 0.80
 #: Reads mapped per batch: progress, heartbeat and cancellation after each batch.
 READS_PER_BATCH = 20_000
 MAP_THREADS = max(1, min(2, os.cpu_count() or 1))
+#: The single "class" of the species' PointFinder references in winner selection.
+POINT = "pointfinder"
 
 
 @dataclass
@@ -116,7 +122,7 @@ def allele_index(db: ResfinderDB) -> mappy.Aligner:
 @functools.lru_cache(maxsize=16)
 def species_index(species: SpeciesDB) -> mappy.Aligner:
     """The short-read index of a species' PointFinder references, built once per process."""
-    return _build(((g.template, g.sequence) for g in species.genes), preset="sr", best_n=20)
+    return _build(((g.template, g.sequence) for g in species.genes), **{**READ_OPTIONS, "best_n": 20})
 
 
 def clear_index_cache() -> None:
@@ -162,10 +168,10 @@ def predict_reads(
             b = tls.buf = mappy.ThreadBuffer()
         return b
 
-    def map_chunk(seqs: list[str]) -> tuple[list[_Kept], list[str]]:
+    def map_chunk(seqs: list[str]) -> tuple[list[_Kept], list[_Kept]]:
         """Pass 1 for a slice of a batch (runs in a worker; mappy releases the GIL)."""
         kept: list[_Kept] = []
-        point: list[str] = []
+        point: list[_Kept] = []
         buf = buffer()
         for seq in seqs:
             best: dict[str, tuple[list[str], int]] = {}
@@ -181,12 +187,21 @@ def predict_reads(
                         cur[0].append(h.ctg)
             if best:
                 kept.append(_Kept(seq, {c: (tuple(v[0]), v[1]) for c, v in best.items()}))
-            if sindex is not None and any(_passes(h) for h in sindex.map(seq, buf=buf)):
-                point.append(seq)
+            if sindex is not None:
+                top: tuple[list[str], int] | None = None
+                for h in sindex.map(seq, buf=buf):
+                    if _passes(h):
+                        sc = _score(h)
+                        if top is None or sc > top[1]:
+                            top = ([h.ctg], sc)
+                        elif sc == top[1] and h.ctg not in top[0]:
+                            top[0].append(h.ctg)
+                if top is not None:
+                    point.append(_Kept(seq, {POINT: (tuple(top[0]), top[1])}))
         return kept, point
 
     kept: list[_Kept] = []
-    point_reads: list[str] = []
+    point_reads: list[_Kept] = []
     state = {"reads": 0, "bases": 0, "fragments": 0}
 
     def sequences() -> Iterator[str]:
@@ -197,7 +212,7 @@ def predict_reads(
                 state["bases"] += len(seq)
                 yield seq
 
-    batch_no = 0
+    batch_no = done = 0
     last_fraction = 0.0
     seq_iter = sequences()
     pending = next(seq_iter, None)
@@ -215,15 +230,16 @@ def predict_reads(
                 kept.extend(k)
                 point_reads.extend(p)
             batch_no += 1
+            done += len(batch)
             fraction: float | None = None
             if input_fraction is not None:
                 fraction = 1.0 if finished else max(last_fraction, min(1.0, input_fraction() or 0.0))
                 last_fraction = fraction
             progress = BatchProgress(
-                batch=batch_no, segments_done=state["reads"], segments_seen=state["reads"], contigs_seen=0,
+                batch=batch_no, segments_done=done, segments_seen=state["reads"], contigs_seen=0,
                 bases_done=state["bases"], bases_seen=state["bases"], hits=len(kept),
                 elapsed=time.perf_counter() - t0, fraction=fraction, finished=finished,
-                reads=state["reads"], bytes_read=bytes_read() if bytes_read else None,
+                reads=done, bytes_read=bytes_read() if bytes_read else None,
             )
             if on_batch is not None and on_batch(progress) is False:
                 raise Cancelled(progress)
@@ -265,9 +281,11 @@ def choose_winners(kept: list[_Kept]) -> dict[str, list[str]]:
         total: dict[str, float] = {}
         reads_of: dict[str, list[int]] = {}
         for n, (rid, alleles, score) in enumerate(items):
-            share = max(score, 1) / len(alleles)
+            # Every allele of a tie gets the read's whole score: the allele that is best for
+            # the most reads ranks first, and one read whose sequencing error happens to
+            # match a sibling allele cannot outweigh the reads all alleles share.
             for a in alleles:
-                total[a] = total.get(a, 0.0) + share
+                total[a] = total.get(a, 0.0) + max(score, 1)
                 reads_of.setdefault(a, []).append(n)
         taken: set[int] = set()
         chosen: list[str] = []
@@ -287,7 +305,7 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
     if not names:
         return []
     rank = {cls: {a: i for i, a in enumerate(alleles)} for cls, alleles in winners.items()}
-    aligner = _build(((n, db.alleles[n].sequence) for n in names), preset="sr", best_n=max(50, len(names)))
+    aligner = _build(((n, db.alleles[n].sequence) for n in names), **{**READ_OPTIONS, "best_n": max(50, len(names))})
     piles = {n: Pileup(n, db.alleles[n].sequence) for n in names}
     buf = mappy.ThreadBuffer()
     for k in kept:
@@ -326,20 +344,24 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
 # --------------------------------------------------------------------------- mutations
 
 
-def call_mutations(seqs: list[str], species: SpeciesDB, params: PredictParams) -> PointResult:
-    """Pileups on the species' references, read by PointFinder's own rules."""
+def call_mutations(kept: list[_Kept], species: SpeciesDB, params: PredictParams) -> PointResult:
+    """Pileups on the species' references, read by PointFinder's own rules. A read equally
+    good on several references (e.g. the 16S copies rrsB, rrsC, rrsH) joins the one that
+    collects the most reads, as ConClave decides, so one copy gets the depth."""
     aligner = species_index(species)
     genes = {g.template: g for g in species.genes}
+    rank = {t: i for i, t in enumerate(choose_winners(kept).get(POINT, []))}
     piles: dict[str, Pileup] = {}
     buf = mappy.ThreadBuffer()
-    for seq in seqs:
-        for h in aligner.map(seq, buf=buf, cs=True):
-            if h.is_primary and _passes(h) and h.ctg in genes:
-                pile = piles.get(h.ctg)
-                if pile is None:
-                    pile = piles[h.ctg] = Pileup(h.ctg, genes[h.ctg].sequence)
-                pile.add(h)
-                break
+    for k in kept:
+        hits = [h for h in aligner.map(k.seq, buf=buf, cs=True) if _passes(h) and h.ctg in genes and h.ctg in rank]
+        if not hits:
+            continue
+        h = max(hits, key=lambda h: (_score(h), -rank[h.ctg]))
+        pile = piles.get(h.ctg)
+        if pile is None:
+            pile = piles[h.ctg] = Pileup(h.ctg, genes[h.ctg].sequence)
+        pile.add(h)
     alignments: list[Alignment] = []
     depths: dict[str, list[int]] = {}
     for template, pile in sorted(piles.items()):
@@ -392,7 +414,8 @@ def pileup_alignments(
 
 def _call(pile: Pileup, i: int, depth: int, min_fraction: float) -> int:
     """The option read at position i: the strongest non-reference option when it reaches
-    `min_fraction` of the reads, else the consensus."""
+    `min_fraction` of the reads there, else the reference base (a change seen in fewer
+    reads is not called)."""
     values = [c[i] for c in pile.counts]
     ref = BASES.find(pile.ref[i])
     alts = [(v, k) for k, v in enumerate(values) if k != ref and v > 0]
@@ -400,8 +423,7 @@ def _call(pile: Pileup, i: int, depth: int, min_fraction: float) -> int:
         v, k = max(alts)
         if v >= min_fraction * depth:
             return k
-    call = pile.consensus_at(i)
-    return call if call >= 0 else max(ref, 0)
+    return ref if ref >= 0 else max(range(5), key=lambda k: values[k])
 
 
 def predict_streams(
