@@ -58,12 +58,17 @@ def simulate_pairs(
 
 
 def _errors(read: str, rate: float, rng: random.Random) -> str:
+    """Substitutions at `rate` per base; the gaps between errors are drawn geometrically,
+    so a read costs one or two random numbers, not one per base."""
     if rate <= 0:
         return read
+    i = int(rng.expovariate(rate))
+    if i >= len(read):
+        return read
     out = list(read)
-    for i in range(len(out)):
-        if rng.random() < rate:
-            out[i] = rng.choice([b for b in "ACGT" if b != out[i]])
+    while i < len(out):
+        out[i] = rng.choice([b for b in "ACGT" if b != out[i]])
+        i += 1 + int(rng.expovariate(rate))
     return "".join(out)
 
 
