@@ -515,6 +515,25 @@ def jobs_by_status(
     return items, result.last_evaluated_key
 
 
+@storage_call("jobs_waiting_for_mate")
+def jobs_waiting_for_mate(
+    *, changed_before: str, limit: int = 100, last_key: dict[str, Any] | None = None
+) -> tuple[list[JobModel], dict[str, Any] | None]:
+    """Submitted paired-reads jobs created before `changed_before` and not yet reported as
+    lone mates, oldest first (the Submitted part of `status-changed-index`, filtered)."""
+    result = JobModel.status_changed_index.query(
+        SUBMITTED,
+        JobModel.status_changed_at < changed_before,
+        filter_condition=JobModel.mate_key.exists() & JobModel.mate_reported_at.does_not_exist(),
+        scan_index_forward=True,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=last_key,
+    )
+    items = list(itertools.islice(result, limit))
+    return items, result.last_evaluated_key
+
+
 @storage_call("delete_events")
 def delete_events(job_id: str) -> int:
     """Delete every event of a job (idempotent: run again after an interruption)."""

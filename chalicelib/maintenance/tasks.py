@@ -269,9 +269,7 @@ def report_lone_mates(run: _Run) -> None:
     bucket = get_settings().upload_bucket
     seen, last_key = 0, None
     while seen < budget:
-        found, last_key = lifecycle.jobs_by_status(
-            lifecycle.SUBMITTED, changed_before=run.cutoff(wait), limit=budget, last_key=last_key
-        )
+        found, last_key = lifecycle.jobs_waiting_for_mate(changed_before=run.cutoff(wait), limit=budget, last_key=last_key)
         for job in found:
             seen += 1
             if not job.mate_key or job.mate_reported_at:

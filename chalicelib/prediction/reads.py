@@ -45,7 +45,7 @@ import mappy
 
 from chalicelib.jobs.params import NO_SPECIES, PredictParams
 from chalicelib.prediction import phenotypes, pointfinder, pointfinder_db
-from chalicelib.prediction.fastq import FastqReader, read_pairs
+from chalicelib.prediction.fastq import FastqReader, pair_batches, single_batches
 from chalicelib.prediction.acquired import BatchProgress, Cancelled, GeneHit, Prediction, resistance_profile
 from chalicelib.prediction.pileup import BASES, DELETION, Pileup
 from chalicelib.prediction.pointfinder import Alignment, PointResult
@@ -107,32 +107,56 @@ def _build(records: Iterable[tuple[str, str]], **options: Any) -> mappy.Aligner:
 
 
 _LOCK = threading.Lock()
-_ALLELE_INDEX: dict[tuple[str, str], mappy.Aligner] = {}
+_INDEX: dict[tuple[str, str, str], mappy.Aligner] = {}
+#: Prefix of PointFinder references in the combined index (allele names never start so).
+SPECIES_PREFIX = "pointfinder|"
+
+
+def read_index(db: ResfinderDB, species: SpeciesDB | None = None) -> mappy.Aligner:
+    """One short-read index of every ResFinder allele plus, with a species, its PointFinder
+    references (prefixed): each read is mapped once for both questions. Built once per
+    process and database/species."""
+    key = (db.path, db.version, species.key if species is not None else "")
+    with _LOCK:
+        if key not in _INDEX:
+            records = [(a.name, a.sequence) for a in db.alleles.values()]
+            if species is not None:
+                records += [(SPECIES_PREFIX + g.template, g.sequence) for g in species.genes]
+            _INDEX[key] = _build(records, **READ_OPTIONS)
+        return _INDEX[key]
 
 
 def allele_index(db: ResfinderDB) -> mappy.Aligner:
-    """The short-read index of every ResFinder allele, built once per process."""
-    key = (db.path, db.version)
-    with _LOCK:
-        if key not in _ALLELE_INDEX:
-            _ALLELE_INDEX[key] = _build(((a.name, a.sequence) for a in db.alleles.values()), **READ_OPTIONS)
-        return _ALLELE_INDEX[key]
+    """The short-read index of every ResFinder allele (no species)."""
+    return read_index(db, None)
 
 
 @functools.lru_cache(maxsize=16)
 def species_index(species: SpeciesDB) -> mappy.Aligner:
-    """The short-read index of a species' PointFinder references, built once per process."""
+    """The short-read index of a species' PointFinder references alone (second pass)."""
     return _build(((g.template, g.sequence) for g in species.genes), **{**READ_OPTIONS, "best_n": 20})
 
 
 def clear_index_cache() -> None:
     """Drop cached indexes (benchmarks measuring a cold start)."""
     with _LOCK:
-        _ALLELE_INDEX.clear()
+        _INDEX.clear()
     species_index.cache_clear()
 
 
 # --------------------------------------------------------------------------- predict
+
+
+def batched(fragments: Iterable[tuple[str, ...]], size: int = 10_000) -> Iterator[list[str]]:
+    """Fragments (one or two mates each) as flat batches of reads."""
+    batch: list[str] = []
+    for fragment in fragments:
+        batch.extend(fragment)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def predict_reads(
@@ -145,9 +169,26 @@ def predict_reads(
     input_fraction: Callable[[], float | None] | None = None,
     bytes_read: Callable[[], int] | None = None,
 ) -> Prediction:
-    """Predict from reads: ``reads`` yields one tuple per fragment (one sequence for
-    single-end, two for a pair). Errors raised while reading (``fasta.InputError``)
-    propagate; ``on_batch`` returning False raises :class:`Cancelled`."""
+    """Predict from reads given as fragments (one tuple per fragment: one sequence for
+    single-end, two for a pair); see :func:`predict_batches`."""
+    return predict_batches(batched(reads, READS_PER_BATCH), params, on_batch, db=db, point_db=point_db,
+                           input_fraction=input_fraction, bytes_read=bytes_read)
+
+
+def predict_batches(
+    batches: Iterable[list[Any]],
+    params: PredictParams | None = None,
+    on_batch: Callable[[BatchProgress], bool | None] | None = None,
+    *,
+    db: ResfinderDB | None = None,
+    point_db: pointfinder_db.PointFinderDB | None = None,
+    input_fraction: Callable[[], float | None] | None = None,
+    bytes_read: Callable[[], int] | None = None,
+) -> Prediction:
+    """Predict from batches of reads (str or bytes; mates are simply reads). Errors raised
+    while reading (``fasta.InputError``) propagate; ``on_batch`` returning False raises
+    :class:`Cancelled`. The next batch is read and parsed while the current one is mapped
+    (mappy releases the GIL), so reading and mapping overlap."""
     params = params or PredictParams()
     db = db or load_db()
     t0 = time.perf_counter()
@@ -156,10 +197,11 @@ def predict_reads(
     if params.point_mutations and params.species != NO_SPECIES:
         pdb = point_db or pointfinder_db.load_db()
         species, point_version = pdb.load(params.species), pdb.version
-    index = allele_index(db)
-    sindex = species_index(species) if species is not None else None
+    index = read_index(db, species)
     index_seconds = time.perf_counter() - t0
-    classes_of = {a.name: a.db_classes or ("",) for a in db.alleles.values()}
+    classes_of: dict[str, tuple[str, ...]] = {a.name: a.db_classes or ("",) for a in db.alleles.values()}
+    if species is not None:
+        classes_of.update({SPECIES_PREFIX + g.template: (POINT,) for g in species.genes})
     tls = threading.local()
 
     def buffer() -> mappy.ThreadBuffer:
@@ -168,81 +210,88 @@ def predict_reads(
             b = tls.buf = mappy.ThreadBuffer()
         return b
 
-    def map_chunk(seqs: list[str]) -> tuple[list[_Kept], list[_Kept]]:
+    def map_chunk(seqs: list[Any]) -> tuple[list[_Kept], list[_Kept], int]:
         """Pass 1 for a slice of a batch (runs in a worker; mappy releases the GIL)."""
         kept: list[_Kept] = []
         point: list[_Kept] = []
         buf = buffer()
+        bases = 0
         for seq in seqs:
-            best: dict[str, tuple[list[str], int]] = {}
+            bases += len(seq)
+            best: dict[str, tuple[list[str], int]] | None = None
             for h in index.map(seq, buf=buf):
                 if not _passes(h):
                     continue
                 s = _score(h)
+                if best is None:
+                    best = {}
                 for cls in classes_of.get(h.ctg, ("",)):
                     cur = best.get(cls)
                     if cur is None or s > cur[1]:
                         best[cls] = ([h.ctg], s)
                     elif s == cur[1] and h.ctg not in cur[0]:
                         cur[0].append(h.ctg)
+            if best is None:
+                continue
+            text = seq if isinstance(seq, str) else seq.decode("ascii")
+            top = best.pop(POINT, None)
+            if top is not None:
+                names = tuple(n[len(SPECIES_PREFIX):] for n in top[0])
+                point.append(_Kept(text, {POINT: (names, top[1])}))
             if best:
-                kept.append(_Kept(seq, {c: (tuple(v[0]), v[1]) for c, v in best.items()}))
-            if sindex is not None:
-                top: tuple[list[str], int] | None = None
-                for h in sindex.map(seq, buf=buf):
-                    if _passes(h):
-                        sc = _score(h)
-                        if top is None or sc > top[1]:
-                            top = ([h.ctg], sc)
-                        elif sc == top[1] and h.ctg not in top[0]:
-                            top[0].append(h.ctg)
-                if top is not None:
-                    point.append(_Kept(seq, {POINT: (tuple(top[0]), top[1])}))
-        return kept, point
+                kept.append(_Kept(text, {c: (tuple(v[0]), v[1]) for c, v in best.items()}))
+        return kept, point, bases
 
     kept: list[_Kept] = []
     point_reads: list[_Kept] = []
-    state = {"reads": 0, "bases": 0, "fragments": 0}
+    state = {"reads": 0, "bases": 0, "batch": 0, "fraction": 0.0}
 
-    def sequences() -> Iterator[str]:
-        for fragment in reads:
-            state["fragments"] += 1
-            for seq in fragment:
-                state["reads"] += 1
-                state["bases"] += len(seq)
-                yield seq
+    def collect(futures: list[Any], finished: bool) -> None:
+        done = 0
+        for future in futures:
+            k, p, bases = future.result()
+            kept.extend(k)
+            point_reads.extend(p)
+            state["bases"] += bases
+        for future in futures:
+            done += future.n  # type: ignore[attr-defined]
+        state["reads"] += done
+        state["batch"] += 1
+        fraction: float | None = None
+        if input_fraction is not None:
+            fraction = 1.0 if finished else max(state["fraction"], min(0.999, input_fraction() or 0.0))
+            state["fraction"] = fraction
+        progress = BatchProgress(
+            batch=state["batch"], segments_done=state["reads"], segments_seen=state["reads"], contigs_seen=0,
+            bases_done=state["bases"], bases_seen=state["bases"], hits=len(kept) + len(point_reads),
+            elapsed=time.perf_counter() - t0, fraction=fraction, finished=finished,
+            reads=state["reads"], bytes_read=bytes_read() if bytes_read else None,
+        )
+        if on_batch is not None and on_batch(progress) is False:
+            raise Cancelled(progress)
 
-    batch_no = done = 0
-    last_fraction = 0.0
-    seq_iter = sequences()
-    pending = next(seq_iter, None)
+    in_flight: list[list[Any]] = []
     with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
-        while pending is not None:
-            batch = [pending]
-            for seq in seq_iter:
-                batch.append(seq)
-                if len(batch) >= READS_PER_BATCH:
-                    break
-            pending = next(seq_iter, None)
-            finished = pending is None
-            step = -(-len(batch) // MAP_THREADS)
-            for k, p in pool.map(map_chunk, [batch[i : i + step] for i in range(0, len(batch), step)]):
-                kept.extend(k)
-                point_reads.extend(p)
-            batch_no += 1
-            done += len(batch)
-            fraction: float | None = None
-            if input_fraction is not None:
-                fraction = 1.0 if finished else max(last_fraction, min(1.0, input_fraction() or 0.0))
-                last_fraction = fraction
-            progress = BatchProgress(
-                batch=batch_no, segments_done=done, segments_seen=state["reads"], contigs_seen=0,
-                bases_done=state["bases"], bases_seen=state["bases"], hits=len(kept),
-                elapsed=time.perf_counter() - t0, fraction=fraction, finished=finished,
-                reads=done, bytes_read=bytes_read() if bytes_read else None,
-            )
-            if on_batch is not None and on_batch(progress) is False:
-                raise Cancelled(progress)
+        try:
+            for batch in batches:
+                if not batch:
+                    continue
+                step = -(-len(batch) // MAP_THREADS)
+                futures = []
+                for i in range(0, len(batch), step):
+                    future = pool.submit(map_chunk, batch[i : i + step])
+                    future.n = len(batch[i : i + step])  # type: ignore[attr-defined]
+                    futures.append(future)
+                in_flight.append(futures)
+                if len(in_flight) > 1:
+                    collect(in_flight.pop(0), False)
+            while in_flight:
+                futures = in_flight.pop(0)
+                collect(futures, not in_flight)
+        finally:
+            for futures in in_flight:
+                for future in futures:
+                    future.cancel()
 
     genes = call_genes(kept, db, params)
     point = call_mutations(point_reads, species, params) if species is not None else None
@@ -254,7 +303,7 @@ def predict_reads(
         resistance=resistance_profile(genes, db),
         contigs=0,
         bases=state["bases"],
-        segments=batch_no,
+        segments=state["batch"],
         seconds=time.perf_counter() - t0,
         index_seconds=index_seconds,
         database_name=db.name,
@@ -442,16 +491,16 @@ def predict_streams(
     Each file is held to ``max_bytes`` (compressed and decompressed)."""
     readers = [FastqReader(s, name=n, max_bytes=max_bytes) for s, n in zip(streams, names)]
     if len(readers) == 2:
-        fragments: Iterable[tuple[str, ...]] = read_pairs(readers[0], readers[1])
+        batches: Iterable[list[bytes]] = pair_batches(readers[0], readers[1], READS_PER_BATCH // 2)
     elif len(readers) == 1:
-        fragments = ((seq,) for _, seq in readers[0])
+        batches = single_batches(readers[0], READS_PER_BATCH)
     else:
         raise ValueError("reads come as one file or a pair of mates")
 
     def consumed() -> int:
         return sum(r.bytes_read for r in readers)
 
-    return predict_reads(
-        fragments, params, on_batch, db=db, point_db=point_db,
+    return predict_batches(
+        batches, params, on_batch, db=db, point_db=point_db,
         input_fraction=(lambda: min(1.0, consumed() / size)) if size else None, bytes_read=consumed,
     )
