@@ -22,6 +22,7 @@ from typing import Any
 BASES = "ACGT"
 DELETION = 4
 _INDEX = {b: i for i, b in enumerate(BASES)}
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 _CS = re.compile(r"(:\d+|\*[a-z][a-z]|[+\-][a-z]+|~[a-z]{2}\d+[a-z]{2})")
 
 
@@ -58,9 +59,16 @@ class Pileup:
                     counts[b][i] += run
         self._dirty = False
 
-    def add(self, hit: Any) -> None:
+    def add(self, hit: Any, read: str | None = None) -> None:
         """Add one mappy alignment computed with ``cs=True`` (reference coordinates are
-        forward-strand whatever the read's strand, so no reverse complementing here)."""
+        forward-strand whatever the read's strand).
+
+        With the read, a local alignment clipped inside the reference is extended without
+        gaps over the read's remaining bases, as far as both go: KMA aligns reads end to
+        end, so the bases of a read overhanging a truncated gene still count (as
+        mismatches, mostly) in ResFinder's coverage and identity."""
+        if read is not None:
+            self._extend(hit, read)
         pos = hit.r_st
         counts = self.counts
         for op in _CS.findall(hit.cs or ""):
@@ -85,6 +93,22 @@ class Pileup:
                 seq = op[1:].upper()
                 after[seq] = after.get(seq, 0) + 1
         self.reads += 1
+
+    def _extend(self, hit: Any, read: str) -> None:
+        plus = hit.strand >= 0
+        oriented = read if plus else read.translate(_COMPLEMENT)[::-1]
+        q_st, q_en = (hit.q_st, hit.q_en) if plus else (len(read) - hit.q_en, len(read) - hit.q_st)
+        left = min(q_st, hit.r_st)
+        right = min(len(oriented) - q_en, len(self.ref) - hit.r_en)
+        counts = self.counts
+        for j in range(left):
+            b = _INDEX.get(oriented[q_st - left + j].upper())
+            if b is not None:
+                counts[b][hit.r_st - left + j] += 1
+        for j in range(right):
+            b = _INDEX.get(oriented[q_en + j].upper())
+            if b is not None:
+                counts[b][hit.r_en + j] += 1
 
     def depth_at(self, i: int) -> int:
         self._settle()

@@ -369,7 +369,7 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
             h = max(mine, key=lambda h: (_score(h), -rank[cls][h.ctg]))
             if h.ctg not in added:
                 added.add(h.ctg)
-                piles[h.ctg].add(h)
+                piles[h.ctg].add(h, k.seq)
     min_id, min_cov, min_depth = float(params.min_identity), float(params.min_coverage), float(params.min_depth)
     out: list[GeneHit] = []
     for name in names:
@@ -410,7 +410,7 @@ def call_mutations(kept: list[_Kept], species: SpeciesDB, params: PredictParams)
         pile = piles.get(h.ctg)
         if pile is None:
             pile = piles[h.ctg] = Pileup(h.ctg, genes[h.ctg].sequence)
-        pile.add(h)
+        pile.add(h, k.seq)
     alignments: list[Alignment] = []
     depths: dict[str, list[int]] = {}
     for template, pile in sorted(piles.items()):
