@@ -15,7 +15,8 @@ minimap2's short-read preset (mappy) in two passes, streaming the reads once:
    no earlier winner has taken rank it best, and it takes them — ConClave's choice of one
    template per cluster of similar alleles. The kept reads are aligned again against the
    winners (with the difference string) and each read joins the pileup of its best winner
-   per class. A winner is called when its consensus meets `min_identity` (identical
+   per class, its alignment extended without gaps to the read's ends (KMA aligns reads end
+   to end). A winner is called when its consensus meets `min_identity` (identical
    consensus bases / allele length, KMA's `Template_Identity`), `min_coverage` and a
    mean depth of at least `min_depth` (ResFinder has no depth threshold; ours is
    documented and defaults to 2).
