@@ -1,6 +1,7 @@
 """Benchmark our predictor against ResFinder 4.3 (BLAST mode) on Debian's example genomes.
 
-Run from the repository root with the project venv:  ``python bench/predict.py``
+Run from the repository root with the project venv:  ``python bench/predict.py
+[--all | --assemblies | --reads]`` (default ``--all``).
 
 For every genome of ``kleborate-examples`` (species ``klebsiella``) and every assembled
 isolate of ``resfinder-example`` (species ``escherichia coli``), in two modes — acquired
@@ -14,6 +15,13 @@ and compares: gene loci (a ResFinder locus — its rows at one contig position �
 mutations (``PointFinder_results.txt``) and the set of antibiotics predicted Resistant
 (ResFinder's JSON phenotypes).
 
+Reads mode (``--reads``): ResFinder 4.3's read mode (KMA; ``-ifq R1 R2 -acq -c -s SPECIES``)
+against ours (:mod:`chalicelib.prediction.reads`) on the example read pairs of
+``resfinder-example`` (E. coli) and on 50x pairs simulated from the four
+``kleborate-examples`` genomes with the seeded simulator ``bench/readsim.py``; each run is
+a process of its own, so its peak RSS (``wait4``) is reported; genes, mutations and the
+resistant set are compared as sets (reads have no contig positions).
+
 It prints, never asserts, and exits 0 even when something is missing.
 """
 
@@ -22,6 +30,7 @@ from __future__ import annotations
 import gzip
 import json
 import lzma
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -205,7 +215,182 @@ def compare(ours: list[Call], theirs: list[Call]) -> tuple[int, int, list[str], 
     return len(loci), agreed, missed, extra
 
 
+# --------------------------------------------------------------------------- reads mode
+
+READ_DEPTH = 50
+KMA = shutil.which("kma")
+
+
+def reads_worker(paths: list[str], species: str) -> int:
+    """Run ours on one read set in this (fresh) process and print the findings as JSON; the
+    parent reads the process's peak RSS from wait4. Time = the prediction, cold (indexes
+    built in it), as a new Lambda container would run it."""
+    from chalicelib.prediction import reads as reads_mode
+
+    db = load_db()
+    names = [Path(p).name for p in paths]
+    size = sum(Path(p).stat().st_size for p in paths)
+
+    def once() -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        handles = [open(p, "rb") for p in paths]
+        try:
+            pred = reads_mode.predict_streams(handles, names, size, params=PredictParams(species=species), db=db)
+        finally:
+            for h in handles:
+                h.close()
+        return pred, time.perf_counter() - t0
+
+    pred, seconds = once()
+    warm = once()[1] if size < 20_000_000 else seconds  # small sets: the warm-container time too
+    print(json.dumps({
+        "seconds": seconds, "warm": warm, "reads": pred.reads, "genes": sorted(g.gene for g in pred.genes),
+        "mutations": sorted(m.name for m in pred.point.mutations) if pred.point else [],
+        "resistant": sorted(pred.resistant), "depths": {g.gene: g.depth for g in pred.genes},
+    }))
+    return 0
+
+
+def _measured(cmd: list[str], cwd: Path) -> tuple[float, int, str, int]:
+    """(wall seconds, peak RSS in MB of the process and its children, stdout, return code)."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        text = out.read().decode(errors="replace")
+        if proc.returncode:
+            text += err.read().decode(errors="replace")[-2000:]
+    return seconds, usage.ru_maxrss // 1024, text, proc.returncode
+
+
+def kma_point_db(dest: Path) -> Path:
+    """The PointFinder database as ResFinder's read mode wants it: plain files plus a KMA
+    index of every species (Debian ships FASTA only)."""
+    point_db = unpacked_point_db(dest)
+    for species_dir in point_db.iterdir():
+        fsa = species_dir / f"{species_dir.name}.fsa"
+        if fsa.is_file() and KMA:
+            subprocess.run([KMA, "index", "-i", str(fsa), "-o", str(species_dir / species_dir.name)],
+                           capture_output=True, check=False)
+    return point_db
+
+
+def run_resfinder_reads(r1: Path, r2: Path, workdir: Path, species: str, point_db: Path) -> dict[str, Any] | str:
+    """ResFinder 4.3 read mode (KMA): `-ifq R1 R2 -acq -c -s SPECIES`; findings or the error."""
+    outdir = workdir / f"rf_reads_{r1.name}"
+    cmd = [SYSTEM_PYTHON, RESFINDER_SCRIPT, "-ifq", str(r1), str(r2), "-o", str(outdir), "-acq", "-c",
+           "-s", species, "-db_res", db_dir(), "-db_point", str(point_db), "-k", KMA or "kma"]
+    seconds, rss, text, code = _measured(cmd, workdir)
+    tab = outdir / "ResFinder_results_tab.txt"
+    if code or not tab.is_file():
+        return f"exit {code}: {text.strip()[-300:]}"
+    genes = sorted(line.split("\t")[0] for line in tab.read_text().splitlines()[1:] if line.strip())
+    point = outdir / "PointFinder_results.txt"
+    mutations = sorted(line.split("\t")[0] for line in point.read_text().splitlines()[1:]
+                       if line.strip()) if point.is_file() else []
+    resistant: set[str] = set()
+    for doc in outdir.glob("*.json"):
+        phenotypes = json.loads(doc.read_text()).get("phenotypes", {})
+        resistant |= {k for k, v in phenotypes.items() if v.get("amr_resistant")}
+    return {"seconds": seconds, "rss": rss, "genes": genes, "mutations": sorted(set(mutations)),
+            "resistant": sorted(resistant)}
+
+
+def simulate(genome: Path, prefix: Path, seed: int) -> tuple[Path, Path]:
+    """A 50x gzip read pair from a genome with the seeded simulator (bench/readsim.py)."""
+    from bench.readsim import read_fasta, simulate_pairs, write_pair
+
+    r1, r2 = Path(f"{prefix}_R1.fastq.gz"), Path(f"{prefix}_R2.fastq.gz")
+    pairs = simulate_pairs(read_fasta(genome), depth=READ_DEPTH, length=150, insert=350, error_rate=0.005,
+                           seed=seed, prefix=prefix.name + "_")
+    with gzip.open(r1, "wt", compresslevel=1) as o1, gzip.open(r2, "wt", compresslevel=1) as o2:
+        write_pair(pairs, o1, o2)
+    return r1, r2
+
+
+def main_reads() -> int:
+    """Reads mode: ResFinder 4.3 + KMA against ours on the example read pairs of
+    resfinder-example (E. coli) and on 50x pairs simulated from kleborate-examples."""
+    sets: list[tuple[str, Path | None, Path | None, Path | None, str, str]] = []
+    for r1 in sorted(EXAMPLES.glob("test_isolate_*_1.fq.gz")):
+        sets.append((r1.name[: -len("_1.fq.gz")], r1, Path(str(r1).replace("_1.fq.gz", "_2.fq.gz")), None,
+                     "escherichia_coli", "escherichia coli"))
+    sets += [(genome_name(g) + " 50x", None, None, g, "klebsiella", "klebsiella") for g in find_genomes()]
+    if not sets:
+        print("resfinder-example / kleborate-examples are not installed; nothing to benchmark.")
+        return 0
+    have_rf = Path(RESFINDER_SCRIPT).is_file() and KMA is not None
+    if not have_rf:
+        print("ResFinder 4.3 (resfinder) or KMA (kma) is missing; timing ours only.")
+    print(f"reads: ours = mappy short-read mapping + pileups, cold (indexes built in the run), one process per set;"
+          f" RF = ResFinder 4.3 -ifq R1 R2 -acq -c -s SPECIES (KMA). Peak RSS of each process tree.")
+    header = (f"{'reads':<22} {'pairs':>8} {'MB gz':>6} {'ours s':>7} {'warm s':>7} {'RF s':>7} {'x':>6} {'warm x':>7} "
+              f"{'ours MB':>8} {'RF MB':>6} "
+              f"{'genes':>7} {'mutations':>9} {'resistant':>9}")
+    print(header)
+    print("-" * len(header))
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="amr-bench-reads-") as tmp:
+        work = Path(tmp)
+        point_db = kma_point_db(work / "db_pointfinder") if have_rf else Path()
+        for n, (name, r1, r2, genome, species, rf_species) in enumerate(sets):
+            if genome is not None:
+                fasta = decompress(genome, work / f"{genome_name(genome)}.fna")
+                r1, r2 = simulate(fasta, work / genome_name(genome), seed=n + 1)
+                fasta.unlink()
+            assert r1 is not None and r2 is not None
+            size_mb = (r1.stat().st_size + r2.stat().st_size) / 1e6
+            seconds, rss, text, code = _measured(
+                [sys.executable, str(Path(__file__).resolve()), "--reads-worker", species, str(r1), str(r2)], ROOT)
+            if code:
+                notes.append(f"{name}: ours failed: {text[-300:]}")
+                continue
+            ours = json.loads(text.strip().splitlines()[-1])
+            theirs = run_resfinder_reads(r1, r2, work, rf_species, point_db) if have_rf else "not run"
+            row = f"{name:<22} {ours['reads'] // 2:>8} {size_mb:>6.1f} {ours['seconds']:>7.2f} {ours['warm']:>7.2f} "
+            if isinstance(theirs, str):
+                notes.append(f"{name}: ResFinder: {theirs}")
+                print(row + f"{'-':>7} {'-':>6} {'-':>7} {rss:>8} {'-':>6} {len(ours['genes']):>7} "
+                      f"{len(ours['mutations']):>9} {'-':>9}")
+                continue
+            same = lambda k: "yes" if ours[k] == theirs[k] else "no"  # noqa: E731
+            print(row + f"{theirs['seconds']:>7.2f} {theirs['seconds'] / ours['seconds']:>5.1f}x "
+                  f"{theirs['seconds'] / ours['warm']:>6.1f}x {rss:>8} "
+                  f"{theirs['rss']:>6} {same('genes') + ' ' + str(len(theirs['genes'])):>7} "
+                  f"{same('mutations') + ' ' + str(len(theirs['mutations'])):>9} "
+                  f"{same('resistant') + ' ' + str(len(theirs['resistant'])):>9}")
+            for key in ("genes", "mutations", "resistant"):
+                a, b = set(ours[key]), set(theirs[key])
+                notes += [f"{name}: ResFinder only {key[:-1]}: {x}" for x in sorted(b - a)]
+                notes += [f"{name}: ours only {key[:-1]}: {x}" for x in sorted(a - b)]
+            if genome is not None:
+                r1.unlink()
+                r2.unlink()
+    print()
+    print("\n".join(notes) if notes else "Full agreement with ResFinder on every read set.")
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--reads-worker":
+        return reads_worker(sys.argv[3:], sys.argv[2])
+    mode = sys.argv[1] if len(sys.argv) > 1 else "--all"
+    if mode not in ("--all", "--assemblies", "--reads"):
+        print("usage: bench/predict.py [--all | --assemblies | --reads]")
+        return 2
+    if mode != "--reads":
+        main_assemblies()
+    if mode != "--assemblies":
+        print()
+        main_reads()
+    return 0
+
+
+def main_assemblies() -> int:
     genomes = [(g, "klebsiella", "klebsiella") for g in find_genomes()]
     genomes += [(g, "escherichia_coli", "escherichia coli") for g in find_isolates()]
     if not genomes:

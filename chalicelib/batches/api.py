@@ -104,7 +104,8 @@ def create_batch(request: Request) -> Response:
     bind(batch_id=batch.batch_id)
     opened = [
         jobs_api.submission(
-            current.user_id, sample.name, params, sample.filename, batch_id=batch.batch_id, batch_index=index
+            current.user_id, sample.name, params, sample.filename, mate_filename=sample.mate_filename,
+            batch_id=batch.batch_id, batch_index=index,
         )
         for index, sample in enumerate(body.samples)
     ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from chalicelib.core.schemas import QueryModel, RequestModel, ResponseModel
 from chalicelib.jobs.schemas import (
@@ -18,6 +18,7 @@ from chalicelib.jobs.schemas import (
     PageToken,
     Timestamp,
     UploadOut,
+    check_mates,
 )
 
 MAX_SAMPLES = 500
@@ -28,7 +29,15 @@ Call = Literal["R", "S", ""]
 
 class SampleIn(RequestModel):
     name: JobName = Field(description="The sample's name; it becomes its job's name and its matrix row")
-    filename: Filename = Field(description="Name of the file you will upload for this sample")
+    filename: Filename = Field(description="Name of the file you will upload for this sample (FASTA or FASTQ)")
+    mate_filename: Optional[Filename] = Field(
+        None, description="Paired reads: the second mate's FASTQ file; the answer has its `mate_upload`"
+    )
+
+    @model_validator(mode="after")
+    def _pair(self) -> "SampleIn":
+        check_mates(self.filename, self.mate_filename)
+        return self
 
 
 class CreateBatchRequest(RequestModel):
@@ -98,6 +107,7 @@ class BatchOut(ResponseModel):
 class CreatedJob(ResponseModel):
     job: JobOut
     upload: UploadOut
+    mate_upload: Optional[UploadOut] = None
 
 
 class CreateBatchResponse(ResponseModel):

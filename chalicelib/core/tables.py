@@ -106,6 +106,12 @@ class JobModel(Model):
     input_key = UnicodeAttribute(null=True)
     input_filename = UnicodeAttribute(null=True)
     input_size = NumberAttribute(null=True)
+    #: paired reads (SPEC §12): the second mate's object, as `input_*` is the first's;
+    #: `mate_reported_at` is set once maintenance has reported a mate that never came
+    mate_key = UnicodeAttribute(null=True)
+    mate_filename = UnicodeAttribute(null=True)
+    mate_size = NumberAttribute(null=True)
+    mate_reported_at = UnicodeAttribute(null=True)
     result_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
     archive_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
     summary = MapAttribute(null=True)  # type: ignore[var-annotated]

@@ -67,6 +67,15 @@ def job_out(job: JobModel) -> dict[str, Any]:
             "filename": job.input_filename,
             "key": job.input_key,
             "size": int(job.input_size) if job.input_size is not None else None,
+            "mate": (
+                {
+                    "filename": job.mate_filename,
+                    "key": job.mate_key,
+                    "size": int(job.mate_size) if job.mate_size is not None else None,
+                }
+                if job.mate_key
+                else None
+            ),
         },
         "summary": plain(job.summary),
         "batch_id": job.batch_id,
@@ -94,14 +103,20 @@ def _job_for_caller(job_id: str) -> JobModel:
 
 def submission(
     user_id: str, job_name: str, params: dict[str, Any], filename: str, *,
-    batch_id: str | None = None, batch_index: int | None = None,
+    mate_filename: str | None = None, batch_id: str | None = None, batch_index: int | None = None,
 ) -> tuple[JobModel, dict[str, Any]]:
     """A new job record (not yet written) and the presigned POST for exactly its input
-    key: how every API job is opened, alone (`open_job`) or as a sample of a batch."""
+    key: how every API job is opened, alone (`open_job`) or as a sample of a batch.
+
+    With `mate_filename` (paired reads, names already validated) the job has a second
+    input and the answer a second presigned POST, `mate_upload`; the prediction starts
+    when both objects have arrived, whichever comes first."""
     job_id = lifecycle.new_job_id()
     key = s3layout.upload_key(user_id, job_id, filename)
     max_bytes = s3layout.max_upload_bytes()
     upload = s3layout.presigned_upload(key, max_bytes)  # before the record: no job without a way in
+    mate_key = s3layout.upload_key(user_id, job_id, mate_filename) if mate_filename else None
+    mate_upload = s3layout.presigned_upload(mate_key, max_bytes) if mate_key else None
     job = lifecycle.new_job(
         user_id=user_id,
         job_name=job_name,
@@ -110,15 +125,22 @@ def submission(
         model_name=params["model_name"],
         input_key=key,
         input_filename=filename,
+        mate_key=mate_key,
+        mate_filename=mate_filename,
         batch_id=batch_id,
         batch_index=batch_index,
     )
-    return job, {"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}
+    opened: dict[str, Any] = {"job": job_out(job), "upload": {**upload, "max_bytes": max_bytes}}
+    if mate_upload is not None:
+        opened["mate_upload"] = {**mate_upload, "max_bytes": max_bytes}
+    return job, opened
 
 
-def open_job(user_id: str, job_name: str, params: dict[str, Any], filename: str) -> dict[str, Any]:
-    """Create one Submitted job; its answer carries the presigned POST."""
-    job, opened = submission(user_id, job_name, params, filename)
+def open_job(
+    user_id: str, job_name: str, params: dict[str, Any], filename: str, *, mate_filename: str | None = None
+) -> dict[str, Any]:
+    """Create one Submitted job; its answer carries the presigned POST(s)."""
+    job, opened = submission(user_id, job_name, params, filename, mate_filename=mate_filename)
     bind(job_id=job.job_id)
     lifecycle.insert_job(job)
     return opened
@@ -129,7 +151,9 @@ def create_job(request: Request) -> Response:
     current = web.caller()
     body: CreateJobRequest = web.parse_body(request, CreateJobRequest)
     params = (body.params or JobParams()).to_store()
-    opened = open_job(current.user_id, body.job_name, params, body.filename or DEFAULT_FILENAME)
+    opened = open_job(
+        current.user_id, body.job_name, params, body.filename or DEFAULT_FILENAME, mate_filename=body.mate_filename
+    )
     return web.json_response(opened, 201)
 
 

@@ -41,7 +41,7 @@ TERMINAL = frozenset({COMPLETED, ERROR, ARCHIVED, CANCELLED})
 
 #: Fields a transition may set besides the lifecycle timestamps.
 TRANSITION_FIELDS = frozenset(
-    {"error", "result_keys", "archive_keys", "summary", "input_key", "input_size", "input_filename"}
+    {"error", "result_keys", "archive_keys", "summary", "input_key", "input_size", "input_filename", "mate_size"}
 )
 
 #: Extra time past the policy's retention before DynamoDB's TTL removes a record; the
@@ -163,6 +163,8 @@ def new_job(
     source: str = "api",
     batch_id: str | None = None,
     batch_index: int | None = None,
+    mate_key: str | None = None,
+    mate_filename: str | None = None,
 ) -> JobModel:
     """A Submitted job record, not yet written (`create_job`, `create_jobs` write it).
     A job of a batch sorts in it by its sample index, or by time and id (drops)."""
@@ -186,6 +188,8 @@ def new_job(
         source=source,
         input_key=input_key,
         input_filename=input_filename,
+        mate_key=mate_key,
+        mate_filename=mate_filename,
         expires_at=_expiry(SUBMITTED, ts),
         batch_id=batch_id,
         batch_order=order,
@@ -468,6 +472,22 @@ def heartbeat(job_id: str) -> bool:
     return True
 
 
+@storage_call("mark_mate_reported")
+def mark_mate_reported(job_id: str) -> bool:
+    """Record (once) that maintenance reported a lone mate; False if already reported or
+    the job is no longer Submitted, so a report is made exactly once."""
+    try:
+        JobModel(job_id).update(
+            actions=[JobModel.mate_reported_at.set(clock.now_iso())],
+            condition=(JobModel.status == SUBMITTED) & JobModel.mate_reported_at.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 @storage_call("append_event")
 def append_event(job_id: str, message: str, level: str = "INFO", data: dict[str, Any] | None = None) -> None:
     _event(job_id, message, level, clock.now_iso(), data).save()
@@ -543,6 +563,25 @@ def jobs_by_status(
     condition = JobModel.status_changed_at < changed_before if changed_before else None
     result = JobModel.status_changed_index.query(
         status, condition, scan_index_forward=True, limit=limit, page_size=limit, last_evaluated_key=last_key
+    )
+    items = list(itertools.islice(result, limit))
+    return items, result.last_evaluated_key
+
+
+@storage_call("jobs_waiting_for_mate")
+def jobs_waiting_for_mate(
+    *, changed_before: str, limit: int = 100, last_key: dict[str, Any] | None = None
+) -> tuple[list[JobModel], dict[str, Any] | None]:
+    """Submitted paired-reads jobs created before `changed_before` and not yet reported as
+    lone mates, oldest first (the Submitted part of `status-changed-index`, filtered)."""
+    result = JobModel.status_changed_index.query(
+        SUBMITTED,
+        JobModel.status_changed_at < changed_before,
+        filter_condition=JobModel.mate_key.exists() & JobModel.mate_reported_at.does_not_exist(),
+        scan_index_forward=True,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=last_key,
     )
     items = list(itertools.islice(result, limit))
     return items, result.last_evaluated_key

@@ -67,6 +67,10 @@ class PredictParams:
     min_coverage: float = 0.60
     species: str = NO_SPECIES
     point_mutations: bool | None = None  # None: true exactly when a species is given
+    #: reads only: least mean depth of a called gene, and least reads at a position read for mutations
+    min_depth: float = 2.0
+    #: reads only: least fraction of the reads at a position showing a change for it to count
+    min_allele_fraction: float = 0.3
 
     def __post_init__(self) -> None:
         def is_int(v: Any) -> bool:
@@ -91,6 +95,10 @@ class PredictParams:
             v = getattr(self, name)
             if not is_num(v) or not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f"{name} must be a number between 0 and 1")
+        if not is_num(self.min_depth) or not 0.0 <= float(self.min_depth) <= 10_000.0:
+            raise ValueError("min_depth must be a number between 0 and 10000")
+        if not is_num(self.min_allele_fraction) or not 0.0 < float(self.min_allele_fraction) <= 1.0:
+            raise ValueError("min_allele_fraction must be a number above 0 and at most 1")
         species = normalise_species(self.species)
         object.__setattr__(self, "species", species)  # frozen: the canonical key is stored
         if self.point_mutations is None:

@@ -25,6 +25,7 @@ DOWNLOAD_URL_SECONDS = 3600
 DEFAULT_MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 MAX_UPLOAD_ENV = "AMR_MAX_UPLOAD_BYTES"
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
+FASTQ_SUFFIXES = (".fq", ".fastq")
 #: Files a completed job has under `results/{user_id}/{job_id}/` (SPEC §6).
 PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV = "predictions.json", "predictions.tsv", "hamronization.tsv"
 POINTFINDER_TSV, PHENOTYPES_TSV = "pointfinder.tsv", "phenotypes.tsv"
@@ -32,6 +33,8 @@ RESULT_FILES = (PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV, POINTFINDE
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UPLOAD_KEY = re.compile(r"^uploads/([^/]+)/([0-9a-f-]{36})/([^/]+)$")
 _INBOX_KEY = re.compile(r"^inbox/([^/]+)/(?:([^/]{1,128})/)?([^/]+)$")
+#: Mates of a read pair (SPEC §12): `{sample}_R1…`/`_R2…`, `_1`/`_2`, Illumina's `_R1_001`.
+_MATE = re.compile(r"^(?P<sample>.+?)_(?P<r>[Rr]?)(?P<n>[12])(?P<tail>(?:_001)?\.(?:fq|fastq|FQ|FASTQ)(?:\.gz|\.GZ)?)$")
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,48 @@ class InboxKey:
     folder: str | None = None
 
 
-def is_fasta_name(filename: str) -> bool:
+def _stem(filename: str) -> str:
     name = filename.lower()
-    name = name[:-3] if name.endswith(".gz") else name
-    return name.endswith(FASTA_SUFFIXES)
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def is_fasta_name(filename: str) -> bool:
+    return _stem(filename).endswith(FASTA_SUFFIXES)
+
+
+def is_fastq_name(filename: str) -> bool:
+    """Reads (SPEC §12): `.fq`/`.fastq`, optionally `.gz`."""
+    return _stem(filename).endswith(FASTQ_SUFFIXES)
+
+
+def is_input_name(filename: str) -> bool:
+    return is_fasta_name(filename) or is_fastq_name(filename)
 
 
 def valid_filename(filename: str) -> bool:
-    """Names we put into keys: a plain FASTA name, no paths, no odd characters."""
-    return bool(_SAFE_NAME.match(filename)) and not filename.startswith(".") and is_fasta_name(filename)
+    """Names we put into keys: a plain FASTA or FASTQ name, no paths, no odd characters."""
+    return bool(_SAFE_NAME.match(filename)) and not filename.startswith(".") and is_input_name(filename)
+
+
+@dataclass(frozen=True)
+class MatePair:
+    """The two file names of a read pair, known from either one."""
+
+    sample: str
+    first: str  # the R1 / _1 file name
+    second: str  # the R2 / _2 file name
+    is_first: bool  # whether the name asked about is the first mate
+
+
+def mate_pair(filename: str) -> MatePair | None:
+    """The pair a FASTQ name belongs to (`x_R1.fastq.gz` ↔ `x_R2.fastq.gz`, `x_1.fq` ↔
+    `x_2.fq`, `x_S1_L001_R1_001.fastq.gz` ↔ `…_R2_001…`); None for any other name."""
+    match = _MATE.match(filename)
+    if match is None:
+        return None
+    sample, r, n, tail = match.group("sample", "r", "n", "tail")
+    first, second = f"{sample}_{r}1{tail}", f"{sample}_{r}2{tail}"
+    return MatePair(sample, first, second, n == "1")
 
 
 def max_upload_bytes() -> int:
@@ -195,7 +231,15 @@ def owned_input(job: Any) -> str | None:
     may since have been overwritten by a newer drop that belongs to another job, so it
     counts only while it carries this job's id tag.
     """
-    key = job.input_key
+    return _owned(job, job.input_key)
+
+
+def owned_mate(job: Any) -> str | None:
+    """The job's second mate (paired reads) if the object there is this job's own."""
+    return _owned(job, getattr(job, "mate_key", None))
+
+
+def _owned(job: Any, key: str | None) -> str | None:
     if not key:
         return None
     if key.startswith(f"uploads/{job.user_id}/{job.job_id}/"):
@@ -210,7 +254,7 @@ def delete_objects_of(job: Any) -> int:
     settings = get_settings()
     extra = [(settings.results_bucket, k) for k in job.result_keys or []]
     extra += [(settings.archive_bucket, k) for k in job.archive_keys or [] if "/" in k]
-    key = owned_input(job)
-    if key:
-        extra.append((settings.upload_bucket, key))
+    for key in (owned_input(job), owned_mate(job)):
+        if key:
+            extra.append((settings.upload_bucket, key))
     return delete_job_objects(job.user_id, job.job_id, extra)

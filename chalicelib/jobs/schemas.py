@@ -48,8 +48,8 @@ def _storable_text(value: str) -> str:
 def _valid_filename(value: str) -> str:
     if not s3layout.valid_filename(value):
         raise ValueError(
-            "must be a plain FASTA file name (letters, digits, '.', '_', '-'; up to 128 characters) "
-            "ending in .fa, .fasta, .fna or .fas, optionally followed by .gz"
+            "must be a plain FASTA or FASTQ file name (letters, digits, '.', '_', '-'; up to 128 characters) "
+            "ending in .fa, .fasta, .fna, .fas (assembly) or .fq, .fastq (reads), optionally followed by .gz"
         )
     return value
 
@@ -93,6 +93,17 @@ class JobParams(RequestModel):
         None, description="Search the species' PointFinder mutations; omitted or null: true when a species is given"
     )
 
+    min_depth: float = Field(
+        _DEFAULTS["min_depth"], ge=0.0, le=10_000.0,
+        description="Reads only: least mean read depth of a called gene, and least reads at a position "
+        "for its point mutations to be read",
+    )
+    min_allele_fraction: float = Field(
+        _DEFAULTS["min_allele_fraction"], gt=0.0, le=1.0,
+        description="Reads only: least fraction of the reads at a position that must show a change "
+        "for it to be called (0.3: a mixed population at 50 % is called)",
+    )
+
     @field_validator("species")
     @classmethod
     def _known_species(cls, value: str) -> str:
@@ -109,7 +120,7 @@ class JobParams(RequestModel):
     def to_store(self) -> dict[str, Any]:
         """The effective parameters, as stored with the job and shown back."""
         data = PredictParams.from_dict(self.model_dump()).to_dict()
-        for name in ("min_identity", "min_coverage"):
+        for name in ("min_identity", "min_coverage", "min_depth", "min_allele_fraction"):
             data[name] = round(float(data[name]), FLOAT_DIGITS)
         return data
 
@@ -118,8 +129,33 @@ class CreateJobRequest(RequestModel):
     job_name: JobName
     params: Optional[JobParams] = Field(None, description="Omitted or null: every parameter at its default")
     filename: Optional[Filename] = Field(
-        None, description=f"Name of the FASTA file you will upload; omitted or null: {DEFAULT_FILENAME}"
+        None,
+        description=f"Name of the FASTA (assembly) or FASTQ (reads) file you will upload; omitted or null: "
+        f"{DEFAULT_FILENAME}",
     )
+    mate_filename: Optional[Filename] = Field(
+        None,
+        description="Paired reads: name of the second mate's FASTQ file (then `filename` is the first "
+        "mate's); the answer has a second presigned POST, `mate_upload`, and the job starts when both "
+        "files have arrived",
+    )
+
+    @model_validator(mode="after")
+    def _pair(self) -> "CreateJobRequest":
+        check_mates(self.filename, self.mate_filename)
+        return self
+
+
+def check_mates(filename: str | None, mate_filename: str | None) -> None:
+    """A read pair names two different FASTQ files (jobs and batch samples alike)."""
+    if mate_filename is None:
+        return
+    if not filename or not s3layout.is_fastq_name(filename):
+        raise ValueError("mate_filename needs filename to name the first mate's FASTQ file (.fq or .fastq)")
+    if not s3layout.is_fastq_name(mate_filename):
+        raise ValueError("mate_filename must name a FASTQ file (.fq or .fastq, optionally .gz)")
+    if mate_filename == filename:
+        raise ValueError("mate_filename must differ from filename")
 
 
 class JobListQuery(QueryModel):
@@ -153,10 +189,17 @@ class StatsQuery(QueryModel):
     scope: Literal["mine", "all"] = Field("mine", description="'all' (every user's jobs) is for administrators")
 
 
+class MateInput(ResponseModel):
+    filename: str
+    key: str = Field(description="Object key of the second mate in the upload bucket")
+    size: Optional[int] = Field(None, description="Bytes, once the job has started")
+
+
 class JobInput(ResponseModel):
     filename: Optional[str] = None
     key: Optional[str] = Field(None, description="Object key of the input in the upload bucket")
     size: Optional[int] = Field(None, description="Bytes, once the upload has arrived")
+    mate: Optional[MateInput] = Field(None, description="Paired reads: the second mate")
 
 
 class JobOut(ResponseModel):
@@ -191,6 +234,7 @@ class UploadOut(ResponseModel):
 class CreateJobResponse(ResponseModel):
     job: JobOut
     upload: UploadOut
+    mate_upload: Optional[UploadOut] = Field(None, description="Paired reads: the presigned POST of the second mate")
 
 
 class JobListResponse(ResponseModel):

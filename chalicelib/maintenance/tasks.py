@@ -127,6 +127,15 @@ class JobSkip(BaseModel):
     reason: str
 
 
+class LoneMate(BaseModel):
+    """One mate of a read pair that waited `stalled_running_minutes` x 3 without its partner."""
+
+    job_id: str
+    arrived: str = Field(description="Object key of the mate that arrived")
+    missing: str = Field(description="Object key of the mate that never came")
+    waiting_since: str
+
+
 class MaintenanceReport(BaseModel):
     """What one run did (or, with `dry_run`, would do), with job ids."""
 
@@ -140,6 +149,9 @@ class MaintenanceReport(BaseModel):
     archived: list[str] = Field(default_factory=list, description="Completed jobs moved to cold storage")
     failed: list[JobFailure] = Field(default_factory=list)
     skipped: list[JobSkip] = Field(default_factory=list)
+    lone_mates: list[LoneMate] = Field(
+        default_factory=list, description="Read pairs whose second file never came (reported once per job)"
+    )
     more_due: list[Task] = Field(
         default_factory=list, description="Tasks that stopped at cleanup.max_jobs_per_run; the next run continues"
     )
@@ -239,6 +251,48 @@ def recover_stalled(run: _Run) -> None:
                 run.report.stalled.append(job.job_id)
                 run.handled.add(job.job_id)
         if last_key is None:
+            break
+    try:
+        report_lone_mates(run)
+    except Exception as exc:  # noqa: BLE001 - a failed report must not undo the stalled recovery
+        run.fail("stalled", None, exc)
+
+
+#: A lone mate is reported after this many times `stalled_running_minutes` (SPEC §12).
+LONE_MATE_FACTOR = 3
+
+
+def report_lone_mates(run: _Run) -> None:
+    """Submitted read-pair jobs that have one mate and waited too long for the other:
+    reported once (report, job event, log); the job keeps waiting until its retention."""
+    wait = timedelta(minutes=run.policy.stalled_running_minutes * LONE_MATE_FACTOR)
+    budget = run.policy.cleanup.max_jobs_per_run
+    bucket = get_settings().upload_bucket
+    seen, last_key = 0, None
+    while seen < budget:
+        found, last_key = lifecycle.jobs_waiting_for_mate(changed_before=run.cutoff(wait), limit=budget, last_key=last_key)
+        for job in found:
+            seen += 1
+            if not job.mate_key or job.mate_reported_at:
+                continue
+            arrived = [k for k in (job.input_key, job.mate_key) if k and k in _list_keys(bucket, k)]
+            if len(arrived) != 1:
+                continue
+            missing = job.mate_key if arrived[0] == job.input_key else job.input_key
+            if not run.dry_run:
+                if not lifecycle.mark_mate_reported(job.job_id):
+                    continue
+                name = missing.rsplit("/", 1)[-1]
+                lifecycle.append_event(
+                    job.job_id,
+                    f"Still waiting for the mate {name} since {job.status_changed_at}; upload it to start the job",
+                    "WARNING",
+                )
+                logger.warning("lone mate", extra={"job_id": job.job_id, "arrived": arrived[0], "missing": missing})
+            run.report.lone_mates.append(
+                LoneMate(job_id=job.job_id, arrived=arrived[0], missing=missing, waiting_since=job.status_changed_at)
+            )
+        if last_key is None:
             return
 
 
@@ -323,7 +377,10 @@ def _result_sources(job: JobModel) -> list[str]:
 
 
 def _input_source(job: JobModel) -> Optional[str]:
-    key = s3layout.owned_input(job)
+    return _present(s3layout.owned_input(job))
+
+
+def _present(key: Optional[str]) -> Optional[str]:
     if key is None:
         return None
     listed = _list_keys(get_settings().upload_bucket, key)
@@ -384,12 +441,12 @@ def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport
         dest = archive_key(job, key, rules.compress_results)
         copy_to_archive(settings.results_bucket, key, dest, rules.storage_class, rules.compress_results)
         archived.append(dest)
-    input_key = _input_source(job)
+    inputs = [k for k in (_input_source(job), _present(s3layout.owned_mate(job))) if k]
     note = ""
-    if input_key:
+    for input_key in inputs:
         dest = archive_key(job, input_key, rules.compress_results)
         copy_to_archive(settings.upload_bucket, input_key, dest, rules.storage_class, rules.compress_results)
-        note = f" and the input ({dest})"
+        note += f" and the input ({dest})"
     lifecycle.transition(
         job,
         lifecycle.ARCHIVED,
@@ -399,7 +456,7 @@ def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport
     count("maintenance.archived")
     try:
         _delete_keys(settings.results_bucket, results)
-        _delete_keys(settings.upload_bucket, [input_key] if input_key else [])
+        _delete_keys(settings.upload_bucket, inputs)
     except ServiceError as exc:  # archived all the same; the purge removes the leftovers
         report.failed.append(
             JobFailure(

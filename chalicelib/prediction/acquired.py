@@ -97,6 +97,9 @@ class BatchProgress:
     elapsed: float
     fraction: float | None
     finished: bool
+    #: reads mode: reads consumed so far and raw input bytes consumed (None for assemblies)
+    reads: int | None = None
+    bytes_read: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,12 @@ class GeneHit:
     #: alleles aligned to exactly this locus with the same identity and coverage: ResFinder
     #: reports each, and its phenotype table counts every one of them
     tied: tuple[str, ...] = ()
+    #: reads mode: mean read depth over the allele (None for assemblies)
+    depth: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """SPEC §6 gene entry."""
-        return {
+        """SPEC §6 gene entry (with `depth` for reads)."""
+        data = {
             "gene": self.gene,
             "allele": self.allele,
             "accession": self.accession,
@@ -138,6 +143,9 @@ class GeneHit:
             "drug_class": self.drug_class,
             "phenotypes": list(self.phenotypes),
         }
+        if self.depth is not None:
+            data["depth"] = self.depth
+        return data
 
 
 @dataclass
@@ -158,6 +166,8 @@ class Prediction:
     point: PointResult | None = None
     point_database_version: str | None = None
     phenotypes: PhenotypeTable | None = None
+    #: reads mode: number of reads (mates counted one by one); None for assemblies
+    reads: int | None = None
 
     @property
     def species(self) -> str:
@@ -169,7 +179,10 @@ class Prediction:
         return self.phenotypes.resistant if self.phenotypes else []
 
     def stats(self) -> dict[str, Any]:
-        """SPEC §6 ``stats`` object."""
+        """SPEC §6 ``stats`` object (reads jobs: ``reads`` and ``batches`` instead of contigs)."""
+        if self.reads is not None:
+            return {"input": "reads", "reads": self.reads, "bases": self.bases, "batches": self.segments,
+                    "seconds": round(self.seconds, 3)}
         return {
             "contigs": self.contigs,
             "bases": self.bases,

@@ -31,7 +31,7 @@ from chalice.app import S3Event
 
 from chalicelib.core import aws, observability
 from chalicelib.jobs import lifecycle, s3layout
-from chalicelib.prediction import acquired, results
+from chalicelib.prediction import acquired, reads, results
 from chalicelib.core.lazy import lazy_import
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound, ServiceError, StorageUnavailable
@@ -65,6 +65,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Outcomes of one record (returned for tests, tooling and logs).
 COMPLETED, FAILED, CANCELLED = "completed", "error", "cancelled"
 DUPLICATE, REJECTED, IGNORED, RETRY = "duplicate", "rejected", "ignored", "retry"
+#: a mate of a read pair arrived; the job starts when the other one arrives
+WAITING = "waiting"
 
 
 class RetryLater(Exception):
@@ -105,10 +107,19 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """What `head_object` tells us: the size we enforce and the user metadata."""
+    """What `head_object` tells us: the size we enforce, the user metadata and what
+    identifies this write of the key (for pairing mates that arrive in two events)."""
 
     size: int
     metadata: dict[str, str] = field(default_factory=dict)
+    etag: str = ""
+    version_id: str | None = None
+    last_modified: str = ""
+
+    def identity(self, bucket: str, key: str) -> str:
+        """This write of `bucket/key`, the same whichever event asks (a rewrite differs)."""
+        version = self.version_id if self.version_id not in (None, "", "null") else self.last_modified
+        return f"{bucket}/{key}/{version}/{self.etag.strip(chr(34))}"
 
 
 @dataclass(frozen=True)
@@ -223,13 +234,25 @@ def _process_upload(ref: ObjectRef, key: s3layout.UploadKey, request_id: str) ->
         job = lifecycle.get_job(key.job_id)
     except NotFound:
         return reject(ref, "no such job")
-    if job.user_id != key.user_id or job.input_key != ref.key:
+    if job.user_id != key.user_id or ref.key not in (job.input_key, job.mate_key):
         return reject(ref, "key does not match the owner or upload key of the job", job_id=job.job_id)
     info = head_object(ref)
     if info is None:
         logger.warning("uploaded object vanished before processing", extra={"key": ref.key})
         return Outcome(ref.key, IGNORED, job.job_id, "object no longer exists")
-    return run_job(job, ref, info, request_id)
+    if not job.mate_key:
+        return run_job(job, ref, info, request_id)
+    # Paired reads: whichever mate comes second starts the job; the claim runs it once.
+    first = ObjectRef(ref.bucket, job.input_key or "")
+    second = ObjectRef(ref.bucket, job.mate_key)
+    first_info = info if ref.key == first.key else head_object(first)
+    second_info = info if ref.key == second.key else head_object(second)
+    if first_info is None or second_info is None:
+        missing = _filename(second if second_info is None else first)
+        if job.status == lifecycle.SUBMITTED:
+            _event(job.job_id, f"Received {_filename(ref)}; waiting for its mate {missing}")
+        return Outcome(ref.key, WAITING, job.job_id, f"waiting for {missing}")
+    return run_job(job, ref, first_info, request_id, mate=(second, second_info))
 
 
 def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> Outcome:
@@ -240,12 +263,16 @@ def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> O
     if info is None:
         logger.warning("dropped object vanished before processing", extra={"key": ref.key})
         return Outcome(ref.key, IGNORED, reason="object no longer exists")
+    pair = s3layout.mate_pair(key.filename)
+    if pair is not None:
+        return _process_inbox_mate(ref, key, user, info, pair, request_id)
     job_id = inbox_job_id(ref)
     name, params, problem, ignored = metadata_settings(info.metadata, key.filename)
-    if problem is None and not s3layout.is_fasta_name(key.filename):
+    if problem is None and not s3layout.is_input_name(key.filename):
         problem = (
             f"{key.filename}: unsupported file name; expected a FASTA file ending in "
-            f"{', '.join(s3layout.FASTA_SUFFIXES)}, optionally followed by .gz"
+            f"{', '.join(s3layout.FASTA_SUFFIXES)} or a FASTQ file ending in "
+            f"{', '.join(s3layout.FASTQ_SUFFIXES)}, optionally followed by .gz"
         )
     batch_id = batches.inbox_batch_id(user.user_id, key.folder) if key.folder else None
     try:
@@ -268,11 +295,107 @@ def _process_inbox(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> O
         tag(ref, "accepted", f"job {job_id}", job_id=job_id)
         if ignored:
             _event(job_id, f"Ignored object metadata that names no parameter: {', '.join(ignored)}", "WARNING")
-    if key.folder:
-        # After the job, not before: a batch removed (with its last job) meanwhile comes
-        # back under the same id, and a redelivered event repairs a crash in between.
-        batches.ensure_inbox_batch(user.user_id, key.folder, params)
+    _join_folder_batch(user.user_id, key, params)
     return run_job(job, ref, info, request_id, problem=problem)
+
+
+def _join_folder_batch(user_id: str, key: s3layout.InboxKey, params: dict[str, Any]) -> None:
+    """A drop under `inbox/{username}/{folder}/` forms or joins the batch `folder`.
+
+    Called after the job is written, not before: a batch removed (with its last job)
+    meanwhile comes back under the same id, and a redelivered event repairs a crash in
+    between. A lone mate waiting for its partner is not a sample of the batch yet."""
+    if key.folder:
+        batches.ensure_inbox_batch(user_id, key.folder, params)
+
+
+def _process_inbox_mate(
+    ref: ObjectRef, key: s3layout.InboxKey, user: Any, info: ObjectInfo, pair: s3layout.MatePair, request_id: str
+) -> Outcome:
+    """One mate of a dropped read pair (`{sample}_R1…` / `_R2…`).
+
+    Alone, it waits: a Submitted job whose id derives from this object's write (so a
+    repeated event finds it) says so in the user's job list, and maintenance reports it
+    if the partner never comes. When both objects exist, the pair's job id derives from
+    both writes, so the events of both mates (repeated or concurrent) compute the same
+    job; its creator removes the waiting records, and the claim runs it once.
+    """
+    prefix = ref.key[: len(ref.key) - len(key.filename)]
+    first = ObjectRef(ref.bucket, prefix + pair.first)
+    second = ObjectRef(ref.bucket, prefix + pair.second)
+    other = second if pair.is_first else first
+    other_info = head_object(other)
+    if other_info is None:
+        waiting = _waiting_job(ref, info, user, pair, first, second)
+        other_info = head_object(other)  # it may have arrived meanwhile: then this event pairs them
+        if other_info is None:
+            return Outcome(ref.key, WAITING, waiting, f"waiting for {_filename(other)}")
+    infos = {ref.key: info, other.key: other_info}
+    first_info, second_info = infos[first.key], infos[second.key]
+    job_id = str(uuid.uuid5(
+        INBOX_NAMESPACE,
+        "pair:" + first_info.identity(first.bucket, first.key) + "|" + second_info.identity(second.bucket, second.key),
+    ))
+    name, params, problem, ignored = metadata_settings(first_info.metadata, pair.sample)
+    try:
+        job = lifecycle.create_job(
+            user_id=user.user_id, job_name=name, params=params, job_id=job_id,
+            model_name=params.get("model_name", "resfinder"), input_key=first.key, input_filename=pair.first,
+            mate_key=second.key, mate_filename=pair.second, source="inbox",
+            batch_id=batches.inbox_batch_id(user.user_id, key.folder) if key.folder else None,
+        )
+    except Conflict:
+        logger.info("inbox pair job exists already", extra={"job_id": job_id, "key": ref.key})
+        job = lifecycle.get_job(job_id)
+    else:
+        for mate in (first, second):
+            tag(mate, "accepted", f"job {job_id}", job_id=job_id)
+        if ignored:
+            _event(job_id, f"Ignored object metadata that names no parameter: {', '.join(ignored)}", "WARNING")
+    for mate, mate_info in ((first, first_info), (second, second_info)):
+        _drop_waiting(_waiting_id(mate, mate_info), job_id)
+    _join_folder_batch(user.user_id, key, params)
+    return run_job(job, ref, first_info, request_id, problem=problem, mate=(second, second_info))
+
+
+def _waiting_id(ref: ObjectRef, info: ObjectInfo) -> str:
+    return str(uuid.uuid5(INBOX_NAMESPACE, "waiting:" + info.identity(ref.bucket, ref.key)))
+
+
+def _waiting_job(
+    ref: ObjectRef, info: ObjectInfo, user: Any, pair: s3layout.MatePair, first: ObjectRef, second: ObjectRef
+) -> str:
+    """The Submitted record of a lone mate (idempotent); returns its id."""
+    job_id = _waiting_id(ref, info)
+    other = pair.second if pair.is_first else pair.first
+    try:
+        lifecycle.create_job(
+            user_id=user.user_id, job_name=pair.sample, params={}, job_id=job_id, input_key=first.key,
+            input_filename=pair.first, mate_key=second.key, mate_filename=pair.second, source="inbox",
+        )
+    except Conflict:
+        return job_id
+    _event(job_id, f"Received {_filename(ref)}; waiting for its mate {other}")
+    tag(ref, "waiting", f"waiting for mate {other}", job_id=job_id)
+    return job_id
+
+
+def _drop_waiting(job_id: str, pair_job_id: str) -> None:
+    """Remove a lone mate's waiting record once its pair has a job (best effort: a record
+    that stays is reported by maintenance and purged by retention)."""
+    try:
+        job = lifecycle.get_job(job_id)
+    except NotFound:
+        return
+    if job.status != lifecycle.SUBMITTED:
+        return
+    try:
+        lifecycle.delete_job(job)
+        logger.info("waiting mate record replaced by its pair's job", extra={"job_id": job_id, "pair_job": pair_job_id})
+    except (InvalidTransition, NotFound):
+        pass
+    except ServiceError as exc:
+        logger.warning("waiting mate record not removed", extra={"job_id": job_id, "cause": exc.message})
 
 
 def _active_user(username: str) -> tuple[Any, str]:
@@ -375,24 +498,42 @@ def _convert(text: str, kind: type) -> Any:
 
 
 def run_job(
-    job: JobModel, ref: ObjectRef, info: ObjectInfo, request_id: str, *, problem: str | None = None
+    job: JobModel,
+    ref: ObjectRef,
+    info: ObjectInfo,
+    request_id: str,
+    *,
+    problem: str | None = None,
+    mate: tuple[ObjectRef, ObjectInfo] | None = None,
 ) -> Outcome:
-    """Claim the job and predict; `problem` (found before claiming) ends it in Error at once."""
+    """Claim the job and predict; `problem` (found before claiming) ends it in Error at once.
+
+    `ref`/`info` name the job's input (for a pair, the first mate) and `mate` the second
+    mate; the outcome is reported under the key of the event being handled."""
     observability.bind(job_id=job.job_id, user_id=job.user_id)
+    event_key = ref.key
+    inputs = [(ref, info)] if mate is None else [(ObjectRef(ref.bucket, job.input_key or ref.key), info), mate]
+    sizes = {"input_size": inputs[0][1].size}
+    if mate is not None:
+        sizes["mate_size"] = mate[1].size
     try:
-        job = lifecycle.transition(job, lifecycle.RUNNING, input_size=info.size)
+        job = lifecycle.transition(job, lifecycle.RUNNING, **sizes)
     except InvalidTransition:
-        logger.info("job not claimed: already taken or no longer Submitted", extra={"key": ref.key})
-        return Outcome(ref.key, DUPLICATE, job.job_id, "job is not Submitted")
+        logger.info("job not claimed: already taken or no longer Submitted", extra={"key": event_key})
+        return Outcome(event_key, DUPLICATE, job.job_id, "job is not Submitted")
+    ref = ObjectRef(ref.bucket, event_key)
     try:
         params, param_problem = _job_params(job)
-        problem = problem or _size_problem(ref, info) or param_problem
+        size_problem = next((p for p in (_size_problem(r, i) for r, i in inputs) if p), None)
+        problem = problem or size_problem or param_problem
         if problem is not None or params is None:
             return fail(job, ref, problem or "invalid parameters")
-        return _predict_and_store(job, ref, info, params)
+        return _predict_and_store(job, ref, inputs, params)
     except Cancelled as exc:
-        logger.info("prediction cancelled", extra={"segments_done": exc.progress.segments_done})
-        _event(job.job_id, f"Prediction stopped after {exc.progress.segments_done} segments: job cancelled")
+        done = exc.progress
+        what = f"{done.reads} reads" if done.reads is not None else f"{done.segments_done} segments"
+        logger.info("prediction cancelled", extra={"segments_done": done.segments_done})
+        _event(job.job_id, f"Prediction stopped after {what}: job cancelled")
         return Outcome(ref.key, CANCELLED, job.job_id)
     except InputError as exc:
         return fail(job, ref, exc.message)
@@ -425,24 +566,35 @@ def _job_params(job: JobModel) -> tuple[PredictParams | None, str | None]:
         return None, f"invalid parameters: {exc}"
 
 
-def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: PredictParams) -> Outcome:
+def _predict_and_store(
+    job: JobModel, ref: ObjectRef, inputs: list[tuple[ObjectRef, ObjectInfo]], params: PredictParams
+) -> Outcome:
     db = load_db()
-    filename = _filename(ref)
+    names = [_filename(r) for r, _ in inputs]
+    filename = " + ".join(names)
+    total = sum(i.size for _, i in inputs)
     _event(
         job.job_id,
-        f"Prediction started: {filename} ({info.size} bytes) against {db.name} {db.version}",
+        f"Prediction started: {filename} ({total} bytes) against {db.name} {db.version}",
         data={"params": params.to_dict(), "database": {"name": db.name, "version": db.version}},
     )
     tracker = ProgressTracker(job.job_id)
     with timed("prediction.ms"):
-        body = open_body(ref)
+        bodies = [open_body(r) for r, _ in inputs]
         try:
-            pred = acquired.predict_stream(
-                body, name=filename, size=info.size, max_bytes=s3layout.max_upload_bytes(),
-                params=params, on_batch=tracker, db=db,
-            )
+            if s3layout.is_fastq_name(names[0]):
+                pred = reads.predict_streams(
+                    bodies, names, total, max_bytes=s3layout.max_upload_bytes(), params=params,
+                    on_batch=tracker, db=db,
+                )
+            else:
+                pred = acquired.predict_stream(
+                    bodies[0], name=names[0], size=total, max_bytes=s3layout.max_upload_bytes(),
+                    params=params, on_batch=tracker, db=db,
+                )
         finally:
-            body.close()
+            for body in bodies:
+                body.close()
     count("prediction.bases", pred.bases)
     keys = store_results(job, pred, filename)
     try:
@@ -463,11 +615,12 @@ def _predict_and_store(job: JobModel, ref: ObjectRef, info: ObjectInfo, params: 
 
 def _completion_message(pred: Prediction) -> str:
     found = f"{len(pred.genes)} gene(s)"
+    source = f"{pred.reads} reads" if pred.reads is not None else f"{pred.contigs} contig(s)"
     if pred.point is not None:
         found += f", {len(pred.point.mutations)} point mutation(s) ({pred.species})"
     resistant = ", ".join(pred.resistant[:20]) + (" ..." if len(pred.resistant) > 20 else "")
     return (
-        f"Completed: {found} in {pred.contigs} contig(s), {pred.seconds:.1f} s; "
+        f"Completed: {found} in {source}, {pred.seconds:.1f} s; "
         + (f"resistant to {resistant}" if resistant else "no resistance predicted")
     )
 
@@ -489,6 +642,15 @@ class ProgressTracker:
             return False  # no longer Running: cancelled; the predictor stops here
         if progress.batch == 1 or progress.finished or pct >= self.next_event_at:
             self.next_event_at = (pct // PROGRESS_EVENT_STEP + 1) * PROGRESS_EVENT_STEP
+            if progress.reads is not None:
+                _event(
+                    self.job_id,
+                    f"Progress {pct:.0f}%: batch {progress.batch}, {progress.reads} reads, "
+                    f"{progress.bytes_read or 0} bytes read, {progress.hits} reads on resistance genes",
+                    data={"batch": progress.batch, "progress": str(pct), "reads": progress.reads,
+                          "bytes_read": progress.bytes_read or 0},
+                )
+                return True
             _event(
                 self.job_id,
                 f"Progress {pct:.0f}%: batch {progress.batch}, {progress.segments_done} segments, "
@@ -547,7 +709,14 @@ def head_object(ref: ObjectRef) -> ObjectInfo | None:
         if _not_found(exc):
             return None
         raise
-    return ObjectInfo(size=int(head.get("ContentLength", 0)), metadata=dict(head.get("Metadata") or {}))
+    modified = head.get("LastModified")
+    return ObjectInfo(
+        size=int(head.get("ContentLength", 0)),
+        metadata=dict(head.get("Metadata") or {}),
+        etag=str(head.get("ETag") or ""),
+        version_id=head.get("VersionId") if isinstance(head.get("VersionId"), str) else None,
+        last_modified=modified.isoformat() if hasattr(modified, "isoformat") else str(modified or ""),
+    )
 
 
 @storage_call("s3.get")

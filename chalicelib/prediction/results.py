@@ -197,6 +197,7 @@ def _hamronization_row(g: GeneHit, prediction: Prediction, input_file_name: str)
         "genetic_variation_type": "gene_presence_detected",
         "antimicrobial_agent": ", ".join(g.phenotypes),
         "coverage_percentage": _fmt_pct(g.coverage),
+        "coverage_depth": "" if g.depth is None else g.depth,
         "drug_class": g.drug_class,
         "input_gene_length": g.end - g.start + 1,
         "input_gene_start": g.start,
@@ -238,6 +239,7 @@ def summary(prediction: Prediction, max_gene_names: int = 100) -> dict[str, Any]
         "contigs": prediction.contigs,
         "bases": prediction.bases,
         "database_version": prediction.database_version,
+        **({"reads": prediction.reads} if prediction.reads is not None else {}),
     }
 
 

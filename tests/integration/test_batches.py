@@ -318,3 +318,48 @@ def test_removal_is_refused_while_a_job_is_counted(client: Any, make_user: Any) 
     batch_id = create(client, headers, [{"name": "x", "filename": "x.fasta"}])["batch"]["batch_id"]
     assert store.remove_if_empty(batch_id) is False
     assert get(client, f"/batches/{batch_id}", headers)["counts"]["Submitted"] == 1
+
+
+from tests.integration.test_reads_jobs import mates  # noqa: E402,F401  (fixture: a KPC read pair)
+
+
+def test_a_batch_of_read_pairs_and_genomes_reads_as_one_matrix(
+    client: Any, make_user: Any, genomes: dict[str, bytes], mates: tuple[bytes, bytes]
+) -> None:
+    _, headers = make_user()
+    created = create(client, headers, [
+        {"name": "reads", "filename": "r_R1.fastq.gz", "mate_filename": "r_R2.fastq.gz"},
+        {"name": "assembly", "filename": "a.fasta"},
+    ])
+    paired, single = created["jobs"]
+    assert paired["mate_upload"]["fields"]["key"] == paired["job"]["input"]["mate"]["key"]
+    assert "mate_upload" not in single
+    assert upload(paired["job"], mates[0]).outcome == prediction.WAITING  # its mate has not arrived
+    (outcome,) = prediction.handle_upload_event(put(paired["job"]["input"]["mate"]["key"], mates[1]), None)
+    assert outcome.outcome == prediction.COMPLETED
+    upload(single["job"], genomes["kpc"])
+    matrix = get(client, f"/batches/{created['batch']['batch_id']}/matrix", headers)
+    rows = {r["sample"]: r for r in matrix["rows"]}
+    assert rows["reads"]["genes"] == rows["assembly"]["genes"] == ["blaKPC-2"]
+    assert rows["reads"]["calls"] == rows["assembly"]["calls"] and rows["reads"]["calls"]["meropenem"] == "R"
+
+
+def test_bad_mates_in_a_batch_are_refused(client: Any, make_user: Any) -> None:
+    _, headers = make_user()
+    response = client.http.post("/batches", headers=headers, body=body([
+        {"name": "x", "filename": "x.fasta", "mate_filename": "x_R2.fastq"}]))
+    assert response.status_code == 400 and "samples.0" in response.json_body["error"]["message"]
+
+
+def test_mates_dropped_into_a_folder_join_its_batch_as_one_sample(
+    client: Any, make_user: Any, mates: tuple[bytes, bytes]
+) -> None:
+    user_id, headers = make_user("pairer")
+    assert prediction.handle_upload_event(put("inbox/pairer/run8/s_R1.fastq.gz", mates[0]), None)[0].outcome == \
+        prediction.WAITING
+    assert prediction.handle_upload_event(put("inbox/pairer/run8/s_R2.fastq.gz", mates[1]), None)[0].outcome == \
+        prediction.COMPLETED
+    (batch,) = get(client, "/batches", headers)["batches"]
+    assert batch["batch_name"] == "run8" and batch["counts"]["Completed"] == 1 and batch["total"] == 1
+    (row,) = get(client, f"/batches/{batch['batch_id']}/matrix", headers)["rows"]
+    assert row["genes"] == ["blaKPC-2"]

@@ -69,11 +69,13 @@ def test_create_job_returns_job_and_presigned_post_for_its_key(client: Any, make
     uuid.UUID(job["job_id"])
     key = s3layout.upload_key(user_id, job["job_id"], "kp1.fna.gz")
     assert job["status"] == "Submitted" and job["progress"] == 0
-    assert job["input"] == {"filename": "kp1.fna.gz", "key": key, "size": None}
+    assert job["input"] == {"filename": "kp1.fna.gz", "key": key, "size": None, "mate": None}
     assert job["params"] == {
         "model_name": "resfinder", "segment_length": 100000, "segment_overlap": 5000, "batch_size": 16,
         "use_cpu": True, "min_identity": 0.9, "min_coverage": 0.6, "species": "other", "point_mutations": False,
+        "min_depth": 2.0, "min_allele_fraction": 0.3,
     }
+    assert "mate_upload" not in body
     assert job["created_at"] == "2026-11-24T12:00:00.000Z" and job["started_at"] is None
     assert upload["fields"]["key"] == key and upload["expires_in"] == 3600
     policy = json.loads(base64.b64decode(upload["fields"]["policy"]))

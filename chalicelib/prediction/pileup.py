@@ -1,0 +1,154 @@
+"""Read pileups on a reference sequence, from minimap2's difference strings (`cs`).
+
+Reads-mode calling (SPEC §12) needs, per reference (an allele or a PointFinder gene),
+how many reads show each base at each position, how many skip it (deletion) and what
+they insert after it. A pileup holds that in five flat integer arrays (A, C, G, T,
+deletion) plus a sparse insertion table, so a 3 kb gene costs ~60 kB whatever the depth.
+
+From a pileup come KMA's per-template numbers, which ResFinder's read mode thresholds:
+* identity: positions whose consensus base equals the reference, / reference length
+  (KMA's `Template_Identity` is relative to the template, so a partial gene also lowers
+  identity);
+* coverage: positions with a consensus base (not a deletion), / reference length;
+* depth: aligned read bases (incl. deletions), / reference length (KMA's `Depth`).
+"""
+from __future__ import annotations
+
+import re
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+BASES = "ACGT"
+DELETION = 4
+_INDEX = {b: i for i, b in enumerate(BASES)}
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+_CS = re.compile(r"(:\d+|\*[a-z][a-z]|[+\-][a-z]+|~[a-z]{2}\d+[a-z]{2})")
+
+
+@dataclass
+class Pileup:
+    """Base counts of the reads aligned to one reference."""
+
+    name: str
+    ref: str
+    counts: list[array] = field(default_factory=list)
+    insertions: dict[int, dict[str, int]] = field(default_factory=dict)  # after 0-based pos -> bases -> reads
+    reads: int = 0
+    #: runs of matching bases as a difference array (O(1) per run); settled into counts lazily
+    _runs: array = field(default_factory=lambda: array("i"))
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = [array("i", bytes(4 * len(self.ref))) for _ in range(5)]
+        self._runs = array("i", bytes(4 * (len(self.ref) + 1)))
+        self._dirty = False
+
+    def _settle(self) -> None:
+        """Fold the pending match runs into the per-base counts."""
+        if not self._dirty:
+            return
+        run = 0
+        runs, ref, counts = self._runs, self.ref, self.counts
+        for i in range(len(ref)):
+            run += runs[i]
+            runs[i] = 0
+            if run:
+                b = _INDEX.get(ref[i])
+                if b is not None:
+                    counts[b][i] += run
+        self._dirty = False
+
+    def add(self, hit: Any, read: str | None = None) -> None:
+        """Add one mappy alignment computed with ``cs=True`` (reference coordinates are
+        forward-strand whatever the read's strand).
+
+        With the read, a local alignment clipped inside the reference is extended without
+        gaps over the read's remaining bases, as far as both go: KMA aligns reads end to
+        end, so the bases of a read overhanging a truncated gene still count (as
+        mismatches, mostly) in ResFinder's coverage and identity."""
+        if read is not None:
+            self._extend(hit, read)
+        pos = hit.r_st
+        counts = self.counts
+        for op in _CS.findall(hit.cs or ""):
+            kind = op[0]
+            if kind == ":":
+                n = int(op[1:])
+                self._runs[pos] += 1
+                self._runs[pos + n] -= 1
+                self._dirty = True
+                pos += n
+            elif kind == "*":
+                b = _INDEX.get(op[2].upper())
+                if b is not None:
+                    counts[b][pos] += 1
+                pos += 1
+            elif kind == "-":
+                for i in range(pos, pos + len(op) - 1):
+                    counts[DELETION][i] += 1
+                pos += len(op) - 1
+            elif kind == "+":
+                after = self.insertions.setdefault(pos - 1, {})
+                seq = op[1:].upper()
+                after[seq] = after.get(seq, 0) + 1
+        self.reads += 1
+
+    def _extend(self, hit: Any, read: str) -> None:
+        plus = hit.strand >= 0
+        oriented = read if plus else read.translate(_COMPLEMENT)[::-1]
+        q_st, q_en = (hit.q_st, hit.q_en) if plus else (len(read) - hit.q_en, len(read) - hit.q_st)
+        left = min(q_st, hit.r_st)
+        right = min(len(oriented) - q_en, len(self.ref) - hit.r_en)
+        counts = self.counts
+        for j in range(left):
+            b = _INDEX.get(oriented[q_st - left + j].upper())
+            if b is not None:
+                counts[b][hit.r_st - left + j] += 1
+        for j in range(right):
+            b = _INDEX.get(oriented[q_en + j].upper())
+            if b is not None:
+                counts[b][hit.r_en + j] += 1
+
+    def depth_at(self, i: int) -> int:
+        self._settle()
+        return sum(c[i] for c in self.counts)
+
+    def depths(self) -> list[int]:
+        self._settle()
+        a, c, g, t, d = self.counts
+        return [a[i] + c[i] + g[i] + t[i] + d[i] for i in range(len(self.ref))]
+
+    def consensus_at(self, i: int) -> int:
+        """Index of the most frequent option (0-3 a base, 4 deletion); -1 when uncovered.
+        Ties go to the reference base, as a consensus should not invent a change."""
+        self._settle()
+        values = [c[i] for c in self.counts]
+        top = max(values)
+        if top == 0:
+            return -1
+        ref = _INDEX.get(self.ref[i], -1)
+        if ref >= 0 and values[ref] == top:
+            return ref
+        return values.index(top)
+
+    def template_stats(self) -> tuple[float, float, float, int, int]:
+        """(identity, coverage, depth, first covered 0-based position, last covered + 1)."""
+        length = len(self.ref)
+        if not length:
+            return 0.0, 0.0, 0.0, 0, 0
+        self._settle()
+        same = covered = 0
+        first, last = -1, -1
+        for i in range(length):
+            call = self.consensus_at(i)
+            if call < 0 or call == DELETION:
+                continue
+            covered += 1
+            if first < 0:
+                first = i
+            last = i
+            if BASES[call] == self.ref[i]:
+                same += 1
+        total = sum(sum(c) for c in self.counts)
+        return same / length, covered / length, total / length, max(first, 0), last + 1

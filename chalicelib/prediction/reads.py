@@ -1,0 +1,507 @@
+"""Resistance from raw reads (FASTQ): genes with depth and point mutations from pileups (SPEC §12).
+
+ResFinder maps reads with KMA, one run per class database; KMA's ConClave gives each read
+to its best-scoring template and reports, per template, identity and coverage relative to
+the template's length and the mean depth. This module reproduces those semantics with
+minimap2's short-read preset (mappy) in two passes, streaming the reads once:
+
+1. **Stream** (the reads are never held): every read (each mate on its own) is mapped
+   against the index of all ResFinder alleles; per class database, the read's best
+   alleles (highest score; ties kept together) are recorded. Only reads with a hit are
+   kept (a few thousand of millions). With a species, reads are also mapped against the
+   species' PointFinder genes and kept when they hit.
+2. **Resolve**: per class database, alleles are taken in order of the read score they
+   collect (a read tied between alleles counts for each); an allele wins when reads that
+   no earlier winner has taken rank it best, and it takes them — ConClave's choice of one
+   template per cluster of similar alleles. The kept reads are aligned again against the
+   winners (with the difference string) and each read joins the pileup of its best winner
+   per class, its alignment extended without gaps to the read's ends (KMA aligns reads end
+   to end). A winner is called when its consensus meets `min_identity` (identical
+   consensus bases / allele length, KMA's `Template_Identity`), `min_coverage` and a
+   mean depth of at least `min_depth` (ResFinder has no depth threshold; ours is
+   documented and defaults to 2).
+3. **Point mutations**: the kept reads make a pileup per PointFinder reference; every
+   stretch with at least `min_depth` reads becomes an alignment whose bases are, per
+   position, the most frequent non-reference option when it reaches
+   `min_allele_fraction` of the reads there, else the reference base (insertions
+   likewise). Those alignments go
+   through PointFinder's own codon/nucleotide reading (:mod:`.pointfinder`), so mutations
+   are named, looked up and thresholded exactly as for assemblies; each carries the read
+   depth at its position. `contig` is the reference sequence's name and positions are
+   positions in it (a read set has no contigs).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Iterator
+
+import mappy
+
+from chalicelib.jobs.params import NO_SPECIES, PredictParams
+from chalicelib.prediction import phenotypes, pointfinder, pointfinder_db
+from chalicelib.prediction.fastq import FastqReader, pair_batches, single_batches
+from chalicelib.prediction.acquired import BatchProgress, Cancelled, GeneHit, Prediction, resistance_profile
+from chalicelib.prediction.pileup import BASES, DELETION, Pileup
+from chalicelib.prediction.pointfinder import Alignment, PointResult
+from chalicelib.prediction.pointfinder_db import PointGene, SpeciesDB
+from chalicelib.prediction.resfinder_db import ResfinderDB, load_db
+
+#: minimap2's short-read preset with 15-mer seeds (minimizer window 10): reads of an allele
+#: 7 % away from the database still seed (the preset's 21-mers lose a third of them, and
+#: KMA seeds with 16-mers), and it maps faster than the preset on this small index.
+#: best_n is large so every equally good allele of a family (e.g. ~200 blaTEM) is seen and
+#: ties are kept, as ConClave sees every template.
+READ_OPTIONS: dict[str, Any] = {"preset": "sr", "k": 15, "w": 10, "best_n": 1000}
+#: A read alignment counts when at least this long and this identical (KMA's defaults
+#: keep alignments down to ~50 % relative score; reads of a >= 90 % allele are >= 80 %).
+MIN_ALIGNED = 30
+MIN_READ_IDENTITY = 0.80
+#: Reads mapped per batch: progress, heartbeat and cancellation after each batch.
+READS_PER_BATCH = 20_000
+MAP_THREADS = max(1, min(2, os.cpu_count() or 1))
+#: The single "class" of the species' PointFinder references in winner selection.
+POINT = "pointfinder"
+
+
+@dataclass
+class _Kept:
+    """What pass 1 keeps: the read's sequence and, per class, its best alleles and score."""
+
+    seq: str
+    best: dict[str, tuple[tuple[str, ...], int]]
+
+
+def _score(h: Any) -> int:
+    """Alignment score from what mappy exposes: matches minus 3 per edit (minimap2's sr
+    mismatch penalty is 8 against a match of 2)."""
+    return int(h.mlen) - 3 * int(h.NM)
+
+
+def _passes(h: Any) -> bool:
+    return h.blen >= MIN_ALIGNED and h.mlen >= MIN_READ_IDENTITY * h.blen
+
+
+# --------------------------------------------------------------------------- indexes
+
+
+def _build(records: Iterable[tuple[str, str]], **options: Any) -> mappy.Aligner:
+    """A mappy index of several sequences (via a temporary FASTA: `seq=` takes only one)."""
+    tmpdir = tempfile.mkdtemp(prefix="amr-reads-")
+    try:
+        path = os.path.join(tmpdir, "refs.fa")
+        with open(path, "w", encoding="ascii") as fh:
+            for name, seq in records:
+                fh.write(f">{name}\n{seq}\n")
+        aligner = mappy.Aligner(path, **options)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    if not aligner:
+        raise RuntimeError("failed to build a minimap2 index for read mapping")
+    return aligner
+
+
+_LOCK = threading.Lock()
+_INDEX: dict[tuple[str, str, str], mappy.Aligner] = {}
+#: Prefix of PointFinder references in the combined index (allele names never start so).
+SPECIES_PREFIX = "pointfinder|"
+
+
+def read_index(db: ResfinderDB, species: SpeciesDB | None = None) -> mappy.Aligner:
+    """One short-read index of every ResFinder allele plus, with a species, its PointFinder
+    references (prefixed): each read is mapped once for both questions. Built once per
+    process and database/species."""
+    key = (db.path, db.version, species.key if species is not None else "")
+    with _LOCK:
+        if key not in _INDEX:
+            records = [(a.name, a.sequence) for a in db.alleles.values()]
+            if species is not None:
+                records += [(SPECIES_PREFIX + g.template, g.sequence) for g in species.genes]
+            _INDEX[key] = _build(records, **READ_OPTIONS)
+        return _INDEX[key]
+
+
+def allele_index(db: ResfinderDB) -> mappy.Aligner:
+    """The short-read index of every ResFinder allele (no species)."""
+    return read_index(db, None)
+
+
+@functools.lru_cache(maxsize=16)
+def species_index(species: SpeciesDB) -> mappy.Aligner:
+    """The short-read index of a species' PointFinder references alone (second pass)."""
+    return _build(((g.template, g.sequence) for g in species.genes), **{**READ_OPTIONS, "best_n": 20})
+
+
+def clear_index_cache() -> None:
+    """Drop cached indexes (benchmarks measuring a cold start)."""
+    with _LOCK:
+        _INDEX.clear()
+    species_index.cache_clear()
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def batched(fragments: Iterable[tuple[str, ...]], size: int = 10_000) -> Iterator[list[str]]:
+    """Fragments (one or two mates each) as flat batches of reads."""
+    batch: list[str] = []
+    for fragment in fragments:
+        batch.extend(fragment)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def predict_reads(
+    reads: Iterable[tuple[str, ...]],
+    params: PredictParams | None = None,
+    on_batch: Callable[[BatchProgress], bool | None] | None = None,
+    *,
+    db: ResfinderDB | None = None,
+    point_db: pointfinder_db.PointFinderDB | None = None,
+    input_fraction: Callable[[], float | None] | None = None,
+    bytes_read: Callable[[], int] | None = None,
+) -> Prediction:
+    """Predict from reads given as fragments (one tuple per fragment: one sequence for
+    single-end, two for a pair); see :func:`predict_batches`."""
+    return predict_batches(batched(reads, READS_PER_BATCH), params, on_batch, db=db, point_db=point_db,
+                           input_fraction=input_fraction, bytes_read=bytes_read)
+
+
+def predict_batches(
+    batches: Iterable[list[Any]],
+    params: PredictParams | None = None,
+    on_batch: Callable[[BatchProgress], bool | None] | None = None,
+    *,
+    db: ResfinderDB | None = None,
+    point_db: pointfinder_db.PointFinderDB | None = None,
+    input_fraction: Callable[[], float | None] | None = None,
+    bytes_read: Callable[[], int] | None = None,
+) -> Prediction:
+    """Predict from batches of reads (str or bytes; mates are simply reads). Errors raised
+    while reading (``fasta.InputError``) propagate; ``on_batch`` returning False raises
+    :class:`Cancelled`. The next batch is read and parsed while the current one is mapped
+    (mappy releases the GIL), so reading and mapping overlap."""
+    params = params or PredictParams()
+    db = db or load_db()
+    t0 = time.perf_counter()
+    species: SpeciesDB | None = None
+    point_version: str | None = None
+    if params.point_mutations and params.species != NO_SPECIES:
+        pdb = point_db or pointfinder_db.load_db()
+        species, point_version = pdb.load(params.species), pdb.version
+    index = read_index(db, species)
+    index_seconds = time.perf_counter() - t0
+    classes_of: dict[str, tuple[str, ...]] = {a.name: a.db_classes or ("",) for a in db.alleles.values()}
+    if species is not None:
+        classes_of.update({SPECIES_PREFIX + g.template: (POINT,) for g in species.genes})
+    tls = threading.local()
+
+    def buffer() -> mappy.ThreadBuffer:
+        b = getattr(tls, "buf", None)
+        if b is None:
+            b = tls.buf = mappy.ThreadBuffer()
+        return b
+
+    def map_chunk(seqs: list[Any]) -> tuple[list[_Kept], list[_Kept], int]:
+        """Pass 1 for a slice of a batch (runs in a worker; mappy releases the GIL)."""
+        kept: list[_Kept] = []
+        point: list[_Kept] = []
+        buf = buffer()
+        bases = 0
+        for seq in seqs:
+            bases += len(seq)
+            best: dict[str, tuple[list[str], int]] | None = None
+            for h in index.map(seq, buf=buf):
+                if not _passes(h):
+                    continue
+                s = _score(h)
+                if best is None:
+                    best = {}
+                for cls in classes_of.get(h.ctg, ("",)):
+                    cur = best.get(cls)
+                    if cur is None or s > cur[1]:
+                        best[cls] = ([h.ctg], s)
+                    elif s == cur[1] and h.ctg not in cur[0]:
+                        cur[0].append(h.ctg)
+            if best is None:
+                continue
+            text = seq if isinstance(seq, str) else seq.decode("ascii")
+            top = best.pop(POINT, None)
+            if top is not None:
+                names = tuple(n[len(SPECIES_PREFIX):] for n in top[0])
+                point.append(_Kept(text, {POINT: (names, top[1])}))
+            if best:
+                kept.append(_Kept(text, {c: (tuple(v[0]), v[1]) for c, v in best.items()}))
+        return kept, point, bases
+
+    kept: list[_Kept] = []
+    point_reads: list[_Kept] = []
+    state = {"reads": 0, "bases": 0, "batch": 0, "fraction": 0.0}
+
+    def collect(futures: list[Any], finished: bool) -> None:
+        done = 0
+        for future in futures:
+            k, p, bases = future.result()
+            kept.extend(k)
+            point_reads.extend(p)
+            state["bases"] += bases
+        for future in futures:
+            done += future.n  # type: ignore[attr-defined]
+        state["reads"] += done
+        state["batch"] += 1
+        fraction: float | None = None
+        if input_fraction is not None:
+            fraction = 1.0 if finished else max(state["fraction"], min(0.999, input_fraction() or 0.0))
+            state["fraction"] = fraction
+        progress = BatchProgress(
+            batch=state["batch"], segments_done=state["reads"], segments_seen=state["reads"], contigs_seen=0,
+            bases_done=state["bases"], bases_seen=state["bases"], hits=len(kept) + len(point_reads),
+            elapsed=time.perf_counter() - t0, fraction=fraction, finished=finished,
+            reads=state["reads"], bytes_read=bytes_read() if bytes_read else None,
+        )
+        if on_batch is not None and on_batch(progress) is False:
+            raise Cancelled(progress)
+
+    in_flight: list[list[Any]] = []
+    with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
+        try:
+            for batch in batches:
+                if not batch:
+                    continue
+                step = -(-len(batch) // MAP_THREADS)
+                futures = []
+                for i in range(0, len(batch), step):
+                    future = pool.submit(map_chunk, batch[i : i + step])
+                    future.n = len(batch[i : i + step])  # type: ignore[attr-defined]
+                    futures.append(future)
+                in_flight.append(futures)
+                if len(in_flight) > 1:
+                    collect(in_flight.pop(0), False)
+            while in_flight:
+                futures = in_flight.pop(0)
+                collect(futures, not in_flight)
+        finally:
+            for futures in in_flight:
+                for future in futures:
+                    future.cancel()
+
+    genes = call_genes(kept, db, params)
+    point = call_mutations(point_reads, species, params) if species is not None else None
+    table = phenotypes.build(
+        db, genes, point.mutations if point else (), species if species is not None else None, params.species_name
+    )
+    return Prediction(
+        genes=genes,
+        resistance=resistance_profile(genes, db),
+        contigs=0,
+        bases=state["bases"],
+        segments=state["batch"],
+        seconds=time.perf_counter() - t0,
+        index_seconds=index_seconds,
+        database_name=db.name,
+        database_version=db.version,
+        params=params,
+        point=point,
+        point_database_version=point_version,
+        phenotypes=table,
+        reads=state["reads"],
+    )
+
+
+# --------------------------------------------------------------------------- genes
+
+
+def choose_winners(kept: list[_Kept]) -> dict[str, list[str]]:
+    """Per class database, the alleles that win reads (see the module docstring)."""
+    entries: dict[str, list[tuple[int, tuple[str, ...], int]]] = {}
+    for rid, k in enumerate(kept):
+        for cls, (alleles, score) in k.best.items():
+            entries.setdefault(cls, []).append((rid, alleles, score))
+    winners: dict[str, list[str]] = {}
+    for cls, items in entries.items():
+        total: dict[str, float] = {}
+        reads_of: dict[str, list[int]] = {}
+        for n, (rid, alleles, score) in enumerate(items):
+            # Every allele of a tie gets the read's whole score: the allele that is best for
+            # the most reads ranks first, and one read whose sequencing error happens to
+            # match a sibling allele cannot outweigh the reads all alleles share.
+            for a in alleles:
+                total[a] = total.get(a, 0.0) + max(score, 1)
+                reads_of.setdefault(a, []).append(n)
+        taken: set[int] = set()
+        chosen: list[str] = []
+        for allele in sorted(total, key=lambda a: (-total[a], a)):
+            fresh = [n for n in reads_of[allele] if n not in taken]
+            if fresh:
+                chosen.append(allele)
+                taken.update(fresh)
+        winners[cls] = chosen
+    return winners
+
+
+def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> list[GeneHit]:
+    """Pileups of the winning alleles and ResFinder's read-mode thresholds."""
+    winners = choose_winners(kept)
+    names = sorted({a for alleles in winners.values() for a in alleles})
+    if not names:
+        return []
+    rank = {cls: {a: i for i, a in enumerate(alleles)} for cls, alleles in winners.items()}
+    aligner = _build(((n, db.alleles[n].sequence) for n in names), **{**READ_OPTIONS, "best_n": max(50, len(names))})
+    piles = {n: Pileup(n, db.alleles[n].sequence) for n in names}
+    buf = mappy.ThreadBuffer()
+    for k in kept:
+        hits = [h for h in aligner.map(k.seq, buf=buf, cs=True) if _passes(h)]
+        if not hits:
+            continue
+        added: set[str] = set()
+        for cls in k.best:
+            mine = [h for h in hits if h.ctg in rank.get(cls, {})]
+            if not mine:
+                continue
+            h = max(mine, key=lambda h: (_score(h), -rank[cls][h.ctg]))
+            if h.ctg not in added:
+                added.add(h.ctg)
+                piles[h.ctg].add(h, k.seq)
+    min_id, min_cov, min_depth = float(params.min_identity), float(params.min_coverage), float(params.min_depth)
+    out: list[GeneHit] = []
+    for name in names:
+        identity, coverage, depth, first, last = piles[name].template_stats()
+        if identity < min_id or coverage < min_cov or depth < min_depth:
+            continue
+        a = db.alleles[name]
+        out.append(
+            GeneHit(
+                gene=a.gene, allele=a.name, accession=a.accession, contig=a.name,
+                start=first + 1, end=last, strand="+",
+                identity=round(identity * 100, 2), coverage=round(coverage * 100, 2),
+                drug_class=a.drug_class, phenotypes=a.phenotypes, allele_length=a.length,
+                ref_start=first + 1, ref_end=last, alignment_length=round(coverage * a.length),
+                mechanism=a.mechanism, depth=round(depth, 2),
+            )
+        )
+    return sorted(out, key=lambda g: (g.gene, g.allele))
+
+
+# --------------------------------------------------------------------------- mutations
+
+
+def call_mutations(kept: list[_Kept], species: SpeciesDB, params: PredictParams) -> PointResult:
+    """Pileups on the species' references, read by PointFinder's own rules. A read equally
+    good on several references (e.g. the 16S copies rrsB, rrsC, rrsH) joins the one that
+    collects the most reads, as ConClave decides, so one copy gets the depth."""
+    aligner = species_index(species)
+    genes = {g.template: g for g in species.genes}
+    rank = {t: i for i, t in enumerate(choose_winners(kept).get(POINT, []))}
+    piles: dict[str, Pileup] = {}
+    buf = mappy.ThreadBuffer()
+    for k in kept:
+        hits = [h for h in aligner.map(k.seq, buf=buf, cs=True) if _passes(h) and h.ctg in genes and h.ctg in rank]
+        if not hits:
+            continue
+        h = max(hits, key=lambda h: (_score(h), -rank[h.ctg]))
+        pile = piles.get(h.ctg)
+        if pile is None:
+            pile = piles[h.ctg] = Pileup(h.ctg, genes[h.ctg].sequence)
+        pile.add(h, k.seq)
+    alignments: list[Alignment] = []
+    depths: dict[str, list[int]] = {}
+    for template, pile in sorted(piles.items()):
+        depths[template] = pile.depths()
+        alignments += pileup_alignments(pile, genes[template], depths[template],
+                                        float(params.min_depth), float(params.min_allele_fraction))
+    result = pointfinder.call(species, alignments)
+    result.mutations = [
+        replace(m, depth=float(_depth_at(depths.get(m.template, []), m.mutation.contig_position)))
+        for m in result.mutations
+    ]
+    return result
+
+
+def _depth_at(depths: list[int], position: int) -> int:
+    return depths[position - 1] if 0 < position <= len(depths) else 0
+
+
+def pileup_alignments(
+    pile: Pileup, gene: PointGene, depths: list[int], min_depth: float, min_fraction: float
+) -> list[Alignment]:
+    """One alignment per stretch of the reference read by at least `min_depth` reads."""
+    out: list[Alignment] = []
+    ref = gene.sequence
+    i, n = 0, len(ref)
+    while i < n:
+        if depths[i] < min_depth or depths[i] == 0:
+            i += 1
+            continue
+        lo = i
+        r_cols: list[str] = []
+        q_cols: list[str] = []
+        where: list[int] = []
+        while i < n and depths[i] >= min_depth and depths[i] > 0:
+            option = _call(pile, i, depths[i], min_fraction)
+            r_cols.append(ref[i])
+            q_cols.append("-" if option == DELETION else BASES[option])
+            where.append(i + 1)
+            ins = pile.insertions.get(i)
+            if ins and i + 1 < n and depths[i + 1] >= min_depth:
+                bases, count = max(ins.items(), key=lambda kv: (kv[1], kv[0]))
+                if count >= min_fraction * depths[i]:
+                    r_cols.extend("-" * len(bases))
+                    q_cols.extend(bases)
+                    where.extend([i + 1] * len(bases))
+            i += 1
+        out.append(Alignment(gene, gene.template, lo, "".join(r_cols), "".join(q_cols), tuple(where), "+"))
+    return out
+
+
+def _call(pile: Pileup, i: int, depth: int, min_fraction: float) -> int:
+    """The option read at position i: the strongest non-reference option when it reaches
+    `min_fraction` of the reads there, else the reference base (a change seen in fewer
+    reads is not called)."""
+    values = [c[i] for c in pile.counts]
+    ref = BASES.find(pile.ref[i])
+    alts = [(v, k) for k, v in enumerate(values) if k != ref and v > 0]
+    if alts:
+        v, k = max(alts)
+        if v >= min_fraction * depth:
+            return k
+    return ref if ref >= 0 else max(range(5), key=lambda k: values[k])
+
+
+def predict_streams(
+    streams: list[Any],
+    names: list[str],
+    size: int | None,
+    *,
+    max_bytes: int | None = None,
+    params: PredictParams | None = None,
+    on_batch: Callable[[BatchProgress], bool | None] | None = None,
+    db: ResfinderDB | None = None,
+    point_db: pointfinder_db.PointFinderDB | None = None,
+) -> Prediction:
+    """Read one FASTQ stream (single-end) or two (mates, read in step) and predict;
+    ``size`` (bytes of all streams) makes progress a fraction of the bytes consumed.
+    Each file is held to ``max_bytes`` (compressed and decompressed)."""
+    readers = [FastqReader(s, name=n, max_bytes=max_bytes) for s, n in zip(streams, names)]
+    if len(readers) == 2:
+        batches: Iterable[list[bytes]] = pair_batches(readers[0], readers[1], READS_PER_BATCH // 2)
+    elif len(readers) == 1:
+        batches = single_batches(readers[0], READS_PER_BATCH)
+    else:
+        raise ValueError("reads come as one file or a pair of mates")
+
+    def consumed() -> int:
+        return sum(r.bytes_read for r in readers)
+
+    return predict_batches(
+        batches, params, on_batch, db=db, point_db=point_db,
+        input_fraction=(lambda: min(1.0, consumed() / size)) if size else None, bytes_read=consumed,
+    )
