@@ -570,13 +570,14 @@ def jobs_by_status(
 
 @storage_call("jobs_waiting_for_mate")
 def jobs_waiting_for_mate(
-    *, changed_before: str, limit: int = 100, last_key: dict[str, Any] | None = None
+    *, changed_after: str, changed_before: str, limit: int = 100, last_key: dict[str, Any] | None = None
 ) -> tuple[list[JobModel], dict[str, Any] | None]:
-    """Submitted paired-reads jobs created before `changed_before` and not yet reported as
-    lone mates, oldest first (the Submitted part of `status-changed-index`, filtered)."""
+    """Submitted paired-reads jobs that entered Submitted in [`changed_after`,
+    `changed_before`] and were not reported as lone mates yet, oldest first: a slice of
+    `status-changed-index`, so the cost is the jobs created in that slice of time."""
     result = JobModel.status_changed_index.query(
         SUBMITTED,
-        JobModel.status_changed_at < changed_before,
+        JobModel.status_changed_at.between(changed_after, changed_before),
         filter_condition=JobModel.mate_key.exists() & JobModel.mate_reported_at.does_not_exist(),
         scan_index_forward=True,
         limit=limit,

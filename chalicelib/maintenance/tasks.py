@@ -260,40 +260,43 @@ def recover_stalled(run: _Run) -> None:
 
 #: A lone mate is reported after this many times `stalled_running_minutes` (SPEC §12).
 LONE_MATE_FACTOR = 3
+#: Jobs that crossed that age within this window are looked at (the stalled task runs
+#: every 5 minutes, so each gets six chances); older ones were reported or had their mate.
+LONE_MATE_WINDOW = timedelta(minutes=30)
 
 
 def report_lone_mates(run: _Run) -> None:
     """Submitted read-pair jobs that have one mate and waited too long for the other:
-    reported once (report, job event, log); the job keeps waiting until its retention."""
+    reported once (report, job event, log); the job keeps waiting until its retention.
+    One Query over the jobs submitted in a 30-minute slice: the cost follows the traffic
+    of that slice, never the size of the table."""
     wait = timedelta(minutes=run.policy.stalled_running_minutes * LONE_MATE_FACTOR)
     budget = run.policy.cleanup.max_jobs_per_run
     bucket = get_settings().upload_bucket
-    seen, last_key = 0, None
-    while seen < budget:
-        found, last_key = lifecycle.jobs_waiting_for_mate(changed_before=run.cutoff(wait), limit=budget, last_key=last_key)
-        for job in found:
-            seen += 1
-            if not job.mate_key or job.mate_reported_at:
+    newest = run.now - wait - timedelta(milliseconds=1)
+    found, _ = lifecycle.jobs_waiting_for_mate(
+        changed_after=clock.to_iso(newest - LONE_MATE_WINDOW), changed_before=clock.to_iso(newest), limit=budget
+    )
+    for job in found:
+        if not job.mate_key or job.mate_reported_at:
+            continue
+        arrived = [k for k in (job.input_key, job.mate_key) if k and k in _list_keys(bucket, k)]
+        if len(arrived) != 1:
+            continue
+        missing = job.mate_key if arrived[0] == job.input_key else job.input_key
+        if not run.dry_run:
+            if not lifecycle.mark_mate_reported(job.job_id):
                 continue
-            arrived = [k for k in (job.input_key, job.mate_key) if k and k in _list_keys(bucket, k)]
-            if len(arrived) != 1:
-                continue
-            missing = job.mate_key if arrived[0] == job.input_key else job.input_key
-            if not run.dry_run:
-                if not lifecycle.mark_mate_reported(job.job_id):
-                    continue
-                name = missing.rsplit("/", 1)[-1]
-                lifecycle.append_event(
-                    job.job_id,
-                    f"Still waiting for the mate {name} since {job.status_changed_at}; upload it to start the job",
-                    "WARNING",
-                )
-                logger.warning("lone mate", extra={"job_id": job.job_id, "arrived": arrived[0], "missing": missing})
-            run.report.lone_mates.append(
-                LoneMate(job_id=job.job_id, arrived=arrived[0], missing=missing, waiting_since=job.status_changed_at)
+            name = missing.rsplit("/", 1)[-1]
+            lifecycle.append_event(
+                job.job_id,
+                f"Still waiting for the mate {name} since {job.status_changed_at}; upload it to start the job",
+                "WARNING",
             )
-        if last_key is None:
-            return
+            logger.warning("lone mate", extra={"job_id": job.job_id, "arrived": arrived[0], "missing": missing})
+        run.report.lone_mates.append(
+            LoneMate(job_id=job.job_id, arrived=arrived[0], missing=missing, waiting_since=job.status_changed_at)
+        )
 
 
 def _declare_stalled(job: JobModel, threshold: timedelta) -> None:

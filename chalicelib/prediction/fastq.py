@@ -90,8 +90,8 @@ class FastqReader(FastaReader):
             if record == 0 and not lines[0].strip() and exhausted and all(not x.strip() for x in lines):
                 break
             take = min(len(lines) // 4, max_reads) * 4
-            if take == 0:  # fewer than four lines left at the end of the file
-                take = len(lines)
+            if exhausted and len(lines) <= 4 * max_reads:
+                take = len(lines)  # the end of the file: a truncated last record is seen in this batch
             group, lines = lines[:take], lines[take:]
             if group and group[0][-1:] == b"\r" or (len(group) > 1 and group[1][-1:] == b"\r"):
                 group = [x.rstrip(b"\r") for x in group]
