@@ -95,9 +95,25 @@ class Browser:
     def all(self, css: str) -> list[WebElement]:
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
+    def texts(self, css: str) -> list[str]:
+        """The text of every match, read in one script (a live page may redraw between reads)."""
+        return list(self.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText)", css
+        ))
+
+    def attributes(self, css: str, name: str) -> list[str]:
+        return list(self.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.getAttribute(arguments[1]))", css, name
+        ))
+
+    def count(self, css: str) -> int:
+        return int(self.driver.execute_script("return document.querySelectorAll(arguments[0]).length", css))
+
     def text(self, css: str) -> str:
-        element = self.driver.find_elements(By.CSS_SELECTOR, css)
-        return element[0].text if element else ""
+        """The visible text of the first match ('' if none), read in one script."""
+        return str(self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", css
+        ))
 
     def heading(self) -> str:
         return self.text("main h1")

@@ -111,8 +111,8 @@ def test_dropped_reads_pair_up_by_mate_names(browser: Browser, tmp_path: Any) ->
     browser.go("#/submit")
     browser.wait_heading("Submit genomes")
     browser.find("#files").send_keys("\n".join(str(tmp_path / n) for n in names))
-    browser.until("five samples", lambda: len(browser.all("tr[data-sample]")) == 5)
-    rows = {r.get_attribute("data-sample"): r.text for r in browser.all("tr[data-sample]")}
+    browser.until("five samples", lambda: browser.count("tr[data-sample]") == 5)
+    rows = dict(zip(browser.attributes("tr[data-sample]", "data-sample"), browser.texts("tr[data-sample]")))
     assert set(rows) == {"s1", "s2", "lonely_R1", "notes.txt", "g"}
     assert "s1_R1.fastq.gz" in rows["s1"] and "s1_R2.fastq.gz" in rows["s1"]
     assert "s2_1.fq" in rows["s2"] and "s2_2.fq" in rows["s2"]
@@ -146,24 +146,28 @@ def test_submit_a_genome_watch_it_complete_and_read_its_phenotypes(browser: Brow
     browser.wait_heading("test_isolate_01")
     browser.find("#phenotype-table")
     browser.screenshot("job-report-top", full=False)
-    first = [r.text for r in browser.all("#phenotype-table tbody tr td:nth-child(3)")]
+    first = browser.texts("#phenotype-table tbody tr td:nth-child(3)")
     assert first and set(first) == {"Resistant"}, "the resistant antibiotics come first, the rest on demand"
     browser.click("#show-all-phenotypes")
-    predictions = [r.text for r in browser.all("#phenotype-table tbody tr td:nth-child(3)")]
+    predictions = browser.texts("#phenotype-table tbody tr td:nth-child(3)")
     assert len(predictions) > len(first) and set(predictions) == {"Resistant", "No resistance"}
     first_susceptible = predictions.index("No resistance") if "No resistance" in predictions else len(predictions)
     assert all(p == "Resistant" for p in predictions[:first_susceptible])  # resistant antibiotics first
     assert "Resistant" not in predictions[first_susceptible:]
     verdict = browser.text("#verdict")
     assert verdict.startswith("Predicted resistant to")
-    bars = browser.all("#class-chart svg text")
-    assert "beta-lactam" in [b.text for b in bars], "the class chart shows the resistant class"
-    assert len(browser.all("#class-chart rect.bar-r")) == len(bars) // 2
-    assert browser.all("#results table.genes tbody tr")
-    downloads = {a.text for a in browser.all("ul.downloads a")}
+    bars = browser.attributes("#class-chart svg text", "class")
+    labels = browser.driver.execute_script(
+        "return [...document.querySelectorAll('#class-chart svg text')].map(e => e.textContent)")
+    assert "beta-lactam" in labels, "the class chart shows the resistant class"
+    assert browser.count("#class-chart rect.bar-r") == len(bars) // 2
+    assert browser.count("#results table.genes tbody tr")
+    downloads = set(browser.texts("ul.downloads a"))
     assert {"predictions.json", "predictions.tsv", "phenotypes.tsv"} <= downloads
     assert "Completed" in browser.text("#logs")
     browser.screenshot("job-report")
+    browser.driver.set_window_size(*PHONE)
+    assert browser.page_width() <= PHONE[0], f"the job page is too wide: {browser.too_wide(PHONE[0])}"
     browser.screenshot("job-report-phone", PHONE)
 
 
@@ -249,12 +253,16 @@ def test_admin_manages_accounts_reads_statistics_and_runs_maintenance(browser: B
 def test_pages_fit_a_phone_screen(browser: Browser) -> None:
     browser.driver.set_window_size(*PHONE)
     try:
-        for route, heading in (("#/jobs", "Jobs"), ("#/submit", "Submit genomes"), ("#/admin", "Administration")):
+        for route, heading, content in (
+            ("#/submit", "Submit genomes", "#dropzone"),
+            ("#/batches", "Batches", "#batches > *"),
+            ("#/admin", "Administration", "#users table"),
+            ("#/jobs", "Jobs", "#jobs > *"),
+        ):
             browser.go(route)
             browser.wait_heading(heading)
+            browser.find(content)  # drawn once its data has arrived
             assert browser.page_width() <= PHONE[0], f"{route} is too wide: {browser.too_wide(PHONE[0])}"
-        browser.go("#/jobs")
-        browser.wait_heading("Jobs")
         browser.screenshot("jobs-phone", PHONE)
     finally:
         browser.driver.set_window_size(1280, 900)
@@ -284,18 +292,23 @@ def test_batch_heat_map_and_its_tsv(browser: Browser, stack: Stack, tmp_path: An
     browser.click_link("Open the batch")
     browser.wait_heading("run 42")
     browser.wait_text("#batch-status", "Finished", JOB_SECONDS)
-    browser.until("both samples in the heat map", lambda: len(browser.all("#heat-map tbody tr")) == 2, 30)
-    browser.until("every sample's calls", lambda: not browser.all("#heat-map td.c-none"), 30)
-    resistant = browser.all("#heat-map td.c-R")
-    assert all(c.text == "R" for c in resistant)
-    columns = len(browser.all("#heat-map th.ab"))
+    browser.until("both samples in the heat map", lambda: browser.count("#heat-map tbody tr") == 2, 30)
+    # the final matrix: calls for every sample (before that, cells are blank or absent)
+    browser.until(
+        "every sample's calls",
+        lambda: browser.count("#heat-map td.c-R") and not browser.count("#heat-map td.c-none"),
+        30,
+    )
+    resistant = browser.texts("#heat-map td.c-R")
+    assert set(resistant) == {"R"}
+    columns = browser.count("#heat-map th.ab")
     assert len(resistant) == 2 * columns  # twin genomes: only the antibiotics they resist, both R
     browser.click("#every-antibiotic")
-    browser.until("every antibiotic as a column", lambda: len(browser.all("#heat-map th.ab")) > columns)
-    assert browser.all("#heat-map td.c-S")
+    browser.until("every antibiotic as a column", lambda: browser.count("#heat-map th.ab") > columns)
+    assert set(browser.texts("#heat-map td.c-S")) == {"S"}
     browser.click("#every-antibiotic")
-    browser.until("resistant columns only", lambda: len(browser.all("#heat-map th.ab")) == columns)
-    assert {r.get_attribute("data-sample") for r in browser.all("#heat-map tbody tr")} == {"isolate_a", "isolate_b"}
+    browser.until("resistant columns only", lambda: browser.count("#heat-map th.ab") == columns)
+    assert set(browser.attributes("#heat-map tbody tr", "data-sample")) == {"isolate_a", "isolate_b"}
     browser.screenshot("batch-heat-map")
     browser.click("#download-tsv")
     tsv = browser.wait_download(".tsv").read_text()
