@@ -156,6 +156,20 @@ class Api:
                 "Is --api pointing at the AMR service?",
             ) from None
 
+    def pages(
+        self, path: str, key: str, params: Mapping[str, Any], every: bool = True
+    ) -> tuple[list[Any], str | None]:
+        """The `key` items of a paginated list, following `next_token` (every page, or only
+        the first); returns them with the token of the next unread page."""
+        items: list[Any] = []
+        token: str | None = None
+        while True:
+            page = self.call("GET", path, params={**params, "next_token": token})
+            items.extend(page[key])
+            token = page.get("next_token")
+            if not (every and token):
+                return items, token
+
     def text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         """A GET whose answer is text (a TSV), as the service wrote it."""
         return self._request("GET", path, json=None, params=params, authenticated=True).text

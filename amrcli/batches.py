@@ -32,14 +32,7 @@ def _counts(batch: dict[str, Any]) -> str:
 
 def batch_jobs(api: Api, batch_id: str) -> list[dict[str, Any]]:
     """Every job of a batch, in sample order (all pages)."""
-    jobs: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = api.call("GET", "/jobs", params={"batch_id": batch_id, "limit": 100, "next_token": token})
-        jobs.extend(page["jobs"])
-        token = page.get("next_token")
-        if not token:
-            return jobs
+    return api.pages("/jobs", "jobs", {"batch_id": batch_id, "limit": 100})[0]
 
 
 @app.command("batches")
@@ -52,14 +45,7 @@ def list_batches(
     """Your batches, newest first."""
     s = session(ctx)
     api = s.api()
-    batches: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = api.call("GET", "/batches", params={"limit": limit, "next_token": token})
-        batches.extend(page["batches"])
-        token = page.get("next_token")
-        if not (all_pages and token):
-            break
+    batches, token = api.pages("/batches", "batches", {"limit": limit}, all_pages)
     if as_json:
         s.out.json({"batches": batches, "next_token": token})
         return

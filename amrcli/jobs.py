@@ -61,16 +61,7 @@ def list_jobs(
     """Your jobs, newest first (Resistant: how many antibiotics; `amr results JOB` names them)."""
     s = session(ctx)
     api = s.api()
-    jobs: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = api.call(
-            "GET", "/jobs", params={"status": status.value if status else None, "limit": limit, "next_token": token}
-        )
-        jobs.extend(page["jobs"])
-        token = page.get("next_token")
-        if not (all_pages and token):
-            break
+    jobs, token = api.pages("/jobs", "jobs", {"status": status.value if status else None, "limit": limit}, all_pages)
     if as_json:
         s.out.json({"jobs": jobs, "next_token": token})
         return

@@ -53,7 +53,7 @@ def cancel(batch: BatchModel, by: str) -> Outcome:
 def delete(batch: BatchModel) -> Outcome:
     """Delete every job (objects, events, record), then the batch. A Running job refuses
     (cancel the batch first), leaving the batch in place; a retry finishes the rest."""
-    jobs = list(lifecycle.batch_jobs(batch.batch_id))
+    jobs = lifecycle.batch_jobs(batch.batch_id)
     running = [j.job_id for j in jobs if j.status == lifecycle.RUNNING]
     if running:
         raise Conflict(

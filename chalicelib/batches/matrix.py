@@ -60,7 +60,7 @@ def _row(job: JobModel, read: dict[str, Any] | str | None) -> dict[str, Any]:
 def build(batch: BatchModel) -> dict[str, Any]:
     """Rows in submission order; columns are every antibiotic any finished sample's
     phenotype table names, alphabetically; unknown cells are empty."""
-    jobs = list(lifecycle.batch_jobs(batch.batch_id))
+    jobs = lifecycle.batch_jobs(batch.batch_id)
     finished = [j for j in jobs if j.status in FINISHED]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         reads = dict(zip((j.job_id for j in finished), pool.map(_read, finished)))

@@ -15,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -534,9 +534,13 @@ def list_batch_jobs(batch_id: str, user_id: str | None, limit: int = 50, next_to
     return _page(result, limit, scope)
 
 
-def batch_jobs(batch_id: str) -> Iterator[JobModel]:
-    """Every job of a batch, in submission order (Query pages of up to 1 MB each)."""
-    return JobModel.batch_jobs_index.query(batch_id)
+@storage_call("batch_jobs")
+def batch_jobs(batch_id: str) -> list[JobModel]:
+    """Every job of a batch, in submission order (Query pages of up to 1 MB each).
+
+    Read whole inside the storage boundary: a lazy iterator would raise a storage
+    failure outside it, past the 503 into a 500."""
+    return list(JobModel.batch_jobs_index.query(batch_id))
 
 
 @storage_call("list_jobs")
