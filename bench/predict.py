@@ -282,13 +282,15 @@ def kma_point_db(dest: Path) -> Path:
 def run_resfinder_reads(r1: Path, r2: Path, workdir: Path, species: str, point_db: Path) -> dict[str, Any] | str:
     """ResFinder 4.3 read mode (KMA): `-ifq R1 R2 -acq -c -s SPECIES`; findings or the error."""
     outdir = workdir / f"rf_reads_{r1.name}"
+    defaults = PredictParams()
     cmd = [SYSTEM_PYTHON, RESFINDER_SCRIPT, "-ifq", str(r1), str(r2), "-o", str(outdir), "-acq", "-c",
-           "-s", species, "-db_res", db_dir(), "-db_point", str(point_db), "-k", KMA or "kma"]
+           "-t", str(defaults.min_identity), "-l", str(defaults.min_coverage), "-s", species, "-db_res", db_dir(), "-db_point", str(point_db), "-k", KMA or "kma"]
     seconds, rss, text, code = _measured(cmd, workdir)
     tab = outdir / "ResFinder_results_tab.txt"
     if code or not tab.is_file():
         return f"exit {code}: {text.strip()[-300:]}"
-    genes = sorted(line.split("\t")[0] for line in tab.read_text().splitlines()[1:] if line.strip())
+    # A gene can be listed once per database that holds it (OqxA is in two); compared as a set.
+    genes = sorted({line.split("\t")[0] for line in tab.read_text().splitlines()[1:] if line.strip()})
     point = outdir / "PointFinder_results.txt"
     mutations = sorted(line.split("\t")[0] for line in point.read_text().splitlines()[1:]
                        if line.strip()) if point.is_file() else []

@@ -14,8 +14,11 @@ gives the fraction of the input consumed (see :meth:`FastaReader.fraction`).
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import zlib
+import isal.isal_zlib as izlib
 from typing import BinaryIO, Iterator, Protocol
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -36,6 +39,45 @@ _OTHER_FORMATS: tuple[tuple[bytes, str], ...] = (
     (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
     (b"@", "FASTQ"),
 )
+
+
+def read_ahead(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
+    """The same chunks, produced by a thread of their own up to ``depth`` ahead.
+
+    Reading the S3 stream and decompressing it release the GIL, so a reader thread runs
+    them alongside the parsing and screening of earlier chunks (reads files are large and
+    this is most of their cost). Errors (``InputError``) are raised in the consumer, in
+    order; a consumer that stops early stops the thread at its next chunk."""
+    out: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        out.put(("chunk", chunk), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            out.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = out.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
 
 
 class Readable(Protocol):
@@ -139,7 +181,7 @@ class FastaReader:
                 yield self._count_out(data)
         self.is_gzip = True
         pending = first
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        d = izlib.decompressobj(16 + zlib.MAX_WBITS)
         while True:
             if not pending:
                 pending = self._read_raw()
@@ -154,7 +196,7 @@ class FastaReader:
                     if not d.unconsumed_tail:
                         break
                     out = d.decompress(d.unconsumed_tail, self._chunk_size)
-            except zlib.error as exc:
+            except (zlib.error, izlib.error) as exc:
                 raise InputError(
                     f"{self.name}: corrupt gzip data near compressed byte {self.bytes_read} ({exc})"
                 ) from None
@@ -170,7 +212,7 @@ class FastaReader:
                     raise InputError(
                         f"{self.name}: unexpected data after the end of the gzip stream"
                     )
-                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                d = izlib.decompressobj(16 + zlib.MAX_WBITS)
                 pending = rest
         if not d.eof:
             raise InputError(

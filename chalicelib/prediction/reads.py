@@ -46,7 +46,8 @@ import mappy
 
 from chalicelib.jobs.params import NO_SPECIES, PredictParams
 from chalicelib.prediction import phenotypes, pointfinder, pointfinder_db
-from chalicelib.prediction.fastq import FastqReader, pair_batches, single_batches
+from chalicelib.prediction.fastq import FastqReader, ReadBlock, pair_batches, single_batches
+from chalicelib.prediction.kmers import KmerScreen
 from chalicelib.prediction.acquired import BatchProgress, Cancelled, GeneHit, Prediction, resistance_profile
 from chalicelib.prediction.pileup import BASES, DELETION, Pileup
 from chalicelib.prediction.pointfinder import Alignment, PointResult
@@ -108,28 +109,29 @@ def _build(records: Iterable[tuple[str, str]], **options: Any) -> mappy.Aligner:
 
 
 _LOCK = threading.Lock()
-_INDEX: dict[tuple[str, str, str], mappy.Aligner] = {}
+_INDEX: dict[tuple[str, str, str], tuple[mappy.Aligner, KmerScreen]] = {}
 #: Prefix of PointFinder references in the combined index (allele names never start so).
 SPECIES_PREFIX = "pointfinder|"
 
 
-def read_index(db: ResfinderDB, species: SpeciesDB | None = None) -> mappy.Aligner:
+def read_index(db: ResfinderDB, species: SpeciesDB | None = None) -> tuple[mappy.Aligner, KmerScreen]:
     """One short-read index of every ResFinder allele plus, with a species, its PointFinder
-    references (prefixed): each read is mapped once for both questions. Built once per
-    process and database/species."""
+    references (prefixed), and the k-mer screen of the same sequences: each read is
+    screened once and, when it may touch a reference, mapped once for both questions.
+    Built once per process and database/species."""
     key = (db.path, db.version, species.key if species is not None else "")
     with _LOCK:
         if key not in _INDEX:
             records = [(a.name, a.sequence) for a in db.alleles.values()]
             if species is not None:
                 records += [(SPECIES_PREFIX + g.template, g.sequence) for g in species.genes]
-            _INDEX[key] = _build(records, **READ_OPTIONS)
+            _INDEX[key] = (_build(records, **READ_OPTIONS), KmerScreen(seq for _, seq in records))
         return _INDEX[key]
 
 
 def allele_index(db: ResfinderDB) -> mappy.Aligner:
     """The short-read index of every ResFinder allele (no species)."""
-    return read_index(db, None)
+    return read_index(db, None)[0]
 
 
 @functools.lru_cache(maxsize=16)
@@ -177,7 +179,7 @@ def predict_reads(
 
 
 def predict_batches(
-    batches: Iterable[list[Any]],
+    batches: Iterable[ReadBlock | list[Any]],
     params: PredictParams | None = None,
     on_batch: Callable[[BatchProgress], bool | None] | None = None,
     *,
@@ -198,7 +200,7 @@ def predict_batches(
     if params.point_mutations and params.species != NO_SPECIES:
         pdb = point_db or pointfinder_db.load_db()
         species, point_version = pdb.load(params.species), pdb.version
-    index = read_index(db, species)
+    index, screen = read_index(db, species)
     index_seconds = time.perf_counter() - t0
     classes_of: dict[str, tuple[str, ...]] = {a.name: a.db_classes or ("",) for a in db.alleles.values()}
     if species is not None:
@@ -211,14 +213,14 @@ def predict_batches(
             b = tls.buf = mappy.ThreadBuffer()
         return b
 
-    def map_chunk(seqs: list[Any]) -> tuple[list[_Kept], list[_Kept], int]:
-        """Pass 1 for a slice of a batch (runs in a worker; mappy releases the GIL)."""
+    def map_block(block: ReadBlock) -> tuple[list[_Kept], list[_Kept]]:
+        """Pass 1 for a block (runs in a worker: numpy and mappy release the GIL): the
+        k-mer screen, then the alignment of the reads it keeps."""
         kept: list[_Kept] = []
         point: list[_Kept] = []
         buf = buffer()
-        bases = 0
-        for seq in seqs:
-            bases += len(seq)
+        for i in screen.select(block.bases, block.ends):
+            seq = block.read(i)
             best: dict[str, tuple[list[str], int]] | None = None
             for h in index.map(seq, buf=buf):
                 if not _passes(h):
@@ -234,29 +236,25 @@ def predict_batches(
                         cur[0].append(h.ctg)
             if best is None:
                 continue
-            text = seq if isinstance(seq, str) else seq.decode("ascii")
+            text = seq.decode("ascii").upper()
             top = best.pop(POINT, None)
             if top is not None:
                 names = tuple(n[len(SPECIES_PREFIX):] for n in top[0])
                 point.append(_Kept(text, {POINT: (names, top[1])}))
             if best:
                 kept.append(_Kept(text, {c: (tuple(v[0]), v[1]) for c, v in best.items()}))
-        return kept, point, bases
+        return kept, point
 
     kept: list[_Kept] = []
     point_reads: list[_Kept] = []
     state = {"reads": 0, "bases": 0, "batch": 0, "fraction": 0.0}
 
-    def collect(futures: list[Any], finished: bool) -> None:
-        done = 0
-        for future in futures:
-            k, p, bases = future.result()
-            kept.extend(k)
-            point_reads.extend(p)
-            state["bases"] += bases
-        for future in futures:
-            done += future.n  # type: ignore[attr-defined]
-        state["reads"] += done
+    def collect(future: Any, finished: bool) -> None:
+        k, p = future.result()
+        kept.extend(k)
+        point_reads.extend(p)
+        state["reads"] += future.reads
+        state["bases"] += future.bases
         state["batch"] += 1
         fraction: float | None = None
         if input_fraction is not None:
@@ -271,28 +269,25 @@ def predict_batches(
         if on_batch is not None and on_batch(progress) is False:
             raise Cancelled(progress)
 
-    in_flight: list[list[Any]] = []
+    # Blocks are read and checked here while up to MAP_THREADS earlier ones are screened
+    # and mapped in the pool.
+    in_flight: list[Any] = []
     with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
         try:
             for batch in batches:
-                if not batch:
+                block = batch if isinstance(batch, ReadBlock) else ReadBlock.of(batch)
+                if not len(block):
                     continue
-                step = -(-len(batch) // MAP_THREADS)
-                futures = []
-                for i in range(0, len(batch), step):
-                    future = pool.submit(map_chunk, batch[i : i + step])
-                    future.n = len(batch[i : i + step])  # type: ignore[attr-defined]
-                    futures.append(future)
-                in_flight.append(futures)
-                if len(in_flight) > 1:
+                future = pool.submit(map_block, block)
+                future.reads, future.bases = len(block), len(block.bases)  # type: ignore[attr-defined]
+                in_flight.append(future)
+                if len(in_flight) > MAP_THREADS:
                     collect(in_flight.pop(0), False)
             while in_flight:
-                futures = in_flight.pop(0)
-                collect(futures, not in_flight)
+                collect(in_flight.pop(0), not in_flight)
         finally:
-            for futures in in_flight:
-                for future in futures:
-                    future.cancel()
+            for future in in_flight:
+                future.cancel()
 
     genes = call_genes(kept, db, params)
     point = call_mutations(point_reads, species, params) if species is not None else None
@@ -355,22 +350,24 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
     if not names:
         return []
     rank = {cls: {a: i for i, a in enumerate(alleles)} for cls, alleles in winners.items()}
-    aligner = _build(((n, db.alleles[n].sequence) for n in names), **{**READ_OPTIONS, "best_n": max(50, len(names))})
     piles = {n: Pileup(n, db.alleles[n].sequence) for n in names}
-    buf = mappy.ThreadBuffer()
+    align = _WinnerAligner({n: db.alleles[n].sequence for n in names})
     for k in kept:
-        hits = [h for h in aligner.map(k.seq, buf=buf, cs=True) if _passes(h)]
-        if not hits:
-            continue
         added: set[str] = set()
-        for cls in k.best:
-            mine = [h for h in hits if h.ctg in rank.get(cls, {})]
-            if not mine:
-                continue
-            h = max(mine, key=lambda h: (_score(h), -rank[cls][h.ctg]))
-            if h.ctg not in added:
-                added.add(h.ctg)
-                piles[h.ctg].add(h, k.seq)
+        for cls, (alleles, _) in k.best.items():
+            ranks = rank.get(cls, {})
+            mine = [a for a in alleles if a in ranks]
+            if mine:
+                # The read's best alleles include a winner: that winner is its best one
+                # (ties go to the higher-ranked winner); align the read to it alone.
+                target = min(mine, key=ranks.__getitem__)
+                found = align.to(target, k.seq)
+            else:
+                # Taken by a winner it does not rank best: its best-scoring winner.
+                found = align.best(k.seq, ranks)
+            if found is not None and found[0] not in added:
+                added.add(found[0])
+                piles[found[0]].add(found[1], k.seq)
     min_id, min_cov, min_depth = float(params.min_identity), float(params.min_coverage), float(params.min_depth)
     out: list[GeneHit] = []
     for name in names:
@@ -389,6 +386,34 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
             )
         )
     return sorted(out, key=lambda g: (g.gene, g.allele))
+
+
+class _WinnerAligner:
+    """Alignments (with difference strings) of kept reads to the winning alleles: to one
+    allele through its own small index, or to the best of several through one index of
+    all winners; indexes are built on first use."""
+
+    def __init__(self, sequences: dict[str, str]) -> None:
+        self.sequences = sequences
+        self.single: dict[str, mappy.Aligner] = {}
+        self.combined: mappy.Aligner | None = None
+        self.buf = mappy.ThreadBuffer()
+
+    def to(self, name: str, read: str) -> tuple[str, Any] | None:
+        aligner = self.single.get(name)
+        if aligner is None:
+            aligner = self.single[name] = mappy.Aligner(seq=self.sequences[name], **{**READ_OPTIONS, "best_n": 5})
+        hits = [h for h in aligner.map(read, buf=self.buf, cs=True) if _passes(h)]
+        return (name, max(hits, key=_score)) if hits else None
+
+    def best(self, read: str, ranks: dict[str, int]) -> tuple[str, Any] | None:
+        if self.combined is None:
+            self.combined = _build(self.sequences.items(), **{**READ_OPTIONS, "best_n": max(50, len(self.sequences))})
+        hits = [h for h in self.combined.map(read, buf=self.buf, cs=True) if _passes(h) and h.ctg in ranks]
+        if not hits:
+            return None
+        h = max(hits, key=lambda h: (_score(h), -ranks[h.ctg]))
+        return h.ctg, h
 
 
 # --------------------------------------------------------------------------- mutations
@@ -492,7 +517,7 @@ def predict_streams(
     Each file is held to ``max_bytes`` (compressed and decompressed)."""
     readers = [FastqReader(s, name=n, max_bytes=max_bytes) for s, n in zip(streams, names)]
     if len(readers) == 2:
-        batches: Iterable[list[bytes]] = pair_batches(readers[0], readers[1], READS_PER_BATCH // 2)
+        batches: Iterable[ReadBlock] = pair_batches(readers[0], readers[1], READS_PER_BATCH // 2)
     elif len(readers) == 1:
         batches = single_batches(readers[0], READS_PER_BATCH)
     else:
