@@ -47,11 +47,12 @@ def _packed(data: bytes) -> np.ndarray:
     return ((t | (t >> np.uint32(6)) | (t >> np.uint32(12)) | (t >> np.uint32(18))) & np.uint32(0xFF)).astype(np.uint8)
 
 
-def _words(packed: np.ndarray) -> np.ndarray:
-    """Hashed 16-mers starting at every byte (every 4th base) of packed bases."""
+def _words(packed: np.ndarray, step: int = 1) -> np.ndarray:
+    """Hashed 16-mers starting at every ``step``-th byte (4 bases per byte) of packed bases."""
     if len(packed) < K // 4:
         return np.zeros(0, np.uint32)
-    view = np.ndarray((len(packed) - K // 4 + 1,), dtype="<u4", buffer=packed, strides=(1,))
+    count = (len(packed) - K // 4) // step + 1
+    view = np.ndarray((count,), dtype="<u4", buffer=packed, strides=(step,))
     return (view * _MUL) >> _SHIFT
 
 
@@ -65,9 +66,9 @@ class KmerScreen:
         words: list[np.ndarray] = []
         for strand in (forward, forward.translate(_COMPLEMENT)[::-1]):
             clean = np.concatenate(([0], np.cumsum(_VALID[np.frombuffer(strand, np.uint8)] == 0)))
-            for offset in range(STRIDE):
+            for offset in range(4):
                 hashed = _words(_packed(strand[offset:]))
-                starts = offset + STRIDE * np.arange(len(hashed))
+                starts = offset + 4 * np.arange(len(hashed))  # a word per packed byte
                 inside = starts + K <= len(strand)
                 hashed, starts = hashed[inside], starts[inside]
                 words.append(hashed[clean[starts + K] == clean[starts]])
@@ -86,7 +87,7 @@ class KmerScreen:
         ``ends[i]``) with at least ``min_hits`` sampled 16-mers in the references."""
         if not len(ends):
             return []
-        hashed = _words(_packed(bases))
+        hashed = _words(_packed(bases), STRIDE // 4)
         hit = (self.bitmap[hashed >> np.uint32(3)] >> (hashed & np.uint32(7)).astype(np.uint8)) & np.uint8(1)
         where = np.flatnonzero(hit) * STRIDE
         if not len(where):
