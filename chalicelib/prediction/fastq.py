@@ -238,7 +238,7 @@ def pair_batches(first: FastqReader, second: FastqReader, max_pairs: int = 10_00
                 "the same order"
             )
         record += n1
-        yield b1 + b2
+        yield ReadBlock.pair(b1, b2)
 
 
 def _names_key(heads: bytes) -> bytes:
@@ -265,6 +265,8 @@ class ReadBlock:
     bases: bytes
     ends: np.ndarray
     heads: bytes = b""
+    #: the first half are first mates, the second half their mates in the same order
+    paired: bool = False
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -273,14 +275,23 @@ class ReadBlock:
         start = int(self.ends[i - 1]) if i else 0
         return self.bases[start : int(self.ends[i])]
 
+    def mate(self, i: int) -> int | None:
+        """The index of read i's mate in this block (None for single-end reads)."""
+        if not self.paired:
+            return None
+        half = len(self) // 2
+        return i + half if i < half else i - half
+
     @classmethod
     def of(cls, reads: Sequence[bytes | str]) -> "ReadBlock":
         blobs = [r.encode("ascii") if isinstance(r, str) else r for r in reads]
         return cls(b"".join(blobs), np.cumsum(np.fromiter(map(len, blobs), np.int64, len(blobs))))
 
-    def __add__(self, other: "ReadBlock") -> "ReadBlock":
-        return ReadBlock(self.bases + other.bases, np.concatenate((self.ends, other.ends + len(self.bases))),
-                         self.heads + other.heads)
+    @classmethod
+    def pair(cls, first: "ReadBlock", second: "ReadBlock") -> "ReadBlock":
+        """First mates and their mates (same count, same order) as one paired block."""
+        return cls(first.bases + second.bases, np.concatenate((first.ends, second.ends + len(first.bases))),
+                   first.heads + second.heads, paired=True)
 
 
 def _gather(arr: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -73,9 +73,11 @@ POINT = "pointfinder"
 
 @dataclass
 class _Kept:
-    """What pass 1 keeps: the read's sequence and, per class, its best alleles and score."""
+    """What pass 1 keeps of a fragment (a read, or a pair of mates scored together as
+    KMA scores pairs): the sequences that hit and, per class, the fragment's best alleles
+    and its score on them."""
 
-    seq: str
+    seqs: tuple[str, ...]
     best: dict[str, tuple[tuple[str, ...], int]]
 
 
@@ -150,16 +152,28 @@ def clear_index_cache() -> None:
 # --------------------------------------------------------------------------- predict
 
 
-def batched(fragments: Iterable[tuple[str, ...]], size: int = 10_000) -> Iterator[list[str]]:
-    """Fragments (one or two mates each) as flat batches of reads."""
-    batch: list[str] = []
+def batched(fragments: Iterable[tuple[str, ...]], size: int = 10_000) -> Iterator[ReadBlock]:
+    """Fragments (one or two mates each) as blocks of reads; pairs as paired blocks."""
+    firsts: list[str] = []
+    seconds: list[str] = []
+    singles: list[str] = []
+
+    def flush() -> Iterator[ReadBlock]:
+        if firsts:
+            yield ReadBlock.pair(ReadBlock.of(firsts), ReadBlock.of(seconds))
+        if singles:
+            yield ReadBlock.of(singles)
+        firsts.clear(), seconds.clear(), singles.clear()
+
     for fragment in fragments:
-        batch.extend(fragment)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        if len(fragment) == 2:
+            firsts.append(fragment[0])
+            seconds.append(fragment[1])
+        else:
+            singles.extend(fragment)
+        if 2 * len(firsts) + len(singles) >= size:
+            yield from flush()
+    yield from flush()
 
 
 def predict_reads(
@@ -213,36 +227,53 @@ def predict_batches(
             b = tls.buf = mappy.ThreadBuffer()
         return b
 
+    def read_scores(seq: bytes, buf: mappy.ThreadBuffer) -> dict[str, dict[str, int]]:
+        """Per class, the read's alignment score on each allele it hits."""
+        scores: dict[str, dict[str, int]] = {}
+        for h in index.map(seq, buf=buf):
+            if not _passes(h):
+                continue
+            s = _score(h)
+            for cls in classes_of.get(h.ctg, ("",)):
+                mine = scores.setdefault(cls, {})
+                if s > mine.get(h.ctg, -1):
+                    mine[h.ctg] = s
+        return scores
+
     def map_block(block: ReadBlock) -> tuple[list[_Kept], list[_Kept]]:
         """Pass 1 for a block (runs in a worker: numpy and mappy release the GIL): the
-        k-mer screen, then the alignment of the reads it keeps."""
+        k-mer screen, the alignment of the reads it keeps, and each fragment's best
+        alleles per class (mates' scores on an allele add up, so a pair goes to the allele
+        that fits both mates, as KMA's paired mode decides)."""
         kept: list[_Kept] = []
         point: list[_Kept] = []
         buf = buffer()
+        hits: dict[int, tuple[bytes, dict[str, dict[str, int]]]] = {}
         for i in screen.select(block.bases, block.ends):
             seq = block.read(i)
-            best: dict[str, tuple[list[str], int]] | None = None
-            for h in index.map(seq, buf=buf):
-                if not _passes(h):
-                    continue
-                s = _score(h)
-                if best is None:
-                    best = {}
-                for cls in classes_of.get(h.ctg, ("",)):
-                    cur = best.get(cls)
-                    if cur is None or s > cur[1]:
-                        best[cls] = ([h.ctg], s)
-                    elif s == cur[1] and h.ctg not in cur[0]:
-                        cur[0].append(h.ctg)
-            if best is None:
-                continue
-            text = seq.decode("ascii").upper()
-            top = best.pop(POINT, None)
-            if top is not None:
-                names = tuple(n[len(SPECIES_PREFIX):] for n in top[0])
-                point.append(_Kept(text, {POINT: (names, top[1])}))
+            scores = read_scores(seq, buf)
+            if scores:
+                hits[i] = (seq, scores)
+        for i in sorted(hits):
+            j = block.mate(i)
+            if j is not None and j < i and j in hits:
+                continue  # the pair was taken with its first mate
+            members = [hits[i]] + ([hits[j]] if j is not None and j in hits else [])
+            seqs = tuple(seq.decode("ascii").upper() for seq, _ in members)
+            best: dict[str, tuple[tuple[str, ...], int]] = {}
+            for cls in {c for _, scores in members for c in scores}:
+                total: dict[str, int] = {}
+                for _, scores in members:
+                    for allele, s in scores.get(cls, {}).items():
+                        total[allele] = total.get(allele, 0) + s
+                top = max(total.values())
+                best[cls] = (tuple(sorted(a for a, s in total.items() if s == top)), top)
+            top_point = best.pop(POINT, None)
+            if top_point is not None:
+                names = tuple(n[len(SPECIES_PREFIX):] for n in top_point[0])
+                point.append(_Kept(seqs, {POINT: (names, top_point[1])}))
             if best:
-                kept.append(_Kept(text, {c: (tuple(v[0]), v[1]) for c, v in best.items()}))
+                kept.append(_Kept(seqs, best))
         return kept, point
 
     kept: list[_Kept] = []
@@ -355,19 +386,10 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
     for k in kept:
         added: set[str] = set()
         for cls, (alleles, _) in k.best.items():
-            ranks = rank.get(cls, {})
-            mine = [a for a in alleles if a in ranks]
-            if mine:
-                # The read's best alleles include a winner: that winner is its best one
-                # (ties go to the higher-ranked winner); align the read to it alone.
-                target = min(mine, key=ranks.__getitem__)
-                found = align.to(target, k.seq)
-            else:
-                # Taken by a winner it does not rank best: its best-scoring winner.
-                found = align.best(k.seq, ranks)
-            if found is not None and found[0] not in added:
-                added.add(found[0])
-                piles[found[0]].add(found[1], k.seq)
+            target = _target(alleles, rank.get(cls, {}))
+            if target not in added:
+                added.add(target or "")
+                align.pile_up(k.seqs, target, rank.get(cls, {}), piles)
     min_id, min_cov, min_depth = float(params.min_identity), float(params.min_coverage), float(params.min_depth)
     out: list[GeneHit] = []
     for name in names:
@@ -388,10 +410,17 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
     return sorted(out, key=lambda g: (g.gene, g.allele))
 
 
+def _target(alleles: tuple[str, ...], ranks: dict[str, int]) -> str | None:
+    """The winner a fragment goes to: its best alleles include winners, so the
+    highest-ranked of them; else None (it was taken by a winner it does not rank best)."""
+    mine = [a for a in alleles if a in ranks]
+    return min(mine, key=ranks.__getitem__) if mine else None
+
+
 class _WinnerAligner:
-    """Alignments (with difference strings) of kept reads to the winning alleles: to one
-    allele through its own small index, or to the best of several through one index of
-    all winners; indexes are built on first use."""
+    """Alignments (with difference strings) of kept fragments to the winning alleles or
+    references: to one through its own small index, or to the best of several through
+    one index of all winners; indexes are built on first use."""
 
     def __init__(self, sequences: dict[str, str]) -> None:
         self.sequences = sequences
@@ -399,21 +428,39 @@ class _WinnerAligner:
         self.combined: mappy.Aligner | None = None
         self.buf = mappy.ThreadBuffer()
 
-    def to(self, name: str, read: str) -> tuple[str, Any] | None:
+    def pile_up(self, seqs: tuple[str, ...], target: str | None, ranks: dict[str, int],
+                piles: dict[str, Pileup]) -> None:
+        """Add the fragment's reads to the pileup of its winner: ``target``, or (None)
+        the winner the fragment scores best on."""
+        if target is None:
+            target = self.best(seqs, ranks)
+            if target is None:
+                return
+        pile = piles[target]
+        for seq in seqs:
+            h = self.to(target, seq)
+            if h is not None:
+                pile.add(h, seq)
+
+    def to(self, name: str, read: str) -> Any:
         aligner = self.single.get(name)
         if aligner is None:
             aligner = self.single[name] = mappy.Aligner(seq=self.sequences[name], **{**READ_OPTIONS, "best_n": 5})
         hits = [h for h in aligner.map(read, buf=self.buf, cs=True) if _passes(h)]
-        return (name, max(hits, key=_score)) if hits else None
+        return max(hits, key=_score) if hits else None
 
-    def best(self, read: str, ranks: dict[str, int]) -> tuple[str, Any] | None:
+    def best(self, seqs: tuple[str, ...], ranks: dict[str, int]) -> str | None:
         if self.combined is None:
             self.combined = _build(self.sequences.items(), **{**READ_OPTIONS, "best_n": max(50, len(self.sequences))})
-        hits = [h for h in self.combined.map(read, buf=self.buf, cs=True) if _passes(h) and h.ctg in ranks]
-        if not hits:
-            return None
-        h = max(hits, key=lambda h: (_score(h), -ranks[h.ctg]))
-        return h.ctg, h
+        total: dict[str, int] = {}
+        for seq in seqs:
+            scores: dict[str, int] = {}
+            for h in self.combined.map(seq, buf=self.buf):
+                if _passes(h) and h.ctg in ranks:
+                    scores[h.ctg] = max(scores.get(h.ctg, -1), _score(h))
+            for name, s in scores.items():
+                total[name] = total.get(name, 0) + s
+        return max(total, key=lambda n: (total[n], -ranks[n])) if total else None
 
 
 # --------------------------------------------------------------------------- mutations
@@ -423,20 +470,13 @@ def call_mutations(kept: list[_Kept], species: SpeciesDB, params: PredictParams)
     """Pileups on the species' references, read by PointFinder's own rules. A read equally
     good on several references (e.g. the 16S copies rrsB, rrsC, rrsH) joins the one that
     collects the most reads, as ConClave decides, so one copy gets the depth."""
-    aligner = species_index(species)
     genes = {g.template: g for g in species.genes}
-    rank = {t: i for i, t in enumerate(choose_winners(kept).get(POINT, []))}
-    piles: dict[str, Pileup] = {}
-    buf = mappy.ThreadBuffer()
+    rank = {t: i for i, t in enumerate(choose_winners(kept).get(POINT, [])) if t in genes}
+    piles: dict[str, Pileup] = {t: Pileup(t, genes[t].sequence) for t in rank}
+    align = _WinnerAligner({t: genes[t].sequence for t in rank})
     for k in kept:
-        hits = [h for h in aligner.map(k.seq, buf=buf, cs=True) if _passes(h) and h.ctg in genes and h.ctg in rank]
-        if not hits:
-            continue
-        h = max(hits, key=lambda h: (_score(h), -rank[h.ctg]))
-        pile = piles.get(h.ctg)
-        if pile is None:
-            pile = piles[h.ctg] = Pileup(h.ctg, genes[h.ctg].sequence)
-        pile.add(h, k.seq)
+        align.pile_up(k.seqs, _target(k.best[POINT][0], rank), rank, piles)
+    piles = {t: pile for t, pile in piles.items() if pile.reads}
     alignments: list[Alignment] = []
     depths: dict[str, list[int]] = {}
     for template, pile in sorted(piles.items()):
