@@ -60,6 +60,10 @@ from chalicelib.prediction.resfinder_db import ResfinderDB, load_db
 #: best_n is large so every equally good allele of a family (e.g. ~200 blaTEM) is seen and
 #: ties are kept, as ConClave sees every template.
 READ_OPTIONS: dict[str, Any] = {"preset": "sr", "k": 15, "w": 10, "best_n": 1000}
+#: Alignments that feed pileups score as KMA does (match 1, mismatch 2, a gap of length L
+#: 5 + (L - 1)), so gaps in diverged stretches are placed where ResFinder's read mode
+#: places them.
+CALL_OPTIONS: dict[str, Any] = {"scoring": [1, 2, 4, 1, 4, 1]}
 #: A read alignment counts when at least this long and this identical (KMA's defaults
 #: keep alignments down to ~50 % relative score; reads of a >= 90 % allele are >= 80 %).
 MIN_ALIGNED = 30
@@ -445,7 +449,7 @@ class _WinnerAligner:
     def to(self, name: str, read: str) -> Any:
         aligner = self.single.get(name)
         if aligner is None:
-            aligner = self.single[name] = mappy.Aligner(seq=self.sequences[name], **{**READ_OPTIONS, "best_n": 5})
+            aligner = self.single[name] = mappy.Aligner(seq=self.sequences[name], **{**READ_OPTIONS, "best_n": 5, **CALL_OPTIONS})
         hits = [h for h in aligner.map(read, buf=self.buf, cs=True) if _passes(h)]
         return max(hits, key=_score) if hits else None
 
