@@ -350,8 +350,14 @@ def predict_batches(
 # --------------------------------------------------------------------------- genes
 
 
-def choose_winners(kept: list[_Kept]) -> dict[str, list[str]]:
-    """Per class database, the alleles that win reads (see the module docstring)."""
+def choose_winners(kept: list[_Kept], lengths: dict[str, int]) -> dict[str, list[str]]:
+    """Per class database, the alleles that win reads (see the module docstring).
+
+    Alleles are ranked as KMA's ConClave breaks ties: the total score of the fragments
+    they are best for (a tie gives its whole score to each), then that total per base of
+    the allele (the shorter wins), then the score of the fragments only they are best for,
+    then the order of the database (``lengths`` lists the alleles in that order)."""
+    order = {name: i for i, name in enumerate(lengths)}
     entries: dict[str, list[tuple[int, tuple[str, ...], int]]] = {}
     for rid, k in enumerate(kept):
         for cls, (alleles, score) in k.best.items():
@@ -359,17 +365,21 @@ def choose_winners(kept: list[_Kept]) -> dict[str, list[str]]:
     winners: dict[str, list[str]] = {}
     for cls, items in entries.items():
         total: dict[str, float] = {}
+        unique: dict[str, float] = {}
         reads_of: dict[str, list[int]] = {}
         for n, (rid, alleles, score) in enumerate(items):
-            # Every allele of a tie gets the read's whole score: the allele that is best for
-            # the most reads ranks first, and one read whose sequencing error happens to
-            # match a sibling allele cannot outweigh the reads all alleles share.
             for a in alleles:
                 total[a] = total.get(a, 0.0) + max(score, 1)
                 reads_of.setdefault(a, []).append(n)
+            if len(alleles) == 1:
+                unique[alleles[0]] = unique.get(alleles[0], 0.0) + max(score, 1)
+
+        def rank(a: str) -> tuple[float, float, float, int]:
+            return (-total[a], -total[a] / max(1, lengths.get(a, 1)), -unique.get(a, 0.0), order.get(a, len(order)))
+
         taken: set[int] = set()
         chosen: list[str] = []
-        for allele in sorted(total, key=lambda a: (-total[a], a)):
+        for allele in sorted(total, key=rank):
             fresh = [n for n in reads_of[allele] if n not in taken]
             if fresh:
                 chosen.append(allele)
@@ -380,7 +390,7 @@ def choose_winners(kept: list[_Kept]) -> dict[str, list[str]]:
 
 def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> list[GeneHit]:
     """Pileups of the winning alleles and ResFinder's read-mode thresholds."""
-    winners = choose_winners(kept)
+    winners = choose_winners(kept, {name: a.length for name, a in db.alleles.items()})
     names = sorted({a for alleles in winners.values() for a in alleles})
     if not names:
         return []
@@ -475,7 +485,8 @@ def call_mutations(kept: list[_Kept], species: SpeciesDB, params: PredictParams)
     good on several references (e.g. the 16S copies rrsB, rrsC, rrsH) joins the one that
     collects the most reads, as ConClave decides, so one copy gets the depth."""
     genes = {g.template: g for g in species.genes}
-    rank = {t: i for i, t in enumerate(choose_winners(kept).get(POINT, [])) if t in genes}
+    lengths = {g.template: len(g.sequence) for g in species.genes}
+    rank = {t: i for i, t in enumerate(choose_winners(kept, lengths).get(POINT, [])) if t in genes}
     piles: dict[str, Pileup] = {t: Pileup(t, genes[t].sequence) for t in rank}
     align = _WinnerAligner({t: genes[t].sequence for t in rank})
     for k in kept:
