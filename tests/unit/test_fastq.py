@@ -7,7 +7,7 @@ import io
 import pytest
 
 from chalicelib.prediction.fasta import InputError
-from chalicelib.prediction.fastq import FastqReader, read_name, read_pairs
+from chalicelib.prediction.fastq import FastqReader, pair_batches, read_name, read_pairs, single_batches
 
 
 def fq(*records: tuple[str, str], qual: str | None = None) -> bytes:
@@ -98,3 +98,30 @@ def test_fasta_given_as_a_mate() -> None:
     r2 = reader(b">a\nACGT\n", "s_R2.fq")
     with pytest.raises(InputError, match=r"s_R2.fq, record 1 \(line 1\): this is FASTA, not FASTQ"):
         list(read_pairs(r1, r2))
+
+
+def test_pair_blocks_hold_both_mates_in_order_across_block_and_chunk_boundaries() -> None:
+    names = [f"M1:{i} {m}:N:0:ACGT" for i in range(7) for m in (1,)]
+    seqs1 = ["ACGT" * (i + 1) for i in range(7)]  # uneven lengths
+    seqs2 = ["TTGCA"[: 1 + i % 5] * 3 for i in range(7)]
+    r1 = reader(fq(*zip(names, seqs1)).replace(b"\n", b"\r\n"), "s_R1.fq", chunk_size=5)
+    r2 = reader(fq(*((n.replace(" 1:", " 2:"), s) for n, s in zip(names, seqs2))), "s_R2.fq", chunk_size=11)
+    blocks = list(pair_batches(r1, r2, max_pairs=3))
+    assert [len(b) for b in blocks] == [6, 6, 2]
+    got = [(b.read(i).decode(), b.read(b.mate(i)).decode()) for b in blocks for i in range(len(b) // 2)]
+    assert got == list(zip(seqs1, seqs2))
+    assert (r1.reads, r2.reads, r1.bases) == (7, 7, sum(map(len, seqs1)))
+
+
+def test_pair_blocks_name_the_record_of_a_mismatch_in_a_later_block() -> None:
+    r1 = reader(fq(*[(f"r{i}/1", "ACGT") for i in range(5)]), "s_R1.fq")
+    r2 = reader(fq(*[(f"{'x' if i == 4 else 'r'}{i}/2", "ACGT") for i in range(5)]), "s_R2.fq")
+    with pytest.raises(InputError, match=r"record 5: mate names do not match \('r4' vs 'x4'\)"):
+        list(pair_batches(r1, r2, max_pairs=2))
+
+
+def test_a_bad_record_in_a_later_block_is_named_by_its_number_and_line() -> None:
+    records = [(f"r{i}", "ACGT") for i in range(9)]
+    data = fq(*records).replace(b"@r7\nACGT\n+\nIIII", b"@r7\nACGT\n+\nIII")
+    with pytest.raises(InputError, match=r"r1.fq, record 8 \(line 29\): quality length 3 differs from sequence length 4"):
+        list(single_batches(reader(data), 3))
