@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterable, Iterator
 import mappy
 
 from chalicelib.jobs.params import NO_SPECIES, PredictParams
+from chalicelib.prediction import families as families_mod
 from chalicelib.prediction import phenotypes, pointfinder, pointfinder_db
 from chalicelib.prediction.fastq import FastqReader, ReadBlock, pair_batches, single_batches
 from chalicelib.prediction.kmers import KmerScreen
@@ -115,29 +116,44 @@ def _build(records: Iterable[tuple[str, str]], **options: Any) -> mappy.Aligner:
 
 
 _LOCK = threading.Lock()
-_INDEX: dict[tuple[str, str, str], tuple[mappy.Aligner, KmerScreen]] = {}
 #: Prefix of PointFinder references in the combined index (allele names never start so).
 SPECIES_PREFIX = "pointfinder|"
 
 
-def read_index(db: ResfinderDB, species: SpeciesDB | None = None) -> tuple[mappy.Aligner, KmerScreen]:
-    """One short-read index of every ResFinder allele plus, with a species, its PointFinder
-    references (prefixed), and the k-mer screen of the same sequences: each read is
-    screened once and, when it may touch a reference, mapped once for both questions.
-    Built once per process and database/species."""
+@dataclass
+class ReadIndex:
+    """What pass 1 needs, built once per process and database/species: the k-mer screen of
+    every allele and PointFinder reference, the allele families, and one short-read index
+    of the families' representatives, the other alleles and (prefixed) the references —
+    each read is screened once and, when it may touch a reference, mapped once."""
+
+    aligner: mappy.Aligner
+    screen: KmerScreen
+    families: dict[str, families_mod.Family]
+
+
+_INDEX: dict[tuple[str, str, str], ReadIndex] = {}
+
+
+def read_index(db: ResfinderDB, species: SpeciesDB | None = None) -> ReadIndex:
     key = (db.path, db.version, species.key if species is not None else "")
     with _LOCK:
         if key not in _INDEX:
-            records = [(a.name, a.sequence) for a in db.alleles.values()]
+            alleles = [(a.name, a.sequence, a.db_classes or ("",)) for a in db.alleles.values()]
+            families = families_mod.group(alleles)
+            members = {n for f in families.values() for n in f.names[1:]}
+            records = [(n, seq) for n, seq, _ in alleles if n not in members]
+            screened = [seq for _, seq, _ in alleles]
             if species is not None:
                 records += [(SPECIES_PREFIX + g.template, g.sequence) for g in species.genes]
-            _INDEX[key] = (_build(records, **READ_OPTIONS), KmerScreen(seq for _, seq in records))
+                screened += [g.sequence for g in species.genes]
+            _INDEX[key] = ReadIndex(_build(records, **READ_OPTIONS), KmerScreen(screened), families)
         return _INDEX[key]
 
 
 def allele_index(db: ResfinderDB) -> mappy.Aligner:
-    """The short-read index of every ResFinder allele (no species)."""
-    return read_index(db, None)[0]
+    """The short-read index of the ResFinder alleles (families by their representative)."""
+    return read_index(db, None).aligner
 
 
 @functools.lru_cache(maxsize=16)
@@ -218,7 +234,8 @@ def predict_batches(
     if params.point_mutations and params.species != NO_SPECIES:
         pdb = point_db or pointfinder_db.load_db()
         species, point_version = pdb.load(params.species), pdb.version
-    index, screen = read_index(db, species)
+    found = read_index(db, species)
+    index, screen, families = found.aligner, found.screen, found.families
     index_seconds = time.perf_counter() - t0
     classes_of: dict[str, tuple[str, ...]] = {a.name: a.db_classes or ("",) for a in db.alleles.values()}
     if species is not None:
@@ -231,17 +248,31 @@ def predict_batches(
             b = tls.buf = mappy.ThreadBuffer()
         return b
 
+    def family_build(records: Iterable[tuple[str, str]]) -> mappy.Aligner:
+        return _build(records, **{**READ_OPTIONS, "best_n": 500})
+
     def read_scores(seq: bytes, buf: mappy.ThreadBuffer) -> dict[str, dict[str, int]]:
-        """Per class, the read's alignment score on each allele it hits."""
+        """Per class, the read's alignment score on each allele it hits (on every member
+        of a family it hits through the family's representative)."""
         scores: dict[str, dict[str, int]] = {}
-        for h in index.map(seq, buf=buf):
-            if not _passes(h):
-                continue
-            s = _score(h)
-            for cls in classes_of.get(h.ctg, ("",)):
+
+        def note(name: str, s: int) -> None:
+            for cls in classes_of.get(name, ("",)):
                 mine = scores.setdefault(cls, {})
-                if s > mine.get(h.ctg, -1):
-                    mine[h.ctg] = s
+                if s > mine.get(name, -(10**9)):
+                    mine[name] = s
+
+        for h in index.map(seq, buf=buf, cs=True):
+            family = families.get(h.ctg)
+            if family is None:
+                if _passes(h):
+                    note(h.ctg, _score(h))
+                continue
+            members = families_mod.member_scores(family, h, seq, MIN_ALIGNED, MIN_READ_IDENTITY)
+            if members is None:  # an indel: align to the members one by one
+                members = {m.ctg: _score(m) for m in family.aligner(family_build).map(seq, buf=buf) if _passes(m)}
+            for name, s in members.items():
+                note(name, s)
         return scores
 
     def map_block(block: ReadBlock) -> tuple[list[_Kept], list[_Kept]]:
