@@ -5,18 +5,21 @@ to its best-scoring template and reports, per template, identity and coverage re
 the template's length and the mean depth. This module reproduces those semantics with
 minimap2's short-read preset (mappy) in two passes, streaming the reads once:
 
-1. **Stream** (the reads are never held): every read (each mate on its own) is mapped
-   against the index of all ResFinder alleles; per class database, the read's best
-   alleles (highest score; ties kept together) are recorded. Only reads with a hit are
-   kept (a few thousand of millions). With a species, reads are also mapped against the
-   species' PointFinder genes and kept when they hit.
-2. **Resolve**: per class database, alleles are taken in order of the read score they
-   collect (a read tied between alleles counts for each); an allele wins when reads that
-   no earlier winner has taken rank it best, and it takes them — ConClave's choice of one
-   template per cluster of similar alleles. The kept reads are aligned again against the
-   winners (with the difference string) and each read joins the pileup of its best winner
-   per class, its alignment extended without gaps to the read's ends (KMA aligns reads end
-   to end). A winner is called when its consensus meets `min_identity` (identical
+1. **Stream** (the reads are never held): blocks of reads are screened for 16-mers of
+   any reference (:mod:`.kmers`; ~1.5 % of a genome's reads pass) and the reads that pass
+   are mapped against one index of the ResFinder alleles (an allele family through its
+   representative, :mod:`.families`) and, with a species, its PointFinder references.
+   Mates are scored together — their scores on an allele add up, as KMA's paired mode
+   scores a pair — and per class database the fragment's best alleles (highest score;
+   ties kept together) are recorded. Only fragments with a hit are kept.
+2. **Resolve**: per class database, alleles are ranked as ConClave breaks ties (the
+   score of the fragments they are best for, a tie counting for each; then that score per
+   base; then the score of fragments only they are best for; then database order); each
+   fragment goes to the highest-ranked of its best alleles — ConClave's choice of one
+   template per cluster of similar alleles. The fragment's reads are aligned again to
+   that winner (with the difference string, scored as KMA scores) and join its pileup,
+   each alignment extended without gaps to the read's ends (KMA aligns reads end to end).
+   A winner is called when its consensus meets `min_identity` (identical
    consensus bases / allele length, KMA's `Template_Identity`), `min_coverage` and a
    mean depth of at least `min_depth` (ResFinder has no depth threshold; ours is
    documented and defaults to 2).
