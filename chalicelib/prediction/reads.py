@@ -35,7 +35,6 @@ minimap2's short-read preset (mappy) in two passes, streaming the reads once:
 """
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
@@ -159,17 +158,10 @@ def allele_index(db: ResfinderDB) -> mappy.Aligner:
     return read_index(db, None).aligner
 
 
-@functools.lru_cache(maxsize=16)
-def species_index(species: SpeciesDB) -> mappy.Aligner:
-    """The short-read index of a species' PointFinder references alone (second pass)."""
-    return _build(((g.template, g.sequence) for g in species.genes), **{**READ_OPTIONS, "best_n": 20})
-
-
 def clear_index_cache() -> None:
     """Drop cached indexes (benchmarks measuring a cold start)."""
     with _LOCK:
         _INDEX.clear()
-    species_index.cache_clear()
 
 
 # --------------------------------------------------------------------------- predict
