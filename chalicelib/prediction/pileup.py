@@ -19,8 +19,12 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.prediction.endalign import align_end
+
 BASES = "ACGT"
 DELETION = 4
+#: A read end clipped by the local alignment is placed without gaps up to this length.
+GAPLESS_END = 4
 _INDEX = {b: i for i, b in enumerate(BASES)}
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 _CS = re.compile(r"(:\d+|\*[a-z][a-z]|[+\-][a-z]+|~[a-z]{2}\d+[a-z]{2})")
@@ -95,20 +99,44 @@ class Pileup:
         self.reads += 1
 
     def _extend(self, hit: Any, read: str) -> None:
+        """The read's bases beyond its local alignment, placed as KMA places them: a short
+        end (up to ``GAPLESS_END`` bases) without gaps, a longer one aligned end to end
+        (:func:`.endalign.align_end`), e.g. a read running out of a truncated gene."""
         plus = hit.strand >= 0
         oriented = read if plus else read.translate(_COMPLEMENT)[::-1]
         q_st, q_en = (hit.q_st, hit.q_en) if plus else (len(read) - hit.q_en, len(read) - hit.q_st)
-        left = min(q_st, hit.r_st)
-        right = min(len(oriented) - q_en, len(self.ref) - hit.r_en)
         counts = self.counts
-        for j in range(left):
-            b = _INDEX.get(oriented[q_st - left + j].upper())
+        ref, r_st, r_en = self.ref, hit.r_st, hit.r_en
+        tail, head = oriented[q_en:], oriented[:q_st]
+        if len(tail) > GAPLESS_END and r_en < len(ref):
+            for kind, j, bases in align_end(tail, ref[r_en:]):
+                self._place(kind, r_en + j, r_en + j - 1, bases)
+        else:
+            for j in range(min(len(tail), len(ref) - r_en)):
+                b = _INDEX.get(tail[j].upper())
+                if b is not None:
+                    counts[b][r_en + j] += 1
+        if len(head) > GAPLESS_END and r_st > 0:
+            for kind, j, bases in align_end(head[::-1], ref[:r_st][::-1]):
+                self._place(kind, r_st - 1 - j, r_st - 1 - j, bases[::-1])
+        else:
+            for j in range(1, min(len(head), r_st) + 1):
+                b = _INDEX.get(head[-j].upper())
+                if b is not None:
+                    counts[b][r_st - j] += 1
+
+    def _place(self, kind: str, where: int, after: int, bases: str) -> None:
+        """One operation of an end alignment: a base at ``where``, a deletion of
+        ``where``, or ``bases`` inserted after ``after``."""
+        if kind == "M":
+            b = _INDEX.get(bases.upper())
             if b is not None:
-                counts[b][hit.r_st - left + j] += 1
-        for j in range(right):
-            b = _INDEX.get(oriented[q_en + j].upper())
-            if b is not None:
-                counts[b][hit.r_en + j] += 1
+                self.counts[b][where] += 1
+        elif kind == "D":
+            self.counts[DELETION][where] += 1
+        elif after >= 0:
+            found = self.insertions.setdefault(after, {})
+            found[bases.upper()] = found.get(bases.upper(), 0) + 1
 
     def depth_at(self, i: int) -> int:
         self._settle()
