@@ -27,8 +27,10 @@ def align_end(read: str, ref: str) -> list[tuple[str, int, str]]:
     where the read's local alignment stopped to the reference's end); read bases past the
     reference's end are free. Returns operations in order: ``("M", j, base)`` read base over ``ref[j]``, ``("D", j,
     "")`` ``ref[j]`` deleted, ``("I", j, bases)`` bases inserted before ``ref[j]``."""
+    ref_is_end = len(read) + SLACK >= len(ref)
+    if ref_is_end:  # read bases beyond the reference's end (and a few insertions) are free
+        read = read[: len(ref) + SLACK]
     m = len(read)
-    ref_is_end = len(ref) <= m + SLACK
     ref = ref[: m + SLACK]
     n = len(ref)
     if m == 0 or n == 0:
@@ -36,23 +38,28 @@ def align_end(read: str, ref: str) -> list[tuple[str, int, str]]:
     r = np.frombuffer(read.upper().encode("ascii"), np.uint8)
     t = np.frombuffer(ref.upper().encode("ascii"), np.uint8)
     cols = np.arange(n + 1)
+    score = np.where(t[None, :] == r[:, None], MATCH, MISMATCH)  # read base x reference base
     H = np.full((m + 1, n + 1), _NEG, np.int64)
     F = np.full((m + 1, n + 1), _NEG, np.int64)
     pre = np.full((m + 1, n + 1), _NEG, np.int64)
     H[0] = -(GAP_OPEN - GAP_EXTEND + GAP_EXTEND * cols)
     H[0, 0] = 0
     pre[0] = H[0]
+    ramp = GAP_EXTEND * cols
+    deletion = np.empty(n + 1, np.int64)
+    best = np.empty(n + 1, np.int64)
     for i in range(1, m + 1):
-        diag = np.full(n + 1, _NEG, np.int64)
-        diag[1:] = H[i - 1, :-1] + np.where(t == r[i - 1], MATCH, MISMATCH)
-        F[i] = np.maximum(F[i - 1] - GAP_EXTEND, H[i - 1] - GAP_OPEN)
-        pre[i] = np.maximum(diag, F[i])
+        row, above = pre[i], H[i - 1]
+        np.maximum(F[i - 1] - GAP_EXTEND, above - GAP_OPEN, out=F[i])
+        row[0] = _NEG
+        np.add(above[:-1], score[i - 1], out=row[1:])
+        np.maximum(row, F[i], out=row)
         # a deletion run ending at j opened after some k < j on this row:
         # max_k pre[k] - open - extend * (j - k - 1)
-        best = np.maximum.accumulate(pre[i] + GAP_EXTEND * cols)
-        E = np.full(n + 1, _NEG, np.int64)
-        E[1:] = best[:-1] - GAP_OPEN + GAP_EXTEND - GAP_EXTEND * cols[1:]
-        H[i] = np.maximum(pre[i], E)
+        np.maximum.accumulate(row + ramp, out=best)
+        deletion[0] = _NEG
+        np.subtract(best[:-1], ramp[1:] + (GAP_OPEN - GAP_EXTEND), out=deletion[1:])
+        np.maximum(row, deletion, out=H[i])
     # end: the read used up (the reference's rest is free), or the reference's end reached
     # (the read's rest is free)
     i, j = m, int(np.argmax(H[m]))
