@@ -125,3 +125,12 @@ def test_a_bad_record_in_a_later_block_is_named_by_its_number_and_line() -> None
     data = fq(*records).replace(b"@r7\nACGT\n+\nIIII", b"@r7\nACGT\n+\nIII")
     with pytest.raises(InputError, match=r"r1.fq, record 8 \(line 29\): quality length 3 differs from sequence length 4"):
         list(single_batches(reader(data), 3))
+
+
+@pytest.mark.parametrize("lengths", [[150] * 6, [150, 149, 140, 150, 151, 145], [4, 150, 12, 0, 151, 33]])
+def test_blocks_gather_every_read_whatever_the_lengths(lengths: list[int]) -> None:
+    """Reads of one length, of nearly one length, and of very different lengths take
+    different copying paths; each must come out whole and in order."""
+    seqs = ["".join("ACGT"[(i * 7 + j) % 4] for j in range(n)) for i, n in enumerate(lengths)]
+    (block,) = list(single_batches(reader(fq(*((f"r{i}", s) for i, s in enumerate(seqs))), chunk_size=1 << 16)))
+    assert [block.read(i).decode() for i in range(len(block))] == seqs
