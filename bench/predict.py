@@ -244,8 +244,8 @@ def reads_worker(paths: list[str], species: str) -> int:
     pred, seconds = once()
     warm = once()[1] if size < 20_000_000 else seconds  # small sets: the warm-container time too
     print(json.dumps({
-        "seconds": seconds, "warm": warm, "reads": pred.reads, "genes": sorted(g.gene for g in pred.genes),
-        "mutations": sorted(m.name for m in pred.point.mutations) if pred.point else [],
+        "seconds": seconds, "warm": warm, "reads": pred.reads, "genes": sorted({g.gene for g in pred.genes}),
+        "mutations": sorted({m.name for m in pred.point.mutations}) if pred.point else [],
         "resistant": sorted(pred.resistant), "depths": {g.gene: g.depth for g in pred.genes},
     }))
     return 0
