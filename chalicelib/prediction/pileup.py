@@ -19,6 +19,8 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from chalicelib.prediction.endalign import align_end
 
 BASES = "ACGT"
@@ -160,23 +162,28 @@ class Pileup:
             return ref
         return values.index(top)
 
+    def consensus(self) -> "np.ndarray":
+        """:meth:`consensus_at` of every position at once (numpy)."""
+        self._settle()
+        counts = np.array([np.frombuffer(c, dtype=np.int32) for c in self.counts])
+        top = counts.max(axis=0)
+        ref = np.frombuffer(self.ref.upper().encode("ascii"), np.uint8)
+        ref_index = np.full(len(ref), -1, np.int64)
+        for k, base in enumerate(BASES.encode("ascii")):
+            ref_index[ref == base] = k
+        ref_count = counts[np.maximum(ref_index, 0), np.arange(len(ref))]
+        call = np.where((ref_index >= 0) & (ref_count == top), ref_index, counts.argmax(axis=0))
+        return np.where(top == 0, -1, call)
+
     def template_stats(self) -> tuple[float, float, float, int, int]:
         """(identity, coverage, depth, first covered 0-based position, last covered + 1)."""
         length = len(self.ref)
         if not length:
             return 0.0, 0.0, 0.0, 0, 0
-        self._settle()
-        same = covered = 0
-        first, last = -1, -1
-        for i in range(length):
-            call = self.consensus_at(i)
-            if call < 0 or call == DELETION:
-                continue
-            covered += 1
-            if first < 0:
-                first = i
-            last = i
-            if BASES[call] == self.ref[i]:
-                same += 1
+        call = self.consensus()
+        covered = np.flatnonzero((call >= 0) & (call != DELETION))
+        ref = np.frombuffer(self.ref.upper().encode("ascii"), np.uint8)
+        same = int((np.frombuffer(BASES.encode("ascii"), np.uint8)[np.clip(call, 0, 3)][covered] == ref[covered]).sum())
         total = sum(sum(c) for c in self.counts)
-        return same / length, covered / length, total / length, max(first, 0), last + 1
+        first, last = (int(covered[0]), int(covered[-1]) + 1) if len(covered) else (0, 0)
+        return same / length, len(covered) / length, total / length, first, last

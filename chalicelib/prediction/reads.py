@@ -352,8 +352,12 @@ def predict_batches(
             for future in in_flight:
                 future.cancel()
 
-    genes = call_genes(kept, db, params)
-    point = call_mutations(point_reads, species, params) if species is not None else None
+    # Genes and mutations are called from separate pileups: side by side (alignment and
+    # numpy release the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        mutations = pool.submit(call_mutations, point_reads, species, params) if species is not None else None
+        genes = call_genes(kept, db, params)
+        point = mutations.result() if mutations is not None else None
     table = phenotypes.build(
         db, genes, point.mutations if point else (), species if species is not None else None, params.species_name
     )
