@@ -35,6 +35,8 @@ STRIDE = 4
 BITS = 29
 #: A 2 MiB summary of the bitmap (fits a core's cache) answers most lookups.
 SUMMARY_BITS = 24
+_GROUP = np.uint32  # the 32 bitmap bits behind one summary bit, read as one word
+assert np.dtype(_GROUP).itemsize * 8 == 1 << (BITS - SUMMARY_BITS)
 MIN_HITS = 2
 _MUL = np.uint32(0x9E3779B1)
 _SHIFT = np.uint32(32 - BITS)
@@ -86,8 +88,7 @@ class KmerScreen:
         if len(hashed):
             self.bitmap[cells[first]] = np.bitwise_or.reduceat(bits, first)
         # One bit per 2^(BITS - SUMMARY_BITS) bits of the bitmap: set when any of them is.
-        self.summary = np.packbits(
-            self.bitmap.reshape(-1, 1 << (BITS - SUMMARY_BITS - 3)).any(axis=1), bitorder="little")
+        self.summary = np.packbits(self.bitmap.view(_GROUP) != 0, bitorder="little")
 
     def select(self, bases: bytes, ends: np.ndarray, min_hits: int = MIN_HITS) -> list[int]:
         """Indexes of the reads (sequences back to back in ``bases``, read i ending at
