@@ -36,8 +36,6 @@ Design (why it looks like this):
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +46,7 @@ import mappy
 
 from chalicelib.jobs.params import NO_SPECIES, PredictParams
 from chalicelib.prediction import phenotypes, pointfinder_db
+from chalicelib.prediction.mapindex import build_index
 from chalicelib.prediction.phenotypes import PhenotypeTable
 from chalicelib.prediction.pointfinder import PointResult, PointSearch
 from chalicelib.prediction.resfinder_db import Allele, ResfinderDB, load_db
@@ -191,6 +190,22 @@ class Prediction:
         }
 
 
+def conclude(
+    db: ResfinderDB, params: PredictParams, genes: list[GeneHit], point: PointResult | None,
+    species: pointfinder_db.SpeciesDB | None, *, started: float, index_seconds: float, point_database_version: str | None,
+    **counts: int,
+) -> Prediction:
+    """The prediction of called genes and mutations, assemblies and reads alike: the
+    resistance profile, the phenotype table and the run's figures (``counts``: contigs,
+    bases, segments, reads)."""
+    table = phenotypes.build(db, genes, point.mutations if point else (), species, params.species_name)
+    return Prediction(
+        genes=genes, resistance=resistance_profile(genes, db), seconds=time.perf_counter() - started,
+        index_seconds=index_seconds, database_name=db.name, database_version=db.version, params=params,
+        point=point, point_database_version=point_database_version, phenotypes=table, **counts,
+    )
+
+
 # --------------------------------------------------------------------------- index
 
 _INDEX_LOCK = threading.Lock()
@@ -226,19 +241,7 @@ def _aligner_and_seconds(db: ResfinderDB) -> tuple[mappy.Aligner, float]:
 
 
 def _build_aligner(alleles: Iterable[Allele]) -> mappy.Aligner:
-    """Index alleles via a temporary FASTA (mappy's ``seq=`` takes a single sequence only)."""
-    tmpdir = tempfile.mkdtemp(prefix="amr-index-")
-    try:
-        path = os.path.join(tmpdir, "alleles.fa")
-        with open(path, "w", encoding="ascii") as fh:
-            for a in alleles:
-                fh.write(f">{a.name}\n{a.sequence}\n")
-        aligner = mappy.Aligner(path, n_threads=2, **MAPPY_OPTIONS)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-    if not aligner:
-        raise RuntimeError("failed to build the minimap2 index of the ResFinder alleles")
-    return aligner
+    return build_index(((a.name, a.sequence) for a in alleles), "the ResFinder alleles", n_threads=2, **MAPPY_OPTIONS)
 
 
 # --------------------------------------------------------------------------- segments
@@ -442,23 +445,10 @@ def predict(
 
     genes = _resolve(cands, db, contig_names)
     point = search.finish(contig_names) if search is not None else None
-    table = phenotypes.build(
-        db, genes, point.mutations if point else (), search.species if search else None, params.species_name
-    )
-    return Prediction(
-        genes=genes,
-        resistance=resistance_profile(genes, db),
-        contigs=len(contig_names),
-        bases=state["bases_seen"],
-        segments=segments_done,
-        seconds=time.perf_counter() - t0,
-        index_seconds=index_seconds,
-        database_name=db.name,
-        database_version=db.version,
-        params=params,
-        point=point,
+    return conclude(
+        db, params, genes, point, search.species if search else None, started=t0, index_seconds=index_seconds,
         point_database_version=point_version,
-        phenotypes=table,
+        contigs=len(contig_names), bases=state["bases_seen"], segments=segments_done,
     )
 
 

@@ -187,34 +187,10 @@ def read_name(header: bytes) -> str:
     return _MATE_SUFFIX.sub("", text)
 
 
-def read_pairs(first: FastqReader, second: FastqReader) -> Iterator[tuple[str, str]]:
-    """Mates in step: yields the two sequences of each pair; checks read counts and names."""
-    it1, it2 = iter(first), iter(second)
-    record = 0
-    while True:
-        r1 = next(it1, None)
-        r2 = next(it2, None)
-        if r1 is None and r2 is None:
-            return
-        record += 1
-        if r1 is None or r2 is None:
-            short, longer = (first, second) if r1 is None else (second, first)
-            raise InputError(
-                f"mates have different read counts: {short.name} ends after {record - 1} reads, "
-                f"{longer.name} has more (record {record})"
-            )
-        if r1[0] != r2[0]:
-            raise InputError(
-                f"{first.name} and {second.name}, record {record}: mate names do not match "
-                f"({r1[0]!r} vs {r2[0]!r}); the files are not mates or are not in the same order"
-            )
-        yield r1[1], r2[1]
-
-
-
 def pair_batches(first: FastqReader, second: FastqReader, max_pairs: int = 10_000) -> Iterator[ReadBlock]:
     """Mates in step, a block at a time: each block holds both mates of its pairs (first
-    mates, then second mates); checks read counts and names like :func:`read_pairs`."""
+    mates, then second mates); checks that the mates have the same read count and the same
+    read names (as :func:`read_name` reads them)."""
     it1, it2 = first.blocks(max_pairs, names=True), second.blocks(max_pairs, names=True)
     record = 0
     while True:

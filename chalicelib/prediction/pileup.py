@@ -140,30 +140,15 @@ class Pileup:
             found = self.insertions.setdefault(after, {})
             found[bases.upper()] = found.get(bases.upper(), 0) + 1
 
-    def depth_at(self, i: int) -> int:
-        self._settle()
-        return sum(c[i] for c in self.counts)
-
     def depths(self) -> list[int]:
         self._settle()
         a, c, g, t, d = self.counts
         return [a[i] + c[i] + g[i] + t[i] + d[i] for i in range(len(self.ref))]
 
-    def consensus_at(self, i: int) -> int:
-        """Index of the most frequent option (0-3 a base, 4 deletion); -1 when uncovered.
-        Ties go to the reference base, as a consensus should not invent a change."""
-        self._settle()
-        values = [c[i] for c in self.counts]
-        top = max(values)
-        if top == 0:
-            return -1
-        ref = _INDEX.get(self.ref[i], -1)
-        if ref >= 0 and values[ref] == top:
-            return ref
-        return values.index(top)
-
     def consensus(self) -> "np.ndarray":
-        """:meth:`consensus_at` of every position at once (numpy)."""
+        """Per position, the index of the most frequent option (0-3 a base, 4 deletion),
+        -1 when uncovered; ties go to the reference base, as a consensus should not invent
+        a change."""
         self._settle()
         counts = np.array([np.frombuffer(c, dtype=np.int32) for c in self.counts])
         top = counts.max(axis=0)

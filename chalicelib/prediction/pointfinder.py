@@ -32,16 +32,14 @@ How a genome is searched (why it looks like this):
 from __future__ import annotations
 
 import functools
-import os
 import re
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import mappy
 
+from chalicelib.prediction.mapindex import build_index
 from chalicelib.prediction.pointfinder_db import PointGene, PointRow, SpeciesDB
 
 MIN_IDENTITY = 0.80
@@ -208,20 +206,8 @@ class PointResult:
 
 @functools.lru_cache(maxsize=16)
 def _aligner(species: SpeciesDB) -> mappy.Aligner:
-    """The species' gene index, built once per process (via a temporary FASTA, as mappy's
-    `seq=` indexes one sequence only)."""
-    tmpdir = tempfile.mkdtemp(prefix="amr-point-")
-    try:
-        path = os.path.join(tmpdir, "genes.fa")
-        with open(path, "w", encoding="ascii") as fh:
-            for g in species.genes:
-                fh.write(f">{g.template}\n{g.sequence}\n")
-        aligner = mappy.Aligner(path, **MAPPY_OPTIONS)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-    if not aligner:
-        raise RuntimeError("failed to build the minimap2 index of the PointFinder genes")
-    return aligner
+    """The species' gene index, built once per process."""
+    return build_index(((g.template, g.sequence) for g in species.genes), "the PointFinder genes", **MAPPY_OPTIONS)
 
 
 def clear_index_cache() -> None:

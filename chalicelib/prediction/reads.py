@@ -36,8 +36,6 @@ minimap2's short-read preset (mappy) in two passes, streaming the reads once:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,10 +46,11 @@ import mappy
 
 from chalicelib.jobs.params import NO_SPECIES, PredictParams
 from chalicelib.prediction import families as families_mod
-from chalicelib.prediction import phenotypes, pointfinder, pointfinder_db
+from chalicelib.prediction import pointfinder, pointfinder_db
 from chalicelib.prediction.fastq import FastqReader, ReadBlock, pair_batches, single_batches
 from chalicelib.prediction.kmers import KmerScreen
-from chalicelib.prediction.acquired import BatchProgress, Cancelled, GeneHit, Prediction, resistance_profile
+from chalicelib.prediction.mapindex import build_index
+from chalicelib.prediction.acquired import BatchProgress, Cancelled, GeneHit, Prediction, conclude
 from chalicelib.prediction.pileup import BASES, DELETION, Pileup
 from chalicelib.prediction.pointfinder import Alignment, PointResult
 from chalicelib.prediction.pointfinder_db import PointGene, SpeciesDB
@@ -102,19 +101,7 @@ def _passes(h: Any) -> bool:
 
 
 def _build(records: Iterable[tuple[str, str]], **options: Any) -> mappy.Aligner:
-    """A mappy index of several sequences (via a temporary FASTA: `seq=` takes only one)."""
-    tmpdir = tempfile.mkdtemp(prefix="amr-reads-")
-    try:
-        path = os.path.join(tmpdir, "refs.fa")
-        with open(path, "w", encoding="ascii") as fh:
-            for name, seq in records:
-                fh.write(f">{name}\n{seq}\n")
-        aligner = mappy.Aligner(path, **options)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-    if not aligner:
-        raise RuntimeError("failed to build a minimap2 index for read mapping")
-    return aligner
+    return build_index(records, "the reads-mode references", **options)
 
 
 _LOCK = threading.Lock()
@@ -155,11 +142,6 @@ def read_index(db: ResfinderDB, species: SpeciesDB | None = None) -> ReadIndex:
         return _INDEX[key]
 
 
-def allele_index(db: ResfinderDB) -> mappy.Aligner:
-    """The short-read index of the ResFinder alleles (families by their representative)."""
-    return read_index(db, None).aligner
-
-
 def clear_index_cache() -> None:
     """Drop cached indexes (benchmarks measuring a cold start)."""
     with _LOCK:
@@ -180,7 +162,8 @@ def batched(fragments: Iterable[tuple[str, ...]], size: int = 10_000) -> Iterato
             yield ReadBlock.pair(ReadBlock.of(firsts), ReadBlock.of(seconds))
         if singles:
             yield ReadBlock.of(singles)
-        firsts.clear(), seconds.clear(), singles.clear()
+        for pending in (firsts, seconds, singles):
+            pending.clear()
 
     for fragment in fragments:
         if len(fragment) == 2:
@@ -197,16 +180,11 @@ def predict_reads(
     reads: Iterable[tuple[str, ...]],
     params: PredictParams | None = None,
     on_batch: Callable[[BatchProgress], bool | None] | None = None,
-    *,
-    db: ResfinderDB | None = None,
-    point_db: pointfinder_db.PointFinderDB | None = None,
-    input_fraction: Callable[[], float | None] | None = None,
-    bytes_read: Callable[[], int] | None = None,
+    **options: Any,
 ) -> Prediction:
     """Predict from reads given as fragments (one tuple per fragment: one sequence for
-    single-end, two for a pair); see :func:`predict_batches`."""
-    return predict_batches(batched(reads, READS_PER_BATCH), params, on_batch, db=db, point_db=point_db,
-                           input_fraction=input_fraction, bytes_read=bytes_read)
+    single-end, two for a pair); ``options`` as for :func:`predict_batches`."""
+    return predict_batches(batched(reads, READS_PER_BATCH), params, on_batch, **options)
 
 
 def predict_batches(
@@ -219,7 +197,8 @@ def predict_batches(
     input_fraction: Callable[[], float | None] | None = None,
     bytes_read: Callable[[], int] | None = None,
 ) -> Prediction:
-    """Predict from batches of reads (str or bytes; mates are simply reads). Errors raised
+    """Predict from blocks of reads (a paired block scores mates together; a plain list
+    of str or bytes is single-end reads). Errors raised
     while reading (``fasta.InputError``) propagate; ``on_batch`` returning False raises
     :class:`Cancelled`. The next batch is read and parsed while the current one is mapped
     (mappy releases the GIL), so reading and mapping overlap."""
@@ -358,24 +337,10 @@ def predict_batches(
         mutations = pool.submit(call_mutations, point_reads, species, params) if species is not None else None
         genes = call_genes(kept, db, params)
         point = mutations.result() if mutations is not None else None
-    table = phenotypes.build(
-        db, genes, point.mutations if point else (), species if species is not None else None, params.species_name
-    )
-    return Prediction(
-        genes=genes,
-        resistance=resistance_profile(genes, db),
-        contigs=0,
-        bases=state["bases"],
-        segments=state["batch"],
-        seconds=time.perf_counter() - t0,
-        index_seconds=index_seconds,
-        database_name=db.name,
-        database_version=db.version,
-        params=params,
-        point=point,
+    return conclude(
+        db, params, genes, point, species, started=t0, index_seconds=index_seconds,
         point_database_version=point_version,
-        phenotypes=table,
-        reads=state["reads"],
+        contigs=0, bases=state["bases"], segments=state["batch"], reads=state["reads"],
     )
 
 

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from chalicelib.prediction.fasta import InputError
-from chalicelib.prediction.fastq import FastqReader, pair_batches, read_name, read_pairs, single_batches
+from chalicelib.prediction.fastq import FastqReader, pair_batches, read_name, single_batches
 
 
 def fq(*records: tuple[str, str], qual: str | None = None) -> bytes:
@@ -71,17 +71,19 @@ def test_over_the_size_limit_is_an_error() -> None:
 def test_pairs_in_step() -> None:
     r1 = reader(fq(("x/1", "AAAA"), ("y/1", "CCCC")), "s_R1.fq")
     r2 = reader(fq(("x/2", "GGGG"), ("y/2", "TTTT")), "s_R2.fq")
-    assert list(read_pairs(r1, r2)) == [("AAAA", "GGGG"), ("CCCC", "TTTT")]
+    (block,) = list(pair_batches(r1, r2))
+    assert [(block.read(i), block.read(block.mate(i))) for i in range(2)] == [(b"AAAA", b"GGGG"), (b"CCCC", b"TTTT")]
 
 
+@pytest.mark.parametrize("max_pairs", [2, 10])  # the shorter mate ends between blocks, or inside one
 @pytest.mark.parametrize("longer_first", [True, False])
-def test_mates_with_different_read_counts(longer_first: bool) -> None:
+def test_mates_with_different_read_counts(longer_first: bool, max_pairs: int) -> None:
     three, two = fq(("a", "A"), ("b", "C"), ("c", "G")), fq(("a", "A"), ("b", "C"))
     r1 = reader(three if longer_first else two, "s_R1.fq")
     r2 = reader(two if longer_first else three, "s_R2.fq")
     short = "s_R2.fq" if longer_first else "s_R1.fq"
     with pytest.raises(InputError) as err:
-        list(read_pairs(r1, r2))
+        list(pair_batches(r1, r2, max_pairs=max_pairs))
     assert err.value.message.startswith(f"mates have different read counts: {short} ends after 2 reads")
     assert "(record 3)" in err.value.message
 
@@ -90,14 +92,14 @@ def test_mates_with_mismatched_names() -> None:
     r1 = reader(fq(("a/1", "A"), ("b/1", "C")), "s_R1.fq")
     r2 = reader(fq(("a/2", "A"), ("z/2", "C")), "s_R2.fq")
     with pytest.raises(InputError, match=r"s_R1.fq and s_R2.fq, record 2: mate names do not match \('b' vs 'z'\)"):
-        list(read_pairs(r1, r2))
+        list(pair_batches(r1, r2, max_pairs=2))
 
 
 def test_fasta_given_as_a_mate() -> None:
     r1 = reader(fq(("a/1", "ACGT")), "s_R1.fq")
     r2 = reader(b">a\nACGT\n", "s_R2.fq")
     with pytest.raises(InputError, match=r"s_R2.fq, record 1 \(line 1\): this is FASTA, not FASTQ"):
-        list(read_pairs(r1, r2))
+        list(pair_batches(r1, r2, max_pairs=2))
 
 
 def test_pair_blocks_hold_both_mates_in_order_across_block_and_chunk_boundaries() -> None:

@@ -19,7 +19,6 @@ from bench.readsim import simulate_pairs
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import pointfinder_db, reads
 from chalicelib.prediction.acquired import BatchProgress, Cancelled
-from chalicelib.prediction.fastq import FastqReader, read_pairs
 from chalicelib.prediction.pileup import Pileup
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, load_db
 from tests.unit.test_predictor import KPC, insert, random_dna
@@ -171,8 +170,7 @@ RESFINDER_READS = {
 @pytest.mark.parametrize("isolate", sorted(RESFINDER_READS))
 def test_example_read_pairs_give_what_resfinder_gives(isolate: str) -> None:
     with open(EXAMPLES / f"{isolate}_1.fq.gz", "rb") as a, open(EXAMPLES / f"{isolate}_2.fq.gz", "rb") as b:
-        pairs = read_pairs(FastqReader(a, name="1"), FastqReader(b, name="2"))
-        pred = reads.predict_reads(pairs, PredictParams(species="escherichia_coli"))
+        pred = reads.predict_streams([a, b], ["1", "2"], None, params=PredictParams(species="escherichia_coli"))
     genes, mutations = RESFINDER_READS[isolate]
     assert [g.gene for g in pred.genes] == genes
     assert [m.name for m in pred.point.mutations] == mutations
