@@ -1,38 +1,69 @@
 # Two commands for a newcomer: `make run` (local stack) and `make test` (whole suite).
+# While working: `make test-fast` (unit + integration, parallel) and `make check` (ruff, mypy).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
-# resfinder-db is the service's database; the others serve tests and the Lambda build.
-DEBS_TEST := resfinder-db resfinder-example zlib1g-dev chromium chromium-driver
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+# The service's databases (ResFinder; PointFinder from resfinder-example): what `make run` needs.
+DEBS_RUN := resfinder-db resfinder-example
+# Tests add the browser (web app tests) and zlib headers (the Lambda build of mappy).
+DEBS_TEST := $(DEBS_RUN) zlib1g-dev chromium chromium-driver
 DEBS_BENCH := resfinder kleborate-examples ncbi-blast+
+# pytest-xdist workers: one per core; the end-to-end and browser tests each start their own
+# stack on free ports with their own state, so whole files run side by side (--dist loadfile).
+WORKERS ?= auto
 PYTEST_ARGS ?=
 STAGE ?= dev
+CHECKED := app.py chalicelib amrcli local tools
 
-.PHONY: run test bench package debs debs-bench clean
+.PHONY: run test test-fast check format bench package debs debs-run debs-bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(RUN_STAMP): requirements.txt requirements-local.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-local.txt
 	$(PY) -m pip install --quiet --no-deps -e .   # the `amr` command-line client (pyproject.toml)
-	@touch $(STAMP)
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(DEV_STAMP)
 
 # Debian packages the service needs (the ResFinder database) or its tests use.
+debs-run:
+	@bash scripts/ensure-debs.sh $(DEBS_RUN)
+
 debs:
 	@bash scripts/ensure-debs.sh $(DEBS_TEST)
 
 debs-bench:
 	@bash scripts/ensure-debs.sh $(DEBS_TEST) $(DEBS_BENCH)
 
-run: $(STAMP) debs
+run: $(RUN_STAMP) debs-run
 	$(PY) -m local.stack
 
-test: $(STAMP) debs
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Everything: unit, integration, infra, end-to-end and browser tests, in parallel.
+test: $(DEV_STAMP) debs
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-bench: $(STAMP) debs-bench package
+# The inner loop: unit + integration tests only (no stack processes, no browser).
+test-fast: $(DEV_STAMP) debs
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests/unit tests/integration $(PYTEST_ARGS)
+
+# Lint, import order, format and types (configured in pyproject.toml); zero findings.
+check: $(DEV_STAMP)
+	$(PY) -m ruff check $(CHECKED)
+	$(PY) -m ruff format --check $(CHECKED)
+	$(PY) -m mypy $(CHECKED)
+
+# Rewrite what ruff can fix itself (import order, formatting).
+format: $(DEV_STAMP)
+	$(PY) -m ruff check --fix $(CHECKED)
+	$(PY) -m ruff format $(CHECKED)
+
+bench: $(DEV_STAMP) debs-bench package
 	$(PY) bench/store.py
 	$(PY) bench/auth.py
 	$(PY) bench/migration.py
@@ -45,8 +76,8 @@ bench: $(STAMP) debs-bench package
 
 # Deployable artifact of one stage into build/$(STAGE)/: sam.json + deployment.zip
 # (chalice package merged with infra/resources.json; mappy built from source for Lambda).
-package: $(STAMP) debs
+package: $(DEV_STAMP) debs
 	$(PY) scripts/package.py --stage $(STAGE)
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
