@@ -25,7 +25,7 @@ LONG = "p" * 80  # longer than bcrypt's 72 bytes
     (pbkdf2_sha256.using(rounds=1000).hash("pw-123456789"), "pbkdf2_sha256"),
     (PasswordHasher(type=Type.I, time_cost=1, memory_cost=64).hash("pw-123456789"), "argon2"),
     (PasswordHasher(type=Type.ID, time_cost=1, memory_cost=64).hash("pw-123456789"), "argon2"),
-])
+], ids=["bcrypt-2b", "bcrypt-2a", "pbkdf2_sha256", "argon2i", "argon2id"])  # salted: values differ per xdist worker
 def test_known_schemes_verify_and_ask_for_a_rehash(stored: str, scheme: str) -> None:
     assert passwords.hash_scheme(stored) == scheme and passwords.is_supported_hash(stored)
     assert passwords.verify_password(stored, "pw-123456789")
