@@ -149,7 +149,7 @@ class GeneHit:
 
 @dataclass
 class Prediction:
-    """Result of one prediction (job-independent; results.py renders it)."""
+    """Result of one prediction (job-independent; render.py renders it)."""
 
     genes: list[GeneHit]
     resistance: dict[str, list[str]]

@@ -31,7 +31,7 @@ from chalice.app import S3Event
 
 from chalicelib.core import aws, observability
 from chalicelib.jobs import lifecycle, s3layout
-from chalicelib.prediction import acquired, reads, results
+from chalicelib.prediction import acquired, reads, render
 from chalicelib.core.lazy import lazy_import
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound, ServiceError, StorageUnavailable
@@ -603,7 +603,7 @@ def _predict_and_store(
             lifecycle.COMPLETED,
             message=_completion_message(pred),
             result_keys=keys,
-            summary=results.summary(pred),
+            summary=render.summary(pred),
         )
     except InvalidTransition:
         # Cancelled after the last batch: a cancelled job keeps no results.
@@ -749,7 +749,7 @@ def store_results(job: JobModel, pred: Prediction, filename: str) -> list[str]:
     """Write the result files; returns their keys in the results bucket."""
     bucket = get_settings().results_bucket
     keys = []
-    for name, text in results.render_all(pred, job.job_id, filename).items():
+    for name, text in render.render_all(pred, job.job_id, filename).items():
         key = s3layout.result_key(job.user_id, job.job_id, name)
         content_type = CONTENT_TYPES.get(os.path.splitext(name)[1], "text/plain; charset=utf-8")
         s3layout.put_object(bucket, key, text.encode("utf-8"), content_type)

@@ -16,7 +16,7 @@ import mappy
 import pytest
 
 from chalicelib.jobs.params import PredictParams, normalise_species
-from chalicelib.prediction import acquired, pointfinder, pointfinder_db, results
+from chalicelib.prediction import acquired, pointfinder, pointfinder_db, render
 from chalicelib.prediction.pointfinder import revcomp, translate
 
 EXAMPLES = Path("/usr/share/doc/resfinder/examples/data")
@@ -110,7 +110,7 @@ def test_isolate_05_has_resfinders_gyra_mutation_and_quinolone_resistance() -> N
         "antimicrobial": "ciprofloxacin", "class": "quinolone", "phenotype": "Resistant", "match": 3,
         "genetic_background": "gyrA (p.S83A)", "genes": [], "mutations": ["gyrA (p.S83A)"],
     }
-    tsv = results.pointfinder_tsv(pred).splitlines()
+    tsv = render.pointfinder_tsv(pred).splitlines()
     assert tsv == ["Mutation\tNucleotide change\tAmino acid change\tResistance\tPMID",
                    "gyrA p.S83A\tTCG -> GCG\tS -> A\tNalidixic Acid, Ciprofloxacin\t12654733"]
 
@@ -221,8 +221,8 @@ def test_mutation_that_requires_another_confers_resistance_only_with_it() -> Non
 
 def test_species_panel_view_only_where_the_database_has_one() -> None:
     genome = flank(5000, 20)
-    ecoli = results.predictions_dict(predict(genome), "j")
-    kleb = results.predictions_dict(predict(genome, key="klebsiella"), "j")
+    ecoli = render.predictions_dict(predict(genome), "j")
+    kleb = render.predictions_dict(predict(genome, key="klebsiella"), "j")
     assert ecoli["phenotype_panel"]["name"] == "escherichia coli"
     assert [r["antimicrobial"] for r in ecoli["phenotype_panel"]["phenotypes"]][:3] == ["amikacin", "ampicillin", "ampicillin+clavulanic acid"]
     assert kleb["phenotype_panel"] is None and kleb["species"] == "klebsiella"
@@ -232,10 +232,10 @@ def test_species_panel_view_only_where_the_database_has_one() -> None:
 def test_no_species_means_no_point_search_but_a_phenotype_table() -> None:
     pred = acquired.predict([("c1", flank(5000, 21))])
     assert pred.point is None and pred.species == "other"
-    doc = results.predictions_dict(pred, "j")
+    doc = render.predictions_dict(pred, "j")
     assert doc["mutations"] == [] and doc["point_database"] is None
     assert len(doc["phenotypes"]) > 50 and all(r["phenotype"] == "No resistance" for r in doc["phenotypes"])
-    assert results.pointfinder_tsv(pred).splitlines() == ["Mutation\tNucleotide change\tAmino acid change\tResistance\tPMID"]
+    assert render.pointfinder_tsv(pred).splitlines() == ["Mutation\tNucleotide change\tAmino acid change\tResistance\tPMID"]
 
 
 def test_alleles_tied_at_a_locus_all_count_in_the_phenotype_table() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.prediction import acquired as predictor, results
+from chalicelib.prediction import acquired as predictor, render
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction.acquired import BatchProgress, Cancelled, predict, predict_stream, segment_starts
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, db_dir, load_db, parse_allele_name
@@ -323,7 +323,7 @@ def test_example_isolate_01_coordinates() -> None:
 def test_result_files_shape(db) -> None:  # type: ignore[no-untyped-def]
     genome = {"chr": insert(random_dna(9000, 40), 4600, seq_of(db, KPC))}
     pred = predict(list(genome.items()), SMALL)
-    doc = json.loads(results.predictions_json(pred, "job-1"))
+    doc = json.loads(render.predictions_json(pred, "job-1"))
     assert list(doc) == ["job_id", "database", "point_database", "species", "genes", "mutations", "resistance",
                          "resistant", "phenotypes", "phenotype_panel", "stats"]
     assert doc["database"] == {"name": "resfinder", "version": db.version}
@@ -334,19 +334,19 @@ def test_result_files_shape(db) -> None:  # type: ignore[no-untyped-def]
     assert doc["genes"][0]["allele"] == KPC and doc["genes"][0]["start"] == 4601
     assert list(doc["stats"]) == ["contigs", "bases", "segments", "seconds"]
 
-    rows = list(csv.reader(io.StringIO(results.predictions_tsv(pred)), delimiter="\t"))
-    assert rows[0] == list(results.RESFINDER_TSV_COLUMNS)
+    rows = list(csv.reader(io.StringIO(render.predictions_tsv(pred)), delimiter="\t"))
+    assert rows[0] == list(render.RESFINDER_TSV_COLUMNS)
     assert rows[1][:7] == ["blaKPC-2", "100.00", "882/882", "100.00", "1..882", "chr", "4601..5482"]
 
-    ham = list(csv.DictReader(io.StringIO(results.hamronization_tsv(pred, "g.fa")), delimiter="\t"))
+    ham = list(csv.DictReader(io.StringIO(render.hamronization_tsv(pred, "g.fa")), delimiter="\t"))
     assert ham[0]["gene_symbol"] == "blaKPC-2" and ham[0]["input_gene_start"] == "4601"
     assert ham[0]["strand_orientation"] == "+" and ham[0]["reference_accession"] == "AY034847"
     assert ham[0]["genetic_variation_type"] == "gene_presence_detected"
 
-    s = results.summary(pred)
+    s = render.summary(pred)
     assert s["genes"] == 1 and s["gene_names"] == ["blaKPC-2"] and s["drug_classes"] == 1
     assert not any(isinstance(v, float) for v in s.values())
-    assert set(results.render_all(pred, "job-1", "g.fa")) == {
+    assert set(render.render_all(pred, "job-1", "g.fa")) == {
         "predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv"}
     kpc_rows = [r for r in doc["phenotypes"] if "blaKPC-2 (blaKPC-2_AY034847)" in r["genes"]]
     assert kpc_rows and all(r["phenotype"] == "Resistant" and r["match"] == 3 for r in kpc_rows)
