@@ -39,7 +39,7 @@ from chalicelib.prediction.fasta import InputError
 from chalicelib.core.tables import JobModel, plain
 from chalicelib.core.observability import count, logger, timed
 from chalicelib.jobs.params import PredictParams
-from chalicelib.prediction.acquired import BatchProgress, Cancelled, Prediction
+from chalicelib.prediction.results import BatchProgress, Cancelled, Prediction
 from chalicelib.prediction.resfinder_db import DatabaseError, load_db
 from chalicelib.core.settings import get_settings
 

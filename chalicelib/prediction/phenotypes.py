@@ -80,7 +80,7 @@ class PhenotypeTable:
 
 
 class GeneHit(Protocol):
-    """What the table reads of an acquired-gene hit (`acquired.GeneHit` has it)."""
+    """What the table reads of an acquired-gene hit (`results.GeneHit` has it)."""
 
     gene: str
     allele: str

@@ -50,7 +50,7 @@ from chalicelib.prediction import pointfinder, pointfinder_db
 from chalicelib.prediction.fastq import FastqReader, ReadBlock, pair_batches, single_batches
 from chalicelib.prediction.kmers import KmerScreen
 from chalicelib.prediction.mapindex import build_index
-from chalicelib.prediction.acquired import BatchProgress, Cancelled, GeneHit, Prediction, conclude
+from chalicelib.prediction.results import BatchProgress, Cancelled, GeneHit, Prediction, conclude
 from chalicelib.prediction.pileup import BASES, DELETION, Pileup
 from chalicelib.prediction.pointfinder import Alignment, PointResult
 from chalicelib.prediction.pointfinder_db import PointGene, SpeciesDB

@@ -1,4 +1,4 @@
-"""Render a :class:`chalicelib.prediction.acquired.Prediction` into the result files of SPEC §6.
+"""Render a :class:`chalicelib.prediction.results.Prediction` into the result files of SPEC §6.
 
 * ``predictions.json`` — the SPEC shape (job_id, database, genes, resistance, stats);
 * ``predictions.tsv`` — ResFinder's ``ResFinder_results_tab.txt`` columns, so users
@@ -20,7 +20,7 @@ from typing import Any
 import mappy
 
 from chalicelib.jobs import s3layout
-from chalicelib.prediction.acquired import GeneHit, Prediction
+from chalicelib.prediction.results import GeneHit, Prediction
 from chalicelib.prediction.phenotypes import TSV_COLUMNS as PHENOTYPE_COLUMNS
 from chalicelib.prediction.pointfinder import MutationCall
 

@@ -16,7 +16,7 @@ import mappy
 import pytest
 
 from chalicelib.jobs.params import PredictParams, normalise_species
-from chalicelib.prediction import acquired, pointfinder, pointfinder_db, render
+from chalicelib.prediction import acquired, pointfinder, pointfinder_db, render, results
 from chalicelib.prediction.pointfinder import revcomp, translate
 
 EXAMPLES = Path("/usr/share/doc/resfinder/examples/data")
@@ -45,18 +45,18 @@ def set_base(seq: str, index: int, base: str) -> str:
     return seq[:index] + base + seq[index + 1 :]
 
 
-def predict(*contigs: str, key: str = "escherichia_coli", **params: object) -> acquired.Prediction:
+def predict(*contigs: str, key: str = "escherichia_coli", **params: object) -> results.Prediction:
     return acquired.predict(
         [(f"contig{i + 1}", s) for i, s in enumerate(contigs)], PredictParams(species=key, **params)  # type: ignore[arg-type]
     )
 
 
-def names(pred: acquired.Prediction) -> list[str]:
+def names(pred: results.Prediction) -> list[str]:
     assert pred.point is not None
     return [m.name for m in pred.point.mutations]
 
 
-def row(pred: acquired.Prediction, antibiotic: str) -> dict:
+def row(pred: results.Prediction, antibiotic: str) -> dict:
     return next(r.to_dict() for r in pred.phenotypes.rows if r.antimicrobial == antibiotic)  # type: ignore[union-attr]
 
 
@@ -248,12 +248,12 @@ def test_alleles_tied_at_a_locus_all_count_in_the_phenotype_table() -> None:
     winner, twin = db.alleles["blaSHV-40_1_AF535128"], db.alleles["blaSHV-56_1_EU586041"]
     only_twin = set(db.allele_antibiotics[twin.name]) - set(db.allele_antibiotics[winner.name])
     assert only_twin  # e.g. amoxicillin+clavulanic acid
-    hit = acquired.GeneHit(winner.gene, winner.name, winner.accession, "c", 1, winner.length, "+", 99.88, 100.0,
+    hit = results.GeneHit(winner.gene, winner.name, winner.accession, "c", 1, winner.length, "+", 99.88, 100.0,
                            winner.drug_class, winner.phenotypes, winner.length, 1, winner.length, winner.length,
                            tied=(twin.name,))
     table = phenotypes.build(db, [hit])
     for antibiotic in only_twin:
         row = next(r for r in table.rows if r.antimicrobial == antibiotic)
         assert row.resistant and row.genes == ("blaSHV-56 (blaSHV-56_EU586041)",) and row.match == 2
-    alone = phenotypes.build(db, [acquired.GeneHit(**{**hit.__dict__, "tied": ()})])
+    alone = phenotypes.build(db, [results.GeneHit(**{**hit.__dict__, "tied": ()})])
     assert not set(alone.resistant) & only_twin

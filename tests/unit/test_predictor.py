@@ -19,7 +19,8 @@ import pytest
 
 from chalicelib.prediction import acquired as predictor, render
 from chalicelib.jobs.params import PredictParams
-from chalicelib.prediction.acquired import BatchProgress, Cancelled, predict, predict_stream, segment_starts
+from chalicelib.prediction.acquired import predict, predict_stream, segment_starts
+from chalicelib.prediction.results import BatchProgress, Cancelled
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, db_dir, load_db, parse_allele_name
 
 DB_PRESENT = Path(os.environ.get("AMR_RESFINDER_DB") or DEFAULT_DB_DIR, "config").is_file()

@@ -18,7 +18,7 @@ import pytest
 from bench.readsim import simulate_pairs
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import pointfinder_db, reads
-from chalicelib.prediction.acquired import BatchProgress, Cancelled
+from chalicelib.prediction.results import BatchProgress, Cancelled
 from chalicelib.prediction.pileup import Pileup
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, load_db
 from tests.unit.test_predictor import KPC, insert, random_dna
