@@ -225,7 +225,7 @@ def reads_worker(paths: list[str], species: str) -> int:
     """Run ours on one read set in this (fresh) process and print the findings as JSON; the
     parent reads the process's peak RSS from wait4. Time = the prediction, cold (indexes
     built in it), as a new Lambda container would run it."""
-    from chalicelib.prediction import reads as reads_mode
+    from chalicelib.prediction.reads import predictor as reads_mode
 
     db = load_db()
     names = [Path(p).name for p in paths]

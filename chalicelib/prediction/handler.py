@@ -31,7 +31,8 @@ from chalice.app import S3Event
 
 from chalicelib.core import aws, observability
 from chalicelib.jobs import lifecycle, s3layout
-from chalicelib.prediction import acquired, reads, render
+from chalicelib.prediction import acquired, render
+from chalicelib.prediction.reads import predictor as reads_predictor
 from chalicelib.core.lazy import lazy_import
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound, ServiceError, StorageUnavailable
@@ -583,7 +584,7 @@ def _predict_and_store(
         bodies = [open_body(r) for r, _ in inputs]
         try:
             if s3layout.is_fastq_name(names[0]):
-                pred = reads.predict_streams(
+                pred = reads_predictor.predict_streams(
                     bodies, names, total, max_bytes=s3layout.max_upload_bytes(), params=params,
                     on_batch=tracker, db=db,
                 )

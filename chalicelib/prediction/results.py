@@ -2,7 +2,7 @@
 (:class:`GeneHit`), the :class:`Prediction` that :mod:`.render` writes out, and what a
 predictor reports while it runs (:class:`BatchProgress`, :class:`Cancelled`).
 
-Both predictors, :mod:`.acquired` (assemblies) and :mod:`.reads` (reads), end in
+Both predictors, :mod:`.acquired` (assemblies) and :mod:`.reads.predictor` (reads), end in
 :func:`conclude`, so the resistance profile and the phenotype table are derived in one place.
 """
 

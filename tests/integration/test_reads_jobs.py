@@ -14,7 +14,8 @@ from chalicelib.core import aws
 from chalicelib.core.settings import get_settings
 from chalicelib.jobs import lifecycle as jobs, s3layout
 from chalicelib.maintenance import tasks
-from chalicelib.prediction import handler as prediction, reads
+from chalicelib.prediction import handler as prediction
+from chalicelib.prediction.reads import predictor as reads
 from chalicelib.prediction.resfinder_db import load_db
 from tests.integration.test_prediction import DB_PRESENT, event_messages, put, result_objects, s3_event, tags
 from tests.integration.test_jobs_api import call, payload

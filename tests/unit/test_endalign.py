@@ -1,7 +1,7 @@
-"""KMA-style alignment of a read's clipped end (chalicelib/prediction/endalign.py)."""
+"""KMA-style alignment of a read's clipped end (chalicelib/prediction/reads/endalign.py)."""
 from __future__ import annotations
 
-from chalicelib.prediction.endalign import align_end
+from chalicelib.prediction.reads.endalign import align_end
 
 
 def placed(ops: list[tuple[str, int, str]]) -> str:

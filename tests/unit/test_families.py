@@ -1,4 +1,4 @@
-"""Allele families (chalicelib/prediction/families.py): a read aligned once to the
+"""Allele families (chalicelib/prediction/reads/families.py): a read aligned once to the
 representative gets, on every member, the score an alignment to that member gives."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import mappy
 import pytest
 
-from chalicelib.prediction import families, reads
+from chalicelib.prediction.reads import families, predictor as reads
 
 _COMP = str.maketrans("ACGT", "TGCA")
 

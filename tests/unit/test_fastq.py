@@ -7,7 +7,7 @@ import io
 import pytest
 
 from chalicelib.prediction.fasta import InputError
-from chalicelib.prediction.fastq import FastqReader, pair_batches, read_name, single_batches
+from chalicelib.prediction.reads.fastq import FastqReader, pair_batches, read_name, single_batches
 
 
 def fq(*records: tuple[str, str], qual: str | None = None) -> bytes:

@@ -1,4 +1,4 @@
-"""The k-mer screen in front of read alignment (chalicelib/prediction/kmers.py).
+"""The k-mer screen in front of read alignment (chalicelib/prediction/reads/kmers.py).
 
 It may keep a read that then fails to align (a false positive costs one alignment), but
 it must never drop a read that shares a stretch with a reference: those are the reads
@@ -10,8 +10,8 @@ import random
 
 import numpy as np
 
-from chalicelib.prediction.fastq import ReadBlock
-from chalicelib.prediction.kmers import KmerScreen
+from chalicelib.prediction.reads.fastq import ReadBlock
+from chalicelib.prediction.reads.kmers import KmerScreen
 
 _COMP = str.maketrans("ACGT", "TGCA")
 

@@ -17,10 +17,11 @@ import pytest
 
 from bench.readsim import simulate_pairs
 from chalicelib.jobs.params import PredictParams
-from chalicelib.prediction import pointfinder_db, reads
-from chalicelib.prediction.results import BatchProgress, Cancelled
-from chalicelib.prediction.pileup import Pileup
+from chalicelib.prediction import pointfinder_db
+from chalicelib.prediction.reads import predictor as reads
+from chalicelib.prediction.reads.pileup import Pileup
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, load_db
+from chalicelib.prediction.results import BatchProgress, Cancelled
 from tests.unit.test_predictor import KPC, insert, random_dna
 
 DB_PRESENT = Path(os.environ.get("AMR_RESFINDER_DB") or DEFAULT_DB_DIR, "config").is_file()

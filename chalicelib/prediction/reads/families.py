@@ -9,7 +9,7 @@ member comes from comparing its aligned bases with the members' bases at the sam
 positions — one numpy comparison for the whole family. A read whose alignment has an
 indel is aligned to the members one by one (rare).
 
-Scores are those of :func:`chalicelib.prediction.reads._score` on an alignment of the
+Scores are those of :func:`chalicelib.prediction.reads.predictor._score` on an alignment of the
 same span: matches − 3 × mismatches; the span must be ≥ ``min_aligned`` and ≥
 ``min_identity`` identical, as for any alignment.
 """

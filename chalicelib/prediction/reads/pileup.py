@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from chalicelib.prediction.endalign import align_end
+from chalicelib.prediction.reads.endalign import align_end
 
 BASES = "ACGT"
 DELETION = 4

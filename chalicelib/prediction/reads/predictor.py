@@ -28,7 +28,7 @@ minimap2's short-read preset (mappy) in two passes, streaming the reads once:
    position, the most frequent non-reference option when it reaches
    `min_allele_fraction` of the reads there, else the reference base (insertions
    likewise). Those alignments go
-   through PointFinder's own codon/nucleotide reading (:mod:`.pointfinder`), so mutations
+   through PointFinder's own codon/nucleotide reading (:mod:`..pointfinder`), so mutations
    are named, looked up and thresholded exactly as for assemblies; each carries the read
    depth at its position. `contig` is the reference sequence's name and positions are
    positions in it (a read set has no contigs).
@@ -45,16 +45,16 @@ from typing import Any, Callable, Iterable, Iterator
 import mappy
 
 from chalicelib.jobs.params import NO_SPECIES, PredictParams
-from chalicelib.prediction import families as families_mod
 from chalicelib.prediction import pointfinder, pointfinder_db
-from chalicelib.prediction.fastq import FastqReader, ReadBlock, pair_batches, single_batches
-from chalicelib.prediction.kmers import KmerScreen
 from chalicelib.prediction.mapindex import build_index
-from chalicelib.prediction.results import BatchProgress, Cancelled, GeneHit, Prediction, conclude
-from chalicelib.prediction.pileup import BASES, DELETION, Pileup
 from chalicelib.prediction.pointfinder import Alignment, PointResult
 from chalicelib.prediction.pointfinder_db import PointGene, SpeciesDB
+from chalicelib.prediction.reads import families as families_mod
+from chalicelib.prediction.reads.fastq import FastqReader, ReadBlock, pair_batches, single_batches
+from chalicelib.prediction.reads.kmers import KmerScreen
+from chalicelib.prediction.reads.pileup import BASES, DELETION, Pileup
 from chalicelib.prediction.resfinder_db import ResfinderDB, load_db
+from chalicelib.prediction.results import BatchProgress, Cancelled, GeneHit, Prediction, conclude
 
 #: minimap2's short-read preset with 15-mer seeds (minimizer window 10): reads of an allele
 #: 7 % away from the database still seed (the preset's 21-mers lose a third of them, and
