@@ -13,7 +13,7 @@ from chalicelib.core.lazy import lazy_import
 from chalicelib.core.settings import get_settings
 from chalicelib.gateway import middleware
 from chalicelib.maintenance import schedules
-from chalicelib.prediction import handler as prediction
+from chalicelib.prediction import intake
 
 # Modules only some requests need load on first use (cold start stays small).
 accounts_api = lazy_import("chalicelib.accounts.api")
@@ -192,10 +192,10 @@ def web_asset(name: str) -> Response:
 @app.on_s3_event(bucket=get_settings().upload_bucket, events=["s3:ObjectCreated:*"])
 def on_upload(event: S3Event) -> list[dict[str, Any]]:
     """API uploads and inbox drops start predictions (SPEC §7)."""
-    return [o.to_dict() for o in prediction.handle_upload_event(event.to_dict(), event.context)]
+    return [o.to_dict() for o in intake.handle_upload_event(event.to_dict(), event.context)]
 
 
-on_upload.event_class = prediction.LenientS3Event  # malformed events reach our handler, not a crash
+on_upload.event_class = intake.LenientS3Event  # malformed events reach our handler, not a crash
 
 
 # --- maintenance -------------------------------------------------------------

@@ -15,9 +15,9 @@ from chalicelib.core.settings import get_settings
 from chalicelib.core.tables import BatchModel, CounterModel, JobModel
 from chalicelib.jobs import counters, lifecycle as jobs
 from chalicelib.maintenance import tasks as maintenance
-from chalicelib.prediction import handler as prediction
+from chalicelib.prediction import intake, outcomes
 from chalicelib.prediction.resfinder_db import load_db
-from tests.integration.test_prediction import DB_PRESENT, SMALL_PARAMS, fasta, put
+from tests.integration.test_intake import DB_PRESENT, SMALL_PARAMS, fasta, put
 from tests.unit.test_predictor import KPC, insert, random_dna
 
 pytestmark = pytest.mark.skipif(not DB_PRESENT, reason="ResFinder database (resfinder-db) not installed")
@@ -51,9 +51,9 @@ def create(client: Any, headers: dict[str, str], samples: list[dict[str, Any]] |
     return response.json_body
 
 
-def upload(job: dict[str, Any], data: bytes) -> prediction.Outcome:
+def upload(job: dict[str, Any], data: bytes) -> outcomes.Outcome:
     event = put(job["input"]["key"], data)
-    (outcome,) = prediction.handle_upload_event(event, None)
+    (outcome,) = intake.handle_upload_event(event, None)
     return outcome
 
 
@@ -90,7 +90,7 @@ def test_batch_completes_and_its_matrix_agrees_with_each_job(
     created = create(client, headers)
     batch_id = created["batch"]["batch_id"]
     first, second, third = created["jobs"]
-    assert upload(first["job"], genomes["kpc"]).outcome == prediction.COMPLETED
+    assert upload(first["job"], genomes["kpc"]).outcome == outcomes.COMPLETED
 
     partial = get(client, f"/batches/{batch_id}/matrix", headers)
     assert [r["status"] for r in partial["rows"]] == ["Completed", "Submitted", "Submitted"]
@@ -99,8 +99,8 @@ def test_batch_completes_and_its_matrix_agrees_with_each_job(
     shown = get(client, f"/batches/{batch_id}", headers)
     assert shown["status"] == "Running" and shown["progress"] == pytest.approx(33.33)
 
-    assert upload(second["job"], genomes["plain"]).outcome == prediction.COMPLETED
-    assert upload(third["job"], b"not a genome\n").outcome == prediction.FAILED
+    assert upload(second["job"], genomes["plain"]).outcome == outcomes.COMPLETED
+    assert upload(third["job"], b"not a genome\n").outcome == outcomes.FAILED
     matrix = get(client, f"/batches/{batch_id}/matrix", headers)
     rows = {r["sample"]: r for r in matrix["rows"]}
     for opened in (first, second):
@@ -161,8 +161,8 @@ def test_duplicated_upload_events_count_once(client: Any, make_user: Any, genome
     created = create(client, headers, [{"name": "only", "filename": "only.fasta"}])
     job = created["jobs"][0]["job"]
     event = put(job["input"]["key"], genomes["plain"])
-    assert prediction.handle_upload_event(event, None)[0].outcome == prediction.COMPLETED
-    assert prediction.handle_upload_event(event, None)[0].outcome != prediction.COMPLETED
+    assert intake.handle_upload_event(event, None)[0].outcome == outcomes.COMPLETED
+    assert intake.handle_upload_event(event, None)[0].outcome != outcomes.COMPLETED
     counts = get(client, f"/batches/{created['batch']['batch_id']}", headers)["counts"]
     assert counts == {"Submitted": 0, "Running": 0, "Completed": 1, "Error": 0, "Archived": 0, "Cancelled": 0}
 
@@ -276,13 +276,13 @@ def test_bucket_drops_in_a_folder_form_one_batch(
 ) -> None:
     user_id, headers = make_user("dropper")
     first = put("inbox/dropper/run7/a.fasta", genomes["kpc"], metadata={"segment-length": "5000", "segment-overlap": "1000"})
-    assert prediction.handle_upload_event(first, None)[0].outcome == prediction.COMPLETED
-    assert prediction.handle_upload_event(first, None)[0].outcome != prediction.COMPLETED  # duplicated event
+    assert intake.handle_upload_event(first, None)[0].outcome == outcomes.COMPLETED
+    assert intake.handle_upload_event(first, None)[0].outcome != outcomes.COMPLETED  # duplicated event
     fake_clock.advance(seconds=1)
     second = put("inbox/dropper/run7/b.fasta", genomes["plain"])
-    assert prediction.handle_upload_event(second, None)[0].outcome == prediction.COMPLETED
+    assert intake.handle_upload_event(second, None)[0].outcome == outcomes.COMPLETED
     loose = put("inbox/dropper/c.fasta", genomes["plain"])
-    prediction.handle_upload_event(loose, None)
+    intake.handle_upload_event(loose, None)
 
     (batch,) = get(client, "/batches", headers)["batches"]
     assert batch["batch_name"] == "run7" and batch["source"] == "inbox" and batch["folder"] == "run7"
@@ -334,9 +334,9 @@ def test_a_batch_of_read_pairs_and_genomes_reads_as_one_matrix(
     paired, single = created["jobs"]
     assert paired["mate_upload"]["fields"]["key"] == paired["job"]["input"]["mate"]["key"]
     assert "mate_upload" not in single
-    assert upload(paired["job"], mates[0]).outcome == prediction.WAITING  # its mate has not arrived
-    (outcome,) = prediction.handle_upload_event(put(paired["job"]["input"]["mate"]["key"], mates[1]), None)
-    assert outcome.outcome == prediction.COMPLETED
+    assert upload(paired["job"], mates[0]).outcome == outcomes.WAITING  # its mate has not arrived
+    (outcome,) = intake.handle_upload_event(put(paired["job"]["input"]["mate"]["key"], mates[1]), None)
+    assert outcome.outcome == outcomes.COMPLETED
     upload(single["job"], genomes["kpc"])
     matrix = get(client, f"/batches/{created['batch']['batch_id']}/matrix", headers)
     rows = {r["sample"]: r for r in matrix["rows"]}
@@ -355,10 +355,10 @@ def test_mates_dropped_into_a_folder_join_its_batch_as_one_sample(
     client: Any, make_user: Any, mates: tuple[bytes, bytes]
 ) -> None:
     user_id, headers = make_user("pairer")
-    assert prediction.handle_upload_event(put("inbox/pairer/run8/s_R1.fastq.gz", mates[0]), None)[0].outcome == \
-        prediction.WAITING
-    assert prediction.handle_upload_event(put("inbox/pairer/run8/s_R2.fastq.gz", mates[1]), None)[0].outcome == \
-        prediction.COMPLETED
+    assert intake.handle_upload_event(put("inbox/pairer/run8/s_R1.fastq.gz", mates[0]), None)[0].outcome == \
+        outcomes.WAITING
+    assert intake.handle_upload_event(put("inbox/pairer/run8/s_R2.fastq.gz", mates[1]), None)[0].outcome == \
+        outcomes.COMPLETED
     (batch,) = get(client, "/batches", headers)["batches"]
     assert batch["batch_name"] == "run8" and batch["counts"]["Completed"] == 1 and batch["total"] == 1
     (row,) = get(client, f"/batches/{batch['batch_id']}/matrix", headers)["rows"]

@@ -14,10 +14,10 @@ from chalicelib.core import aws
 from chalicelib.core.settings import get_settings
 from chalicelib.jobs import lifecycle as jobs, s3layout
 from chalicelib.maintenance import tasks
-from chalicelib.prediction import handler as prediction
+from chalicelib.prediction import intake, outcomes
 from chalicelib.prediction.reads import predictor as reads
 from chalicelib.prediction.resfinder_db import load_db
-from tests.integration.test_prediction import DB_PRESENT, event_messages, put, result_objects, s3_event, tags
+from tests.integration.test_intake import DB_PRESENT, event_messages, put, result_objects, s3_event, tags
 from tests.integration.test_jobs_api import call, payload
 from tests.unit.test_predictor import KPC, insert, random_dna
 
@@ -58,8 +58,8 @@ def paired_job(user_id: str = "u-1", first: str = "s_R1.fastq.gz", second: str =
     )
 
 
-def handle(event: dict[str, Any]) -> prediction.Outcome:
-    (outcome,) = prediction.handle_upload_event(event)
+def handle(event: dict[str, Any]) -> outcomes.Outcome:
+    (outcome,) = intake.handle_upload_event(event)
     return outcome
 
 
@@ -103,10 +103,10 @@ def test_api_pair_starts_when_both_mates_have_arrived(aws_env: None, mates: tupl
         order.reverse()
 
     waiting = handle(put(*order[0]))
-    assert waiting.outcome == prediction.WAITING and jobs.get_job(job.job_id).status == jobs.SUBMITTED
+    assert waiting.outcome == outcomes.WAITING and jobs.get_job(job.job_id).status == jobs.SUBMITTED
     done = handle(put(*order[1]))
 
-    assert done.outcome == prediction.COMPLETED and read_calls == [["s_R1.fastq.gz", "s_R2.fastq.gz"]]
+    assert done.outcome == outcomes.COMPLETED and read_calls == [["s_R1.fastq.gz", "s_R2.fastq.gz"]]
     stored = jobs.get_job(job.job_id)
     assert (stored.status, stored.input_size, stored.mate_size) == (jobs.COMPLETED, len(mates[0]), len(mates[1]))
     doc = json.loads(result_objects(stored)["predictions.json"]["body"])
@@ -126,21 +126,21 @@ def test_api_pair_duplicated_and_concurrent_events_run_once(aws_env: None, mates
     job = paired_job()
     first, second = put(job.input_key, mates[0]), put(job.mate_key, mates[1])
     events = [first, second, second, first]
-    outcomes: list[str] = []
-    threads = [threading.Thread(target=lambda e=e: outcomes.append(handle(e).outcome)) for e in events]
+    seen: list[str] = []
+    threads = [threading.Thread(target=lambda e=e: seen.append(handle(e).outcome)) for e in events]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert outcomes.count(prediction.COMPLETED) == 1 and len(read_calls) == 1
-    assert handle(second).outcome == prediction.DUPLICATE and len(read_calls) == 1
+    assert seen.count(outcomes.COMPLETED) == 1 and len(read_calls) == 1
+    assert handle(second).outcome == outcomes.DUPLICATE and len(read_calls) == 1
 
 
 def test_single_end_fastq_job(aws_env: None, mates: tuple[bytes, bytes]) -> None:
     job_id = jobs.new_job_id()
     key = s3layout.upload_key("u-2", job_id, "reads.fq.gz")
     jobs.create_job(user_id="u-2", job_name="se", params={}, job_id=job_id, input_key=key, input_filename="reads.fq.gz")
-    assert handle(put(key, mates[0])).outcome == prediction.COMPLETED
+    assert handle(put(key, mates[0])).outcome == outcomes.COMPLETED
     (gene,) = json.loads(result_objects(jobs.get_job(job_id))["predictions.json"]["body"])["genes"]
     assert gene["gene"] == "blaKPC-2" and 8 <= gene["depth"] <= 17
 
@@ -166,7 +166,7 @@ def test_bad_fastq_ends_in_error_naming_file_record_and_problem(aws_env: None, r
     handle(put(job.input_key, r1))
     outcome = handle(put(job.mate_key, r2))
     stored = jobs.get_job(job.job_id)
-    assert outcome.outcome == prediction.FAILED and stored.status == jobs.ERROR
+    assert outcome.outcome == outcomes.FAILED and stored.status == jobs.ERROR
     assert stored.error.startswith(message), stored.error
 
 
@@ -198,7 +198,7 @@ def test_drop_pairs_mates_whichever_arrives_first(make_user: Callable[..., Any],
     first_event = put(f"inbox/rita/{names[0]}", bodies[names[0]], metadata=meta[names[0]])
     lone = handle(first_event)
 
-    assert lone.outcome == prediction.WAITING
+    assert lone.outcome == outcomes.WAITING
     (waiting,) = _user_jobs(user_id)
     assert (waiting.status, waiting.job_name, waiting.mate_key is not None) == (jobs.SUBMITTED, "iso", True)
     assert tags(f"inbox/rita/{names[0]}")["amr-status"] == "waiting"
@@ -206,7 +206,7 @@ def test_drop_pairs_mates_whichever_arrives_first(make_user: Callable[..., Any],
     second_event = put(f"inbox/rita/{names[1]}", bodies[names[1]], metadata=meta[names[1]])
     paired = handle(second_event)
 
-    assert paired.outcome == prediction.COMPLETED
+    assert paired.outcome == outcomes.COMPLETED
     (job,) = _user_jobs(user_id)  # the waiting record made way for the pair's job
     first_name, second_name = sorted(names)
     assert (job.status, job.source, job.input_filename, job.mate_filename) == (
@@ -214,7 +214,7 @@ def test_drop_pairs_mates_whichever_arrives_first(make_user: Callable[..., Any],
     assert job.params.as_dict()["species"] == "escherichia_coli"
     assert len(read_calls) == 1
     for event in (first_event, second_event, second_event):
-        assert handle(event).outcome == prediction.DUPLICATE
+        assert handle(event).outcome == outcomes.DUPLICATE
     assert len(_user_jobs(user_id)) == 1 and len(read_calls) == 1
     assert tags(f"inbox/rita/{names[1]}")["amr-job-id"] == job.job_id
 
@@ -224,20 +224,20 @@ def test_drop_mates_arriving_together_make_one_job(make_user: Callable[..., Any]
     user_id, _ = make_user("sam")
     e1 = put("inbox/sam/t_R1.fq.gz", mates[0])
     e2 = put("inbox/sam/t_R2.fq.gz", mates[1])
-    outcomes: list[str] = []
-    threads = [threading.Thread(target=lambda e=e: outcomes.append(handle(e).outcome)) for e in (e1, e2, e2, e1)]
+    seen: list[str] = []
+    threads = [threading.Thread(target=lambda e=e: seen.append(handle(e).outcome)) for e in (e1, e2, e2, e1)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert outcomes.count(prediction.COMPLETED) == 1 and len(read_calls) == 1
+    assert seen.count(outcomes.COMPLETED) == 1 and len(read_calls) == 1
     assert [j.status for j in _user_jobs(user_id)] == [jobs.COMPLETED]
 
 
 def test_single_fastq_drop_without_mate_name_runs_single_end(make_user: Callable[..., Any],
                                                              mates: tuple[bytes, bytes]) -> None:
     user_id, _ = make_user("tom")
-    assert handle(put("inbox/tom/reads.fastq.gz", mates[1])).outcome == prediction.COMPLETED
+    assert handle(put("inbox/tom/reads.fastq.gz", mates[1])).outcome == outcomes.COMPLETED
     (job,) = _user_jobs(user_id)
     assert job.mate_key is None and job.status == jobs.COMPLETED
 
@@ -278,4 +278,4 @@ def test_s3_event_of_unrecorded_mate_key_is_rejected(aws_env: None) -> None:
     job = paired_job()
     key = job.input_key.rsplit("/", 1)[0] + "/other_R2.fq"
     aws.client("s3").put_object(Bucket=get_settings().upload_bucket, Key=key, Body=b"@a\nA\n+\nI\n")
-    assert handle(s3_event(key)).outcome == prediction.REJECTED
+    assert handle(s3_event(key)).outcome == outcomes.REJECTED

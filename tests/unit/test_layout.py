@@ -111,7 +111,7 @@ def test_imports_are_read_at_any_depth() -> None:
     graph = import_graph()
     assert "chalicelib.accounts.auth" in graph["chalicelib.gateway.middleware"]  # imported inside a function
     assert "chalicelib.core.web" in graph["chalicelib.accounts.auth"]  # from ... import Caller
-    assert "chalicelib.jobs.schemas" in graph["chalicelib.prediction.handler"]  # lazy_import("...")
+    assert "chalicelib.jobs.schemas" in graph["chalicelib.prediction.inbox"]  # lazy_import("...")
     assert set(graph) == set(modules)
 
 

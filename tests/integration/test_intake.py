@@ -21,7 +21,8 @@ import pytest
 
 from chalicelib.core import aws
 from chalicelib.jobs import lifecycle as jobs, s3layout
-from chalicelib.prediction import acquired as predictor, handler as prediction
+from chalicelib.jobs.params import PredictParams
+from chalicelib.prediction import acquired as predictor, inbox, intake, objects, outcomes, runner
 from chalicelib.core.errors import NotFound, StorageUnavailable
 from chalicelib.core.tables import JobModel
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, load_db
@@ -97,8 +98,8 @@ def api_job(filename: str = "genome.fa", params: dict[str, Any] | None = None,
     )
 
 
-def upload(job: JobModel, body: bytes, context: Any = None) -> prediction.Outcome:
-    (outcome,) = prediction.handle_upload_event(put(job.input_key, body), context)
+def upload(job: JobModel, body: bytes, context: Any = None) -> outcomes.Outcome:
+    (outcome,) = intake.handle_upload_event(put(job.input_key, body), context)
     return outcome
 
 
@@ -158,7 +159,7 @@ def test_example_isolate_upload_completes_with_results(aws_env: None, name: str,
 
     outcome = upload(job, body)
 
-    assert outcome.outcome == prediction.COMPLETED
+    assert outcome.outcome == outcomes.COMPLETED
     done = jobs.get_job(job.job_id)
     assert done.status == jobs.COMPLETED and done.progress == 100 and done.input_size == len(body)
     files = result_objects(job)
@@ -184,7 +185,7 @@ def test_species_job_reports_point_mutations_phenotypes_and_resistant_antibiotic
     body = (EXAMPLES / "test_isolate_05.fa.gz").read_bytes()
     job = api_job("test_isolate_05.fa.gz", params={"species": "escherichia_coli", "point_mutations": True})
 
-    assert upload(job, body).outcome == prediction.COMPLETED
+    assert upload(job, body).outcome == outcomes.COMPLETED
 
     done = jobs.get_job(job.job_id)
     files = result_objects(job)
@@ -235,9 +236,9 @@ def test_key_with_spaces_and_plus_signs_is_decoded(aws_env: None, kpc: str) -> N
     raw_key = event["Records"][0]["s3"]["object"]["key"]
     assert raw_key.endswith("/sample+1%2B2.fa")
 
-    (outcome,) = prediction.handle_upload_event(event)
+    (outcome,) = intake.handle_upload_event(event)
 
-    assert outcome.outcome == prediction.COMPLETED
+    assert outcome.outcome == outcomes.COMPLETED
     assert jobs.get_job(job.job_id).status == jobs.COMPLETED
 
 
@@ -249,7 +250,7 @@ def test_gene_across_segment_boundary_and_reverse_strand_found_once(aws_env: Non
     }
     job = api_job("g.fa", params={**SMALL_PARAMS, "batch_size": 1})
 
-    assert upload(job, gzip.compress(fasta(genome))).outcome == prediction.COMPLETED
+    assert upload(job, gzip.compress(fasta(genome))).outcome == outcomes.COMPLETED
 
     doc = json.loads(result_objects(job)["predictions.json"]["body"])
     assert [(g["gene"], g["contig"], g["start"], g["end"], g["strand"]) for g in doc["genes"]] == [
@@ -285,7 +286,7 @@ def test_bad_input_ends_in_error_with_precise_message(aws_env: None) -> None:
         outcome = upload(job, body)
 
         done = jobs.get_job(job.job_id)
-        assert outcome.outcome == prediction.FAILED and done.status == jobs.ERROR, case
+        assert outcome.outcome == outcomes.FAILED and done.status == jobs.ERROR, case
         assert done.error.startswith(message) and "Traceback" not in done.error, (case, done.error)
         assert result_objects(job) == {} and not done.result_keys, case
         assert any(message in m for m in event_messages(job.job_id)), case
@@ -293,7 +294,7 @@ def test_bad_input_ends_in_error_with_precise_message(aws_env: None) -> None:
 
 def test_oversized_upload_is_refused_before_reading(aws_env: None, monkeypatch: pytest.MonkeyPatch,
                                                     predict_calls: list[str]) -> None:
-    monkeypatch.setenv(prediction.MAX_UPLOAD_ENV, "1000")
+    monkeypatch.setenv(runner.MAX_UPLOAD_ENV, "1000")
     job = api_job("big.fa")
 
     upload(job, fasta({"a": random_dna(2000, 6)}))
@@ -305,7 +306,7 @@ def test_oversized_upload_is_refused_before_reading(aws_env: None, monkeypatch: 
 
 
 def test_gzip_bomb_is_stopped_by_the_decompressed_limit(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(prediction.MAX_UPLOAD_ENV, "20000")
+    monkeypatch.setenv(runner.MAX_UPLOAD_ENV, "20000")
     body = gzip.compress(b">a\n" + b"A" * 200_000 + b"\n")
     assert len(body) < 20000
     job = api_job("bomb.fa.gz")
@@ -366,7 +367,7 @@ def test_connection_lost_while_reading_input_ends_in_error(aws_env: None, monkey
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(prediction, "open_body", lambda ref: prediction.InputBody(Flaky()))
+    monkeypatch.setattr(objects, "open_body", lambda ref: objects.InputBody(Flaky()))
     job = api_job("g.fa")
 
     upload(job, fasta({"a": random_dna(500, 24)}))
@@ -390,16 +391,16 @@ def test_missing_database_ends_in_error(aws_env: None, monkeypatch: pytest.Monke
 def test_storage_failure_before_claim_asks_lambda_to_retry(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     job = api_job("g.fa")
     event = put(job.input_key, fasta({"a": random_dna(500, 11)}))
-    real = prediction.head_object
-    monkeypatch.setattr(prediction, "head_object", lambda ref: (_ for _ in ()).throw(StorageUnavailable("down")))
+    real = objects.head_object
+    monkeypatch.setattr(objects, "head_object", lambda ref: (_ for _ in ()).throw(StorageUnavailable("down")))
 
-    with pytest.raises(prediction.RetryLater):
-        prediction.handle_upload_event(event)
+    with pytest.raises(intake.RetryLater):
+        intake.handle_upload_event(event)
     assert jobs.get_job(job.job_id).status == jobs.SUBMITTED
 
-    monkeypatch.setattr(prediction, "head_object", real)
-    (outcome,) = prediction.handle_upload_event(event)  # Lambda's retry of the same event
-    assert outcome.outcome == prediction.COMPLETED
+    monkeypatch.setattr(objects, "head_object", real)
+    (outcome,) = intake.handle_upload_event(event)  # Lambda's retry of the same event
+    assert outcome.outcome == outcomes.COMPLETED
 
 
 # --------------------------------------------------------------------------- at-least-once delivery
@@ -409,10 +410,10 @@ def test_duplicate_event_runs_one_prediction(aws_env: None, predict_calls: list[
     job = api_job("g.fa")
     event = put(job.input_key, fasta({"a": random_dna(3000, 12)}))
 
-    first = prediction.handle_upload_event(event)
-    second = prediction.handle_upload_event(event)
+    first = intake.handle_upload_event(event)
+    second = intake.handle_upload_event(event)
 
-    assert [o.outcome for o in first + second] == [prediction.COMPLETED, prediction.DUPLICATE]
+    assert [o.outcome for o in first + second] == [outcomes.COMPLETED, outcomes.DUPLICATE]
     assert predict_calls == ["g.fa"]
     assert sum(m.startswith("Prediction started") for m in event_messages(job.job_id)) == 1
     assert jobs.get_job(job.job_id).status == jobs.COMPLETED
@@ -421,25 +422,25 @@ def test_duplicate_event_runs_one_prediction(aws_env: None, predict_calls: list[
 def deliver_concurrently(event: dict[str, Any], copies: int) -> list[str]:
     """Deliver the same event from `copies` threads at once; the outcomes of all."""
     barrier = threading.Barrier(copies)
-    outcomes: list[str] = []
+    seen: list[str] = []
 
     def deliver() -> None:
         barrier.wait()
-        outcomes.extend(o.outcome for o in prediction.handle_upload_event(event))
+        seen.extend(o.outcome for o in intake.handle_upload_event(event))
 
     threads = [threading.Thread(target=deliver) for _ in range(copies)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return outcomes
+    return seen
 
 
 def test_concurrent_deliveries_run_exactly_once(aws_env: None, predict_calls: list[str]) -> None:
     job = api_job("g.fa")
     event = put(job.input_key, fasta({"a": random_dna(3000, 13)}))
-    outcomes = deliver_concurrently(event, 2)
-    assert sorted(outcomes) == [prediction.COMPLETED, prediction.DUPLICATE]
+    seen = deliver_concurrently(event, 2)
+    assert sorted(seen) == [outcomes.COMPLETED, outcomes.DUPLICATE]
     assert len(predict_calls) == 1
     assert jobs.get_job(job.job_id).status == jobs.COMPLETED
 
@@ -465,7 +466,7 @@ def test_cancel_mid_run_stops_at_next_batch_without_results(aws_env: None, monke
     outcome = upload(job, fasta(genome))
 
     done = jobs.get_job(job.job_id)
-    assert outcome.outcome == prediction.CANCELLED and done.status == jobs.CANCELLED
+    assert outcome.outcome == outcomes.CANCELLED and done.status == jobs.CANCELLED
     assert writes == [True, False]  # stopped at the second batch of ten
     assert result_objects(job) == {} and not done.result_keys
     assert any(m.startswith("Prediction stopped after 2 segments") for m in event_messages(job.job_id))
@@ -473,18 +474,18 @@ def test_cancel_mid_run_stops_at_next_batch_without_results(aws_env: None, monke
 
 def test_cancel_after_last_batch_removes_written_results(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     job = api_job("g.fa")
-    real = prediction.store_results
+    real = runner.store_results
 
     def store_then_cancel(*args: Any) -> list[str]:
         keys = real(*args)
         jobs.transition(job.job_id, jobs.CANCELLED)
         return keys
 
-    monkeypatch.setattr(prediction, "store_results", store_then_cancel)
+    monkeypatch.setattr(runner, "store_results", store_then_cancel)
 
     outcome = upload(job, fasta({"a": random_dna(500, 14)}))
 
-    assert outcome.outcome == prediction.CANCELLED
+    assert outcome.outcome == outcomes.CANCELLED
     assert jobs.get_job(job.job_id).status == jobs.CANCELLED and result_objects(job) == {}
 
 
@@ -492,7 +493,7 @@ def test_upload_for_cancelled_job_is_not_run(aws_env: None, predict_calls: list[
     job = api_job("g.fa")
     jobs.transition(job.job_id, jobs.CANCELLED)
 
-    assert upload(job, fasta({"a": random_dna(500, 15)})).outcome == prediction.DUPLICATE
+    assert upload(job, fasta({"a": random_dna(500, 15)})).outcome == outcomes.DUPLICATE
     assert predict_calls == [] and jobs.get_job(job.job_id).status == jobs.CANCELLED
 
 
@@ -503,9 +504,9 @@ def test_upload_key_naming_another_users_job_is_rejected(aws_env: None, predict_
     victim = api_job("g.fa")
     key = s3layout.upload_key(str(uuid.uuid4()), victim.job_id, "g.fa")
 
-    (outcome,) = prediction.handle_upload_event(put(key, fasta({"a": random_dna(500, 16)})))
+    (outcome,) = intake.handle_upload_event(put(key, fasta({"a": random_dna(500, 16)})))
 
-    assert outcome.outcome == prediction.REJECTED
+    assert outcome.outcome == outcomes.REJECTED
     assert tags(key) == {"amr-status": "rejected", "amr-reason": "key does not match the owner or upload key of the job"}
     assert jobs.get_job(victim.job_id).status == jobs.SUBMITTED and predict_calls == []
 
@@ -514,9 +515,9 @@ def test_upload_key_other_than_the_recorded_one_is_rejected(aws_env: None) -> No
     job = api_job("g.fa")
     key = s3layout.upload_key(job.user_id, job.job_id, "other.fa")
 
-    (outcome,) = prediction.handle_upload_event(put(key, fasta({"a": random_dna(500, 17)})))
+    (outcome,) = intake.handle_upload_event(put(key, fasta({"a": random_dna(500, 17)})))
 
-    assert outcome.outcome == prediction.REJECTED and tags(key)["amr-status"] == "rejected"
+    assert outcome.outcome == outcomes.REJECTED and tags(key)["amr-status"] == "rejected"
     assert jobs.get_job(job.job_id).status == jobs.SUBMITTED
 
 
@@ -526,9 +527,9 @@ def test_unknown_job_or_unsupported_key_is_tagged(aws_env: None) -> None:
         ("elsewhere/g.fa", "unsupported key"),
         ("inbox/alice/run/sub/g.fa", "unsupported key"),  # one folder level forms a batch, two are unsupported
     ]:
-        (outcome,) = prediction.handle_upload_event(put(key, b">a\nACGT\n"))
+        (outcome,) = intake.handle_upload_event(put(key, b">a\nACGT\n"))
 
-        assert outcome.outcome == prediction.REJECTED and outcome.reason.startswith(reason), key
+        assert outcome.outcome == outcomes.REJECTED and outcome.reason.startswith(reason), key
         assert tags(key)["amr-reason"].startswith(reason), key
 
 
@@ -543,12 +544,12 @@ MALFORMED_EVENTS = [
 
 def test_malformed_events_are_logged_and_ignored() -> None:
     for event in MALFORMED_EVENTS:  # no AWS call is made for any of them
-        assert prediction.handle_upload_event(event) == [], event
+        assert intake.handle_upload_event(event) == [], event
 
 
 def test_event_of_another_bucket_is_ignored(aws_env: None) -> None:
     event = s3_event("inbox/alice/g.fa", bucket=get_settings().results_bucket)
-    assert [o.outcome for o in prediction.handle_upload_event(event)] == [prediction.IGNORED]
+    assert [o.outcome for o in intake.handle_upload_event(event)] == [outcomes.IGNORED]
 
 
 # --------------------------------------------------------------------------- inbox drops
@@ -565,11 +566,11 @@ def test_inbox_drop_creates_job_with_metadata_and_completes(make_user: Callable[
     event = put(key, body, metadata={"job-name": "Ward 7 isolate", "segment-length": "5000",
                                      "segment_overlap": "1000", "min_identity": "0.95", "mtime": "1700000000"})
 
-    (outcome,) = prediction.handle_upload_event(event)
+    (outcome,) = intake.handle_upload_event(event)
 
-    assert outcome.outcome == prediction.COMPLETED
+    assert outcome.outcome == outcomes.COMPLETED
     (job,) = _user_jobs(user_id)
-    assert job.job_id == outcome.job_id == prediction.inbox_job_id(prediction.parse_records(event)[0])
+    assert job.job_id == outcome.job_id == inbox.inbox_job_id(intake.parse_records(event)[0])
     assert (job.status, job.source, job.job_name, job.input_key, job.input_filename) == (
         jobs.COMPLETED, "inbox", "Ward 7 isolate", key, "my genome+v2.fa.gz")
     params = job.params.as_dict()
@@ -583,8 +584,8 @@ def test_inbox_drop_species_metadata_in_resfinders_spelling(make_user: Callable[
     user_id, _ = make_user("erin")
     event = put("inbox/erin/ecoli.fa", fasta({"a": random_dna(3000, 31)}),
                 metadata={"species": "Escherichia coli", "point-mutations": "yes"})
-    (outcome,) = prediction.handle_upload_event(event)
-    assert outcome.outcome == prediction.COMPLETED
+    (outcome,) = intake.handle_upload_event(event)
+    assert outcome.outcome == outcomes.COMPLETED
     (job,) = _user_jobs(user_id)
     assert (job.params.as_dict()["species"], job.params.as_dict()["point_mutations"]) == ("escherichia_coli", True)
     assert json.loads(result_objects(job)["predictions.json"]["body"])["species"] == "escherichia_coli"
@@ -593,7 +594,7 @@ def test_inbox_drop_species_metadata_in_resfinders_spelling(make_user: Callable[
 def test_inbox_drop_with_an_unknown_species_ends_in_error_naming_the_values(make_user: Callable[..., Any]) -> None:
     user_id, _ = make_user("finn")
     event = put("inbox/finn/x.fa", fasta({"a": random_dna(3000, 32)}), metadata={"species": "Martian coli"})
-    (outcome,) = prediction.handle_upload_event(event)
+    (outcome,) = intake.handle_upload_event(event)
     (job,) = _user_jobs(user_id)
     assert job.status == jobs.ERROR and "species must be one of escherichia_coli" in job.error
 
@@ -602,10 +603,10 @@ def test_inbox_duplicate_event_creates_one_job(make_user: Callable[..., Any], pr
     user_id, _ = make_user("bob")
     event = put("inbox/bob/g.fa", fasta({"a": random_dna(3000, 19)}))
 
-    first = prediction.handle_upload_event(event)
-    second = prediction.handle_upload_event(event)
+    first = intake.handle_upload_event(event)
+    second = intake.handle_upload_event(event)
 
-    assert [o.outcome for o in first + second] == [prediction.COMPLETED, prediction.DUPLICATE]
+    assert [o.outcome for o in first + second] == [outcomes.COMPLETED, outcomes.DUPLICATE]
     assert first[0].job_id == second[0].job_id
     assert len(_user_jobs(user_id)) == 1 and len(predict_calls) == 1
 
@@ -614,15 +615,15 @@ def test_inbox_concurrent_deliveries_create_and_run_once(make_user: Callable[...
                                                          predict_calls: list[str]) -> None:
     user_id, _ = make_user("carol")
     event = put("inbox/carol/g.fa", fasta({"a": random_dna(3000, 21)}))
-    outcomes = deliver_concurrently(event, 2)
-    assert sorted(outcomes) == [prediction.COMPLETED, prediction.DUPLICATE]
+    seen = deliver_concurrently(event, 2)
+    assert sorted(seen) == [outcomes.COMPLETED, outcomes.DUPLICATE]
     assert len(_user_jobs(user_id)) == 1 and len(predict_calls) == 1
 
 
 def test_inbox_same_key_written_again_is_a_new_job(make_user: Callable[..., Any]) -> None:
     user_id, _ = make_user("dave")
-    prediction.handle_upload_event(put("inbox/dave/g.fa", fasta({"a": random_dna(1000, 22)})))
-    prediction.handle_upload_event(put("inbox/dave/g.fa", fasta({"a": random_dna(1000, 23)})))
+    intake.handle_upload_event(put("inbox/dave/g.fa", fasta({"a": random_dna(1000, 22)})))
+    intake.handle_upload_event(put("inbox/dave/g.fa", fasta({"a": random_dna(1000, 23)})))
 
     assert len(_user_jobs(user_id)) == 2
 
@@ -631,12 +632,12 @@ def test_inbox_unknown_user_creates_no_job_and_tags(aws_env: None) -> None:
     key = "inbox/nobody/g.fa"
     event = put(key, b">a\nACGT\n")
 
-    (outcome,) = prediction.handle_upload_event(event)
+    (outcome,) = intake.handle_upload_event(event)
 
-    assert outcome.outcome == prediction.REJECTED and outcome.job_id is None
+    assert outcome.outcome == outcomes.REJECTED and outcome.job_id is None
     assert tags(key) == {"amr-status": "rejected", "amr-reason": "unknown user nobody"}
     with pytest.raises(NotFound):
-        jobs.get_job(prediction.inbox_job_id(prediction.parse_records(event)[0]))
+        jobs.get_job(inbox.inbox_job_id(intake.parse_records(event)[0]))
 
 
 def test_inbox_inactive_user_creates_no_job_and_tags(make_user: Callable[..., Any]) -> None:
@@ -646,9 +647,9 @@ def test_inbox_inactive_user_creates_no_job_and_tags(make_user: Callable[..., An
     users.update_user(user_id, is_active=False)  # as PATCH /admin/users/{id} {"is_active": false}
     key = "inbox/erin/g.fa"
 
-    (outcome,) = prediction.handle_upload_event(put(key, b">a\nACGT\n"))
+    (outcome,) = intake.handle_upload_event(put(key, b">a\nACGT\n"))
 
-    assert outcome.outcome == prediction.REJECTED
+    assert outcome.outcome == outcomes.REJECTED
     assert tags(key) == {"amr-status": "rejected", "amr-reason": "user erin is not active"}
     assert _user_jobs(user_id) == []
 
@@ -668,7 +669,7 @@ def test_inbox_invalid_metadata_param_ends_job_in_error(make_user: Callable[...,
                                                        predict_calls: list[str]) -> None:
     user_id, _ = make_user("frank")
     for n, (metadata, message) in enumerate(INVALID_METADATA):
-        (outcome,) = prediction.handle_upload_event(put(f"inbox/frank/g{n}.fa", b">a\nACGT\n", metadata=metadata))
+        (outcome,) = intake.handle_upload_event(put(f"inbox/frank/g{n}.fa", b">a\nACGT\n", metadata=metadata))
 
         job = jobs.get_job(outcome.job_id)
         assert (job.user_id, job.status, job.error) == (user_id, jobs.ERROR, message)
@@ -678,15 +679,15 @@ def test_inbox_invalid_metadata_param_ends_job_in_error(make_user: Callable[...,
 def test_inbox_non_fasta_name_ends_job_in_error(make_user: Callable[..., Any]) -> None:
     user_id, _ = make_user("grace")
 
-    prediction.handle_upload_event(put("inbox/grace/notes.txt", b">a\nACGT\n"))
+    intake.handle_upload_event(put("inbox/grace/notes.txt", b">a\nACGT\n"))
 
     (job,) = _user_jobs(user_id)
     assert job.status == jobs.ERROR and job.error.startswith("notes.txt: unsupported file name")
 
 
 def test_metadata_settings_converts_types() -> None:
-    name, params, problem, ignored = prediction.metadata_settings(
+    name, params, problem, ignored = inbox.metadata_settings(
         {"Job-Name": " run 1 ", "batch-size": "8", "use_cpu": "false", "min-coverage": "0.7", "x": "y"}, "g.fa")
     assert (name, problem, ignored) == ("run 1", None, ["x"])
     assert (params["batch_size"], params["use_cpu"], params["min_coverage"]) == (8, False, 0.7)
-    assert prediction.metadata_settings({}, "g.fa")[:3] == ("g.fa", prediction.PredictParams().to_dict(), None)
+    assert inbox.metadata_settings({}, "g.fa")[:3] == ("g.fa", PredictParams().to_dict(), None)
