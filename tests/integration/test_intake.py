@@ -1,4 +1,6 @@
-"""The prediction function end to end on moto: S3 events → job lifecycle → result files.
+"""Upload events on moto (chalicelib/prediction/intake.py): S3 notifications parsed and
+routed to their job, keys that name no job rejected and tagged, storage failures before a
+claim retried; and the helpers the prediction tests share.
 
 Events are built in the exact shape of an AWS S3 notification (keys URL-encoded, spaces
 as '+'). Genomes are small synthetic ones (seeded random DNA with real ResFinder alleles
@@ -6,28 +8,24 @@ inserted) except for two of Debian's resfinder-example isolates.
 """
 from __future__ import annotations
 
-import gzip
 import itertools
-import json
 import os
 import threading
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 from urllib.parse import quote_plus
 
 import pytest
 
 from chalicelib.core import aws
-from chalicelib.jobs import lifecycle as jobs, s3layout
-from chalicelib.jobs.params import PredictParams
-from chalicelib.prediction import acquired as predictor, inbox, intake, objects, outcomes, runner
-from chalicelib.core.errors import NotFound, StorageUnavailable
-from chalicelib.core.tables import JobModel
-from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, load_db
+from chalicelib.core.errors import StorageUnavailable
 from chalicelib.core.settings import get_settings
-from tests.unit.test_predictor import KPC, insert, random_dna, revcomp
+from chalicelib.core.tables import JobModel
+from chalicelib.jobs import lifecycle as jobs, s3layout
+from chalicelib.prediction import intake, objects, outcomes
+from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR
+from tests.unit.test_predictor import insert, random_dna
 
 DB_PRESENT = Path(os.environ.get("AMR_RESFINDER_DB") or DEFAULT_DB_DIR, "config").is_file()
 EXAMPLES = Path(os.environ.get("AMR_RESFINDER_EXAMPLES") or "/usr/share/doc/resfinder/examples/data")
@@ -128,81 +126,24 @@ def tags(key: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tagset}
 
 
-@pytest.fixture
-def predict_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Counts predictions actually started (the expensive step duplicates must not repeat)."""
-    calls: list[str] = []
-    real = predictor.predict_stream
+def deliver_concurrently(event: dict[str, Any], copies: int) -> list[str]:
+    """Deliver the same event from `copies` threads at once; the outcomes of all."""
+    barrier = threading.Barrier(copies)
+    seen: list[str] = []
 
-    def counting(stream: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs.get("name", ""))
-        return real(stream, **kwargs)
+    def deliver() -> None:
+        barrier.wait()
+        seen.extend(o.outcome for o in intake.handle_upload_event(event))
 
-    monkeypatch.setattr(predictor, "predict_stream", counting)
-    return calls
-
-
-@pytest.fixture(scope="module")
-def kpc() -> str:
-    return load_db().alleles[KPC].sequence
+    threads = [threading.Thread(target=deliver) for _ in range(copies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return seen
 
 
-# --------------------------------------------------------------------------- happy paths
-
-
-@pytest.mark.skipif(not EXAMPLES.is_dir(), reason="resfinder-example data not installed")
-@pytest.mark.parametrize("name, expected", [("test_isolate_01.fa.gz", ["blaB-2"]),
-                                            ("test_isolate_02.fa", ["blaCTX-M-33"])])
-def test_example_isolate_upload_completes_with_results(aws_env: None, name: str, expected: list[str]) -> None:
-    body = (EXAMPLES / name).read_bytes()
-    job = api_job(name, params={})
-
-    outcome = upload(job, body)
-
-    assert outcome.outcome == outcomes.COMPLETED
-    done = jobs.get_job(job.job_id)
-    assert done.status == jobs.COMPLETED and done.progress == 100 and done.input_size == len(body)
-    files = result_objects(job)
-    assert set(files) == {"predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv"}
-    assert files["predictions.json"]["type"] == "application/json"
-    assert files["predictions.tsv"]["type"].startswith("text/tab-separated-values")
-    doc = json.loads(files["predictions.json"]["body"])
-    assert doc["job_id"] == job.job_id and [g["gene"] for g in doc["genes"]] == expected
-    assert doc["database"] == {"name": "resfinder", "version": load_db().version}
-    assert expected[0] in files["predictions.tsv"]["body"] and expected[0] in files["hamronization.tsv"]["body"]
-    assert sorted(done.result_keys) == sorted(s3layout.result_key(job.user_id, job.job_id, n) for n in files)
-    assert done.summary.as_dict()["gene_names"] == expected
-    assert done.summary.as_dict()["database_version"] == load_db().version
-    messages = event_messages(job.job_id)
-    assert any(m.startswith("Status Submitted -> Running") for m in messages)
-    assert any(m.startswith("Prediction started: " + name) for m in messages)
-    assert any(m.startswith("Progress 100%") for m in messages)
-    assert messages[-1].startswith("Completed: 1 gene(s)")
-
-
-@pytest.mark.skipif(not (EXAMPLES / "test_isolate_05.fa.gz").is_file(), reason="resfinder-example data not installed")
-def test_species_job_reports_point_mutations_phenotypes_and_resistant_antibiotics(aws_env: None) -> None:
-    body = (EXAMPLES / "test_isolate_05.fa.gz").read_bytes()
-    job = api_job("test_isolate_05.fa.gz", params={"species": "escherichia_coli", "point_mutations": True})
-
-    assert upload(job, body).outcome == outcomes.COMPLETED
-
-    done = jobs.get_job(job.job_id)
-    files = result_objects(job)
-    doc = json.loads(files["predictions.json"]["body"])
-    assert doc["species"] == "escherichia_coli" and doc["point_database"]["name"] == "pointfinder"
-    assert [m["mutation"] for m in doc["mutations"]] == ["gyrA p.S83A"]
-    assert doc["mutations"][0]["contig"] == "test_isolate_05" and doc["mutations"][0]["pmids"] == ["12654733"]
-    assert doc["resistant"] == ["ciprofloxacin", "nalidixic acid"]
-    cipro = next(r for r in doc["phenotypes"] if r["antimicrobial"] == "ciprofloxacin")
-    assert (cipro["phenotype"], cipro["match"], cipro["genetic_background"]) == ("Resistant", 3, "gyrA (p.S83A)")
-    assert doc["phenotype_panel"]["name"] == "escherichia coli"
-    assert files["pointfinder.tsv"]["body"].splitlines()[1].startswith("gyrA p.S83A\tTCG -> GCG\tS -> A\t")
-    assert "ciprofloxacin\tquinolone\tResistant\t3\tgyrA (p.S83A)" in files["phenotypes.tsv"]["body"]
-    assert "gyrA\tgyrA\tpointfinder" in files["hamronization.tsv"]["body"]
-    summary = done.summary.as_dict()
-    assert summary["resistant"] == ["ciprofloxacin", "nalidixic acid"] and summary["mutation_names"] == ["gyrA p.S83A"]
-    assert event_messages(job.job_id)[-1].endswith("resistant to ciprofloxacin, nalidixic acid")
+# --------------------------------------------------------------------------- events
 
 
 @pytest.fixture
@@ -242,152 +183,6 @@ def test_key_with_spaces_and_plus_signs_is_decoded(aws_env: None, kpc: str) -> N
     assert jobs.get_job(job.job_id).status == jobs.COMPLETED
 
 
-def test_gene_across_segment_boundary_and_reverse_strand_found_once(aws_env: None, kpc: str) -> None:
-    # 5000-base segments overlapping by 1000: [0, 5000) and [4000, 9000) — the gene crosses 5000.
-    genome = {
-        "fwd": insert(random_dna(20000, 3), 4600, kpc),
-        "rev": insert(random_dna(12000, 4), 7000, revcomp(kpc)),
-    }
-    job = api_job("g.fa", params={**SMALL_PARAMS, "batch_size": 1})
-
-    assert upload(job, gzip.compress(fasta(genome))).outcome == outcomes.COMPLETED
-
-    doc = json.loads(result_objects(job)["predictions.json"]["body"])
-    assert [(g["gene"], g["contig"], g["start"], g["end"], g["strand"]) for g in doc["genes"]] == [
-        ("blaKPC-2", "fwd", 4601, 4600 + len(kpc), "+"),
-        ("blaKPC-2", "rev", 7001, 7000 + len(kpc), "-"),
-    ]
-    # Eight one-segment batches, but progress events stay bounded by the 10 % steps.
-    progress = [m for m in event_messages(job.job_id) if m.startswith("Progress")]
-    assert 2 <= len(progress) <= 11 and progress[-1].startswith("Progress 100%")
-
-
-# --------------------------------------------------------------------------- bad input
-
-
-def _truncated_gzip() -> bytes:
-    data = gzip.compress(fasta({"a": random_dna(5000, 5)}))
-    return data[: len(data) // 2]
-
-
-BAD_INPUTS = {
-    "not-fasta": (b"hello, this is not a genome\n", "genome.fa, line 1: not a FASTA file"),
-    "protein": (b">p1 protein\nMKTLLILAVLAAALAQEEFPLLKSWQEIFTRL\n", "genome.fa, line 2: looks like protein"),
-    "empty": (b"", "genome.fa: empty file"),
-    "truncated-gzip": (_truncated_gzip(), "genome.fa: gzip data is truncated"),
-    "empty-record": (b">a\nACGT\n>b\n", "genome.fa, line 3: sequence 'b' is empty"),
-}
-
-
-def test_bad_input_ends_in_error_with_precise_message(aws_env: None) -> None:
-    for case, (body, message) in BAD_INPUTS.items():  # one moto set-up for all cases
-        job = api_job("genome.fa")
-
-        outcome = upload(job, body)
-
-        done = jobs.get_job(job.job_id)
-        assert outcome.outcome == outcomes.FAILED and done.status == jobs.ERROR, case
-        assert done.error.startswith(message) and "Traceback" not in done.error, (case, done.error)
-        assert result_objects(job) == {} and not done.result_keys, case
-        assert any(message in m for m in event_messages(job.job_id)), case
-
-
-def test_oversized_upload_is_refused_before_reading(aws_env: None, monkeypatch: pytest.MonkeyPatch,
-                                                    predict_calls: list[str]) -> None:
-    monkeypatch.setenv(runner.MAX_UPLOAD_ENV, "1000")
-    job = api_job("big.fa")
-
-    upload(job, fasta({"a": random_dna(2000, 6)}))
-
-    done = jobs.get_job(job.job_id)
-    assert done.status == jobs.ERROR and done.error.startswith("big.fa: file too large (")
-    assert "the limit is 1000 bytes" in done.error
-    assert predict_calls == [] and result_objects(job) == {}
-
-
-def test_gzip_bomb_is_stopped_by_the_decompressed_limit(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(runner.MAX_UPLOAD_ENV, "20000")
-    body = gzip.compress(b">a\n" + b"A" * 200_000 + b"\n")
-    assert len(body) < 20000
-    job = api_job("bomb.fa.gz")
-
-    upload(job, body)
-
-    done = jobs.get_job(job.job_id)
-    assert done.status == jobs.ERROR and "decompressed content is larger than the limit" in done.error
-
-
-def test_invalid_stored_params_end_in_error(aws_env: None, predict_calls: list[str]) -> None:
-    job = api_job("g.fa", params={"segment_length": 100, "segment_overlap": 100})
-
-    upload(job, fasta({"a": random_dna(500, 7)}))
-
-    done = jobs.get_job(job.job_id)
-    assert done.status == jobs.ERROR and done.error == "invalid parameters: segment_overlap must be < segment_length"
-    assert predict_calls == []
-
-
-# --------------------------------------------------------------------------- failures
-
-
-def test_unexpected_exception_gives_reference_not_trace(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("secret internals at 0xdeadbeef")
-
-    monkeypatch.setattr(predictor, "predict_stream", boom)
-    job = api_job("g.fa")
-
-    upload(job, fasta({"a": random_dna(500, 8)}), SimpleNamespace(aws_request_id="req-42"))
-
-    done = jobs.get_job(job.job_id)
-    assert done.status == jobs.ERROR
-    assert done.error == "internal error while predicting (reference req-42)"
-
-
-def test_storage_failure_while_writing_results_ends_in_error(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    def down(*args: Any, **kwargs: Any) -> None:
-        raise StorageUnavailable("Storage is temporarily unavailable (s3.put); please retry shortly.")
-
-    monkeypatch.setattr(s3layout, "put_object", down)
-    job = api_job("g.fa")
-
-    upload(job, fasta({"a": random_dna(500, 9)}))
-
-    done = jobs.get_job(job.job_id)
-    assert done.status == jobs.ERROR and done.error.startswith("Storage is temporarily unavailable (s3.put)")
-
-
-def test_connection_lost_while_reading_input_ends_in_error(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from botocore.exceptions import ReadTimeoutError
-
-    class Flaky:
-        def read(self, n: int = -1) -> bytes:
-            raise ReadTimeoutError(endpoint_url="https://s3.example")
-
-        def close(self) -> None:
-            pass
-
-    monkeypatch.setattr(objects, "open_body", lambda ref: objects.InputBody(Flaky()))
-    job = api_job("g.fa")
-
-    upload(job, fasta({"a": random_dna(500, 24)}))
-
-    done = jobs.get_job(job.job_id)
-    assert done.status == jobs.ERROR
-    assert done.error == "Storage is temporarily unavailable (reading the uploaded file); please upload it again."
-
-
-def test_missing_database_ends_in_error(aws_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("AMR_RESFINDER_DB", str(tmp_path / "no-db"))
-    job = api_job("g.fa")
-
-    upload(job, fasta({"a": random_dna(500, 10)}), SimpleNamespace(aws_request_id="req-7"))
-
-    done = jobs.get_job(job.job_id)
-    assert done.status == jobs.ERROR
-    assert done.error == "the prediction database is unavailable on the server (reference req-7)"
-
-
 def test_storage_failure_before_claim_asks_lambda_to_retry(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     job = api_job("g.fa")
     event = put(job.input_key, fasta({"a": random_dna(500, 11)}))
@@ -401,100 +196,6 @@ def test_storage_failure_before_claim_asks_lambda_to_retry(aws_env: None, monkey
     monkeypatch.setattr(objects, "head_object", real)
     (outcome,) = intake.handle_upload_event(event)  # Lambda's retry of the same event
     assert outcome.outcome == outcomes.COMPLETED
-
-
-# --------------------------------------------------------------------------- at-least-once delivery
-
-
-def test_duplicate_event_runs_one_prediction(aws_env: None, predict_calls: list[str]) -> None:
-    job = api_job("g.fa")
-    event = put(job.input_key, fasta({"a": random_dna(3000, 12)}))
-
-    first = intake.handle_upload_event(event)
-    second = intake.handle_upload_event(event)
-
-    assert [o.outcome for o in first + second] == [outcomes.COMPLETED, outcomes.DUPLICATE]
-    assert predict_calls == ["g.fa"]
-    assert sum(m.startswith("Prediction started") for m in event_messages(job.job_id)) == 1
-    assert jobs.get_job(job.job_id).status == jobs.COMPLETED
-
-
-def deliver_concurrently(event: dict[str, Any], copies: int) -> list[str]:
-    """Deliver the same event from `copies` threads at once; the outcomes of all."""
-    barrier = threading.Barrier(copies)
-    seen: list[str] = []
-
-    def deliver() -> None:
-        barrier.wait()
-        seen.extend(o.outcome for o in intake.handle_upload_event(event))
-
-    threads = [threading.Thread(target=deliver) for _ in range(copies)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return seen
-
-
-def test_concurrent_deliveries_run_exactly_once(aws_env: None, predict_calls: list[str]) -> None:
-    job = api_job("g.fa")
-    event = put(job.input_key, fasta({"a": random_dna(3000, 13)}))
-    seen = deliver_concurrently(event, 2)
-    assert sorted(seen) == [outcomes.COMPLETED, outcomes.DUPLICATE]
-    assert len(predict_calls) == 1
-    assert jobs.get_job(job.job_id).status == jobs.COMPLETED
-
-
-# --------------------------------------------------------------------------- cancellation
-
-
-def test_cancel_mid_run_stops_at_next_batch_without_results(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    genome = {f"c{i}": random_dna(3000, 20 + i) for i in range(10)}  # 10 batches of one segment
-    job = api_job("g.fa", params={"segment_length": 5000, "segment_overlap": 100, "batch_size": 1})
-    writes: list[bool] = []
-    real = jobs.update_progress
-
-    def cancel_after_first(job_id: str, pct: float) -> bool:
-        ok = real(job_id, pct)
-        writes.append(ok)
-        if len(writes) == 1:
-            jobs.transition(job_id, jobs.CANCELLED)  # the user's POST /jobs/{id}/cancel
-        return ok
-
-    monkeypatch.setattr(jobs, "update_progress", cancel_after_first)
-
-    outcome = upload(job, fasta(genome))
-
-    done = jobs.get_job(job.job_id)
-    assert outcome.outcome == outcomes.CANCELLED and done.status == jobs.CANCELLED
-    assert writes == [True, False]  # stopped at the second batch of ten
-    assert result_objects(job) == {} and not done.result_keys
-    assert any(m.startswith("Prediction stopped after 2 segments") for m in event_messages(job.job_id))
-
-
-def test_cancel_after_last_batch_removes_written_results(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    job = api_job("g.fa")
-    real = runner.store_results
-
-    def store_then_cancel(*args: Any) -> list[str]:
-        keys = real(*args)
-        jobs.transition(job.job_id, jobs.CANCELLED)
-        return keys
-
-    monkeypatch.setattr(runner, "store_results", store_then_cancel)
-
-    outcome = upload(job, fasta({"a": random_dna(500, 14)}))
-
-    assert outcome.outcome == outcomes.CANCELLED
-    assert jobs.get_job(job.job_id).status == jobs.CANCELLED and result_objects(job) == {}
-
-
-def test_upload_for_cancelled_job_is_not_run(aws_env: None, predict_calls: list[str]) -> None:
-    job = api_job("g.fa")
-    jobs.transition(job.job_id, jobs.CANCELLED)
-
-    assert upload(job, fasta({"a": random_dna(500, 15)})).outcome == outcomes.DUPLICATE
-    assert predict_calls == [] and jobs.get_job(job.job_id).status == jobs.CANCELLED
 
 
 # --------------------------------------------------------------------------- rejected keys
@@ -550,144 +251,3 @@ def test_malformed_events_are_logged_and_ignored() -> None:
 def test_event_of_another_bucket_is_ignored(aws_env: None) -> None:
     event = s3_event("inbox/alice/g.fa", bucket=get_settings().results_bucket)
     assert [o.outcome for o in intake.handle_upload_event(event)] == [outcomes.IGNORED]
-
-
-# --------------------------------------------------------------------------- inbox drops
-
-
-def _user_jobs(user_id: str) -> list[JobModel]:
-    return jobs.list_user_jobs(user_id, limit=100).items
-
-
-def test_inbox_drop_creates_job_with_metadata_and_completes(make_user: Callable[..., Any], kpc: str) -> None:
-    user_id, _ = make_user("alice")
-    key = "inbox/alice/my genome+v2.fa.gz"
-    body = gzip.compress(fasta({"chr": insert(random_dna(12000, 18), 4600, kpc)}))
-    event = put(key, body, metadata={"job-name": "Ward 7 isolate", "segment-length": "5000",
-                                     "segment_overlap": "1000", "min_identity": "0.95", "mtime": "1700000000"})
-
-    (outcome,) = intake.handle_upload_event(event)
-
-    assert outcome.outcome == outcomes.COMPLETED
-    (job,) = _user_jobs(user_id)
-    assert job.job_id == outcome.job_id == inbox.inbox_job_id(intake.parse_records(event)[0])
-    assert (job.status, job.source, job.job_name, job.input_key, job.input_filename) == (
-        jobs.COMPLETED, "inbox", "Ward 7 isolate", key, "my genome+v2.fa.gz")
-    params = job.params.as_dict()
-    assert (params["segment_length"], params["segment_overlap"], params["min_identity"]) == (5000, 1000, 0.95)
-    assert json.loads(result_objects(job)["predictions.json"]["body"])["genes"][0]["start"] == 4601
-    assert tags(key) == {"amr-status": "accepted", "amr-reason": f"job {job.job_id}", "amr-job-id": job.job_id}
-    assert any("Ignored object metadata that names no parameter: mtime" in m for m in event_messages(job.job_id))
-
-
-def test_inbox_drop_species_metadata_in_resfinders_spelling(make_user: Callable[..., Any]) -> None:
-    user_id, _ = make_user("erin")
-    event = put("inbox/erin/ecoli.fa", fasta({"a": random_dna(3000, 31)}),
-                metadata={"species": "Escherichia coli", "point-mutations": "yes"})
-    (outcome,) = intake.handle_upload_event(event)
-    assert outcome.outcome == outcomes.COMPLETED
-    (job,) = _user_jobs(user_id)
-    assert (job.params.as_dict()["species"], job.params.as_dict()["point_mutations"]) == ("escherichia_coli", True)
-    assert json.loads(result_objects(job)["predictions.json"]["body"])["species"] == "escherichia_coli"
-
-
-def test_inbox_drop_with_an_unknown_species_ends_in_error_naming_the_values(make_user: Callable[..., Any]) -> None:
-    user_id, _ = make_user("finn")
-    event = put("inbox/finn/x.fa", fasta({"a": random_dna(3000, 32)}), metadata={"species": "Martian coli"})
-    (outcome,) = intake.handle_upload_event(event)
-    (job,) = _user_jobs(user_id)
-    assert job.status == jobs.ERROR and "species must be one of escherichia_coli" in job.error
-
-
-def test_inbox_duplicate_event_creates_one_job(make_user: Callable[..., Any], predict_calls: list[str]) -> None:
-    user_id, _ = make_user("bob")
-    event = put("inbox/bob/g.fa", fasta({"a": random_dna(3000, 19)}))
-
-    first = intake.handle_upload_event(event)
-    second = intake.handle_upload_event(event)
-
-    assert [o.outcome for o in first + second] == [outcomes.COMPLETED, outcomes.DUPLICATE]
-    assert first[0].job_id == second[0].job_id
-    assert len(_user_jobs(user_id)) == 1 and len(predict_calls) == 1
-
-
-def test_inbox_concurrent_deliveries_create_and_run_once(make_user: Callable[..., Any],
-                                                         predict_calls: list[str]) -> None:
-    user_id, _ = make_user("carol")
-    event = put("inbox/carol/g.fa", fasta({"a": random_dna(3000, 21)}))
-    seen = deliver_concurrently(event, 2)
-    assert sorted(seen) == [outcomes.COMPLETED, outcomes.DUPLICATE]
-    assert len(_user_jobs(user_id)) == 1 and len(predict_calls) == 1
-
-
-def test_inbox_same_key_written_again_is_a_new_job(make_user: Callable[..., Any]) -> None:
-    user_id, _ = make_user("dave")
-    intake.handle_upload_event(put("inbox/dave/g.fa", fasta({"a": random_dna(1000, 22)})))
-    intake.handle_upload_event(put("inbox/dave/g.fa", fasta({"a": random_dna(1000, 23)})))
-
-    assert len(_user_jobs(user_id)) == 2
-
-
-def test_inbox_unknown_user_creates_no_job_and_tags(aws_env: None) -> None:
-    key = "inbox/nobody/g.fa"
-    event = put(key, b">a\nACGT\n")
-
-    (outcome,) = intake.handle_upload_event(event)
-
-    assert outcome.outcome == outcomes.REJECTED and outcome.job_id is None
-    assert tags(key) == {"amr-status": "rejected", "amr-reason": "unknown user nobody"}
-    with pytest.raises(NotFound):
-        jobs.get_job(inbox.inbox_job_id(intake.parse_records(event)[0]))
-
-
-def test_inbox_inactive_user_creates_no_job_and_tags(make_user: Callable[..., Any]) -> None:
-    from chalicelib.accounts import users
-
-    user_id, _ = make_user("erin")
-    users.update_user(user_id, is_active=False)  # as PATCH /admin/users/{id} {"is_active": false}
-    key = "inbox/erin/g.fa"
-
-    (outcome,) = intake.handle_upload_event(put(key, b">a\nACGT\n"))
-
-    assert outcome.outcome == outcomes.REJECTED
-    assert tags(key) == {"amr-status": "rejected", "amr-reason": "user erin is not active"}
-    assert _user_jobs(user_id) == []
-
-
-INVALID_METADATA = [
-    ({"min_identity": "high"},
-     "invalid parameter in object metadata: x-amz-meta-min_identity='high' is not a valid min_identity"),
-    ({"segment-length": "100", "segment-overlap": "200"},
-     "invalid parameter in object metadata: segment_overlap must be < segment_length"),
-    ({"use-cpu": "maybe"}, "invalid parameter in object metadata: x-amz-meta-use-cpu='maybe' is not a valid use_cpu"),
-    ({"batch-size": "5000"},  # the same bounds as POST /jobs params
-     "invalid parameter in object metadata: x-amz-meta-batch-size: Input should be less than or equal to 1024"),
-]
-
-
-def test_inbox_invalid_metadata_param_ends_job_in_error(make_user: Callable[..., Any],
-                                                       predict_calls: list[str]) -> None:
-    user_id, _ = make_user("frank")
-    for n, (metadata, message) in enumerate(INVALID_METADATA):
-        (outcome,) = intake.handle_upload_event(put(f"inbox/frank/g{n}.fa", b">a\nACGT\n", metadata=metadata))
-
-        job = jobs.get_job(outcome.job_id)
-        assert (job.user_id, job.status, job.error) == (user_id, jobs.ERROR, message)
-    assert len(_user_jobs(user_id)) == len(INVALID_METADATA) and predict_calls == []
-
-
-def test_inbox_non_fasta_name_ends_job_in_error(make_user: Callable[..., Any]) -> None:
-    user_id, _ = make_user("grace")
-
-    intake.handle_upload_event(put("inbox/grace/notes.txt", b">a\nACGT\n"))
-
-    (job,) = _user_jobs(user_id)
-    assert job.status == jobs.ERROR and job.error.startswith("notes.txt: unsupported file name")
-
-
-def test_metadata_settings_converts_types() -> None:
-    name, params, problem, ignored = inbox.metadata_settings(
-        {"Job-Name": " run 1 ", "batch-size": "8", "use_cpu": "false", "min-coverage": "0.7", "x": "y"}, "g.fa")
-    assert (name, problem, ignored) == ("run 1", None, ["x"])
-    assert (params["batch_size"], params["use_cpu"], params["min_coverage"]) == (8, False, 0.7)
-    assert inbox.metadata_settings({}, "g.fa")[:3] == ("g.fa", PredictParams().to_dict(), None)
