@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.prediction import acquired as predictor
 from chalicelib.prediction.resfinder_db import load_db
-from tests.unit.test_predictor import KPC
+from tests.unit.test_acquired import KPC
 
 
 @pytest.fixture

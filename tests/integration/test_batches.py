@@ -18,7 +18,7 @@ from chalicelib.maintenance import tasks as maintenance
 from chalicelib.prediction import intake, outcomes
 from chalicelib.prediction.resfinder_db import load_db
 from tests.integration.test_intake import DB_PRESENT, SMALL_PARAMS, fasta, put
-from tests.unit.test_predictor import KPC, insert, random_dna
+from tests.unit.test_acquired import KPC, insert, random_dna
 
 pytestmark = pytest.mark.skipif(not DB_PRESENT, reason="ResFinder database (resfinder-db) not installed")
 

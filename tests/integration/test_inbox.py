@@ -18,7 +18,7 @@ from chalicelib.prediction import inbox, intake, outcomes
 from tests.integration.test_intake import (
     DB_PRESENT, deliver_concurrently, event_messages, fasta, put, result_objects, tags,
 )
-from tests.unit.test_predictor import insert, random_dna
+from tests.unit.test_acquired import insert, random_dna
 
 pytestmark = pytest.mark.skipif(not DB_PRESENT, reason="ResFinder database (resfinder-db) not installed")
 

@@ -25,7 +25,7 @@ from chalicelib.core.tables import JobModel
 from chalicelib.jobs import lifecycle as jobs, s3layout
 from chalicelib.prediction import intake, objects, outcomes
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR
-from tests.unit.test_predictor import insert, random_dna
+from tests.unit.test_acquired import insert, random_dna
 
 DB_PRESENT = Path(os.environ.get("AMR_RESFINDER_DB") or DEFAULT_DB_DIR, "config").is_file()
 EXAMPLES = Path(os.environ.get("AMR_RESFINDER_EXAMPLES") or "/usr/share/doc/resfinder/examples/data")

@@ -19,7 +19,7 @@ from chalicelib.prediction.reads import predictor as reads
 from chalicelib.prediction.resfinder_db import load_db
 from tests.integration.test_intake import DB_PRESENT, event_messages, put, result_objects, s3_event, tags
 from tests.integration.test_jobs_api import call, payload
-from tests.unit.test_predictor import KPC, insert, random_dna
+from tests.unit.test_acquired import KPC, insert, random_dna
 
 pytestmark = pytest.mark.skipif(not DB_PRESENT, reason="ResFinder database (resfinder-db) not installed")
 

@@ -20,7 +20,7 @@ from tests.integration.test_intake import (
     DB_PRESENT, EXAMPLES, SMALL_PARAMS, api_job, deliver_concurrently, event_messages, fasta, put, result_objects,
     upload,
 )
-from tests.unit.test_predictor import insert, random_dna, revcomp
+from tests.unit.test_acquired import insert, random_dna, revcomp
 
 pytestmark = pytest.mark.skipif(not DB_PRESENT, reason="ResFinder database (resfinder-db) not installed")
 

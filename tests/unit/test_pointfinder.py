@@ -15,7 +15,7 @@ from pathlib import Path
 import mappy
 import pytest
 
-from chalicelib.jobs.params import PredictParams, normalise_species
+from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import acquired, pointfinder, pointfinder_db, render, results
 from chalicelib.prediction.pointfinder import revcomp, translate
 
@@ -58,41 +58,6 @@ def names(pred: results.Prediction) -> list[str]:
 
 def row(pred: results.Prediction, antibiotic: str) -> dict:
     return next(r.to_dict() for r in pred.phenotypes.rows if r.antimicrobial == antibiotic)  # type: ignore[union-attr]
-
-
-# --- species parameter -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "given, key",
-    [("escherichia_coli", "escherichia_coli"), ("Escherichia coli", "escherichia_coli"),
-     ("ESCHERICHIA COLI", "escherichia_coli"), ("E. coli", "escherichia_coli"),
-     ("Klebsiella pneumoniae", "klebsiella"), ("Mycobacterium tuberculosis", "mycobacterium_tuberculosis"),
-     ("other", "other"), ("Other", "other")],
-)
-def test_species_spellings_map_to_pointfinder_keys(given: str, key: str) -> None:
-    assert normalise_species(given) == key
-    assert PredictParams(species=given).species == key
-
-
-def test_species_rules() -> None:
-    with pytest.raises(ValueError, match="escherichia_coli, klebsiella"):
-        normalise_species("Escherichia martiana")
-    with pytest.raises(ValueError, match="needs a species"):
-        PredictParams(point_mutations=True)
-    assert PredictParams(species="klebsiella").point_mutations is True
-    assert PredictParams(species="klebsiella", point_mutations=False).point_mutations is False
-    assert PredictParams().point_mutations is False
-    assert set(PredictParams(species="salmonella").to_dict()) >= {"species", "point_mutations"}
-
-
-def test_every_species_of_the_database_loads_and_is_accepted() -> None:
-    db = pointfinder_db.load_db()
-    assert db.version == Path(pointfinder_db.db_dir(), "VERSION").read_text().strip()
-    for key in db.species:
-        assert normalise_species(key) == key
-        sp = db.load(key)
-        assert sp.genes and sp.rows
 
 
 # --- real isolate ------------------------------------------------------------------------
@@ -236,24 +201,3 @@ def test_no_species_means_no_point_search_but_a_phenotype_table() -> None:
     assert doc["mutations"] == [] and doc["point_database"] is None
     assert len(doc["phenotypes"]) > 50 and all(r["phenotype"] == "No resistance" for r in doc["phenotypes"])
     assert render.pointfinder_tsv(pred).splitlines() == ["Mutation\tNucleotide change\tAmino acid change\tResistance\tPMID"]
-
-
-def test_alleles_tied_at_a_locus_all_count_in_the_phenotype_table() -> None:
-    """ResFinder reports every allele tied at a locus (e.g. blaSHV-40/-56/-79 in MGH78578)
-    and its table counts the phenotypes of each."""
-    from chalicelib.prediction import phenotypes
-    from chalicelib.prediction.resfinder_db import load_db
-
-    db = load_db()
-    winner, twin = db.alleles["blaSHV-40_1_AF535128"], db.alleles["blaSHV-56_1_EU586041"]
-    only_twin = set(db.allele_antibiotics[twin.name]) - set(db.allele_antibiotics[winner.name])
-    assert only_twin  # e.g. amoxicillin+clavulanic acid
-    hit = results.GeneHit(winner.gene, winner.name, winner.accession, "c", 1, winner.length, "+", 99.88, 100.0,
-                           winner.drug_class, winner.phenotypes, winner.length, 1, winner.length, winner.length,
-                           tied=(twin.name,))
-    table = phenotypes.build(db, [hit])
-    for antibiotic in only_twin:
-        row = next(r for r in table.rows if r.antimicrobial == antibiotic)
-        assert row.resistant and row.genes == ("blaSHV-56 (blaSHV-56_EU586041)",) and row.match == 2
-    alone = phenotypes.build(db, [results.GeneHit(**{**hit.__dict__, "tied": ()})])
-    assert not set(alone.resistant) & only_twin

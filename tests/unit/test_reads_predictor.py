@@ -1,4 +1,5 @@
-"""Reads mode (SPEC §12): genes with depth and point mutations from pileups.
+"""The reads predictor (chalicelib/prediction/reads/predictor.py, SPEC §12): genes with
+depth and point mutations from pileups.
 
 Synthetic pairs come from known sequences at a chosen depth and error rate (the seeded
 simulator in bench/readsim.py); the example read pairs of Debian's resfinder-example are
@@ -19,10 +20,9 @@ from bench.readsim import simulate_pairs
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import pointfinder_db
 from chalicelib.prediction.reads import predictor as reads
-from chalicelib.prediction.reads.pileup import Pileup
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, load_db
 from chalicelib.prediction.results import BatchProgress, Cancelled
-from tests.unit.test_predictor import KPC, insert, random_dna
+from tests.unit.test_acquired import KPC, insert, random_dna
 
 DB_PRESENT = Path(os.environ.get("AMR_RESFINDER_DB") or DEFAULT_DB_DIR, "config").is_file()
 EXAMPLES = Path(os.environ.get("AMR_RESFINDER_EXAMPLES") or "/usr/share/doc/resfinder/examples/data")
@@ -139,21 +139,6 @@ def test_cancel_stops_after_the_batch() -> None:
     finally:
         reads.READS_PER_BATCH = old
     assert err.value.progress.batch == 2 and err.value.progress.reads == 400
-
-
-def test_pileup_from_difference_strings() -> None:
-    class Hit:  # what Pileup reads of a mappy alignment
-        def __init__(self, r_st: int, cs: str) -> None:
-            self.r_st, self.cs = r_st, cs
-
-    pile = Pileup("ref", "ACGTACGTAC")
-    pile.add(Hit(0, ":3*ta:2-gt+gg:2"))  # ACG, T>A, AC, GT deleted, GG inserted, AC
-    pile.add(Hit(2, ":8"))
-    assert pile.depths() == [1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
-    assert pile.counts[0][3] == 1 and pile.counts[3][3] == 1  # A (read 1) and T (read 2) at position 3
-    assert pile.counts[4][6] == 1 and pile.insertions == {7: {"GG": 1}}
-    identity, coverage, depth, first, last = pile.template_stats()
-    assert (coverage, first, last) == (1.0, 0, 10) and identity == 1.0 and depth == 1.8
 
 
 # ResFinder 4.3 with KMA (`run_resfinder.py -ifq R1 R2 -acq -c -s "escherichia coli"`) on

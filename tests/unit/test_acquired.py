@@ -1,27 +1,27 @@
-"""Tests for the ResFinder DB loader, the predictor and the result renderers.
+"""The assembly predictor (chalicelib/prediction/acquired.py): segments, boundaries, thresholds,
+locus resolution, progress and cancellation, and Debian's example isolates.
 
 Synthetic genomes are seeded random DNA with real ResFinder alleles inserted, so
-expected positions are known exactly.  Tests need the Debian ``resfinder-db``
-package (and ``resfinder-example`` for the example isolates); they skip without it.
+expected positions are known exactly (the helpers here serve the other prediction
+tests too).  Tests need the Debian ``resfinder-db`` package (and ``resfinder-example``
+for the example isolates); they skip without it.
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
-import json
 import os
 import random
 from pathlib import Path
 
 import pytest
 
-from chalicelib.prediction import acquired as predictor, render
+from chalicelib.prediction import acquired as predictor
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction.acquired import predict, predict_stream, segment_starts
 from chalicelib.prediction.results import BatchProgress, Cancelled
-from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR, db_dir, load_db, parse_allele_name
+from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR
 
 DB_PRESENT = Path(os.environ.get("AMR_RESFINDER_DB") or DEFAULT_DB_DIR, "config").is_file()
 needs_db = pytest.mark.skipif(not DB_PRESENT, reason="ResFinder database (resfinder-db) not installed")
@@ -61,26 +61,11 @@ def mutate(seq: str, fraction: float, seed: int) -> str:
     return "".join(out)
 
 
-@pytest.fixture(scope="module")
-def db():  # type: ignore[no-untyped-def]
-    if not DB_PRESENT:
-        pytest.skip("ResFinder database not installed")
-    return load_db()
-
-
 def seq_of(db, allele: str) -> str:  # type: ignore[no-untyped-def]
     return db.alleles[allele].sequence
 
 
-# ---------------------------------------------------------------------------- pure helpers
-
-
-def test_parse_allele_name_accessions_with_underscores() -> None:
-    assert parse_allele_name("blaKPC-2_1_AY034847") == ("blaKPC-2", "1", "AY034847")
-    assert parse_allele_name("blaOXA-307_1_NG_050611") == ("blaOXA-307", "1", "NG_050611")
-    assert parse_allele_name("aac(6')-Iaa_1_NC_003197") == ("aac(6')-Iaa", "1", "NC_003197")
-    assert parse_allele_name("blaKPC-40_1_NG_064726:101-988") == ("blaKPC-40", "1", "NG_064726:101-988")
-    assert parse_allele_name("weird") == ("weird", "", "")
+# ---------------------------------------------------------------------------- segments
 
 
 @pytest.mark.parametrize("length", [1, 999, 5000, 5001, 9000, 9001, 23456, 100_000])
@@ -93,33 +78,6 @@ def test_segments_cover_contig_and_every_overlap_window(length: int) -> None:
     # Any interval of O bases lies inside one segment (why genes <= overlap are never cut).
     for s in range(0, max(1, length - O), 97):
         assert any(st <= s and s + O <= st + L for st in starts)
-
-
-def test_params_validation() -> None:
-    with pytest.raises(ValueError, match="segment_overlap must be < segment_length"):
-        PredictParams(segment_length=100, segment_overlap=100)
-    with pytest.raises(ValueError, match="min_identity"):
-        PredictParams(min_identity=1.5)
-    with pytest.raises(ValueError, match="batch_size"):
-        PredictParams(batch_size=0)
-    with pytest.raises(ValueError, match="unknown parameter"):
-        PredictParams.from_dict({"segment_lenght": 10})
-    assert PredictParams.from_dict({"min_coverage": 0.5}).min_coverage == 0.5
-
-
-# ---------------------------------------------------------------------------- database
-
-
-@needs_db
-def test_db_loads_alleles_classes_phenotypes_and_version(db) -> None:  # type: ignore[no-untyped-def]
-    kpc = db.alleles[KPC]
-    assert (kpc.gene, kpc.accession, kpc.drug_class) == ("blaKPC-2", "AY034847", "Beta-lactam")
-    assert "Meropenem" in kpc.phenotypes and kpc.db_classes == ("beta-lactam",)
-    # Listed in two class files, loaded once with both classes.
-    assert set(db.alleles["OqxA_1_EU370913"].db_classes) >= {"quinolone"}
-    assert len(db.alleles) > 3000
-    assert db.version and load_db() is db
-    assert db_dir()
 
 
 # ---------------------------------------------------------------------------- predictor
@@ -315,43 +273,6 @@ def test_example_isolate_01_coordinates() -> None:
     # blaB-2 (750 bp) sits at 631..1380 of the isolate on the forward strand.
     assert (g.allele, g.contig, g.start, g.end, g.strand) == (
         "blaB-2_1_AF189300", "test_isolate_01", 631, 1380, "+")
-
-
-# ---------------------------------------------------------------------------- results
-
-
-@needs_db
-def test_result_files_shape(db) -> None:  # type: ignore[no-untyped-def]
-    genome = {"chr": insert(random_dna(9000, 40), 4600, seq_of(db, KPC))}
-    pred = predict(list(genome.items()), SMALL)
-    doc = json.loads(render.predictions_json(pred, "job-1"))
-    assert list(doc) == ["job_id", "database", "point_database", "species", "genes", "mutations", "resistance",
-                         "resistant", "phenotypes", "phenotype_panel", "stats"]
-    assert doc["database"] == {"name": "resfinder", "version": db.version}
-    assert list(doc["genes"][0]) == [
-        "gene", "allele", "accession", "contig", "start", "end", "strand",
-        "identity", "coverage", "drug_class", "phenotypes",
-    ]
-    assert doc["genes"][0]["allele"] == KPC and doc["genes"][0]["start"] == 4601
-    assert list(doc["stats"]) == ["contigs", "bases", "segments", "seconds"]
-
-    rows = list(csv.reader(io.StringIO(render.predictions_tsv(pred)), delimiter="\t"))
-    assert rows[0] == list(render.RESFINDER_TSV_COLUMNS)
-    assert rows[1][:7] == ["blaKPC-2", "100.00", "882/882", "100.00", "1..882", "chr", "4601..5482"]
-
-    ham = list(csv.DictReader(io.StringIO(render.hamronization_tsv(pred, "g.fa")), delimiter="\t"))
-    assert ham[0]["gene_symbol"] == "blaKPC-2" and ham[0]["input_gene_start"] == "4601"
-    assert ham[0]["strand_orientation"] == "+" and ham[0]["reference_accession"] == "AY034847"
-    assert ham[0]["genetic_variation_type"] == "gene_presence_detected"
-
-    s = render.summary(pred)
-    assert s["genes"] == 1 and s["gene_names"] == ["blaKPC-2"] and s["drug_classes"] == 1
-    assert not any(isinstance(v, float) for v in s.values())
-    assert set(render.render_all(pred, "job-1", "g.fa")) == {
-        "predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv"}
-    kpc_rows = [r for r in doc["phenotypes"] if "blaKPC-2 (blaKPC-2_AY034847)" in r["genes"]]
-    assert kpc_rows and all(r["phenotype"] == "Resistant" and r["match"] == 3 for r in kpc_rows)
-    assert {"imipenem", "meropenem"} <= set(doc["resistant"]) == set(s["resistant"])
 
 
 def test_index_cache_reused() -> None:
