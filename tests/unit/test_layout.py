@@ -1,4 +1,5 @@
-"""The layout of `chalicelib/` (SPEC §11): one package per domain, no import cycles.
+"""The layout of `chalicelib/` (SPEC §11, §18): one package per domain, no import cycles, and
+reads mode in its own subpackage (`prediction/reads/`) that the assembly side never loads.
 
 Imports are read from the source (every `import`, at any depth, including imports inside
 functions and under TYPE_CHECKING, and `lazy_import("...")` names), so a cycle hidden in
@@ -24,6 +25,13 @@ LAYERS = {
     "maintenance": {"core", "jobs", "batches"},
     "gateway": {"core", "accounts", "jobs", "batches", "maintenance"},
 }
+#: Every package's __init__, subpackages included ("__init__.py" is chalicelib's own).
+PACKAGE_INITS = sorted(p.relative_to(LIB).as_posix() for p in LIB.rglob("__init__.py"))
+READS = "chalicelib.prediction.reads"
+#: Outside the reads subpackage only the runner, which runs jobs of both kinds, imports it.
+READS_USERS = {"chalicelib.prediction.runner"}
+#: The predictors of both modes share their result types through this module.
+RESULTS = "chalicelib.prediction.results"
 
 
 def module_name(path: Path) -> str:
@@ -112,6 +120,7 @@ def test_imports_are_read_at_any_depth() -> None:
     assert "chalicelib.accounts.auth" in graph["chalicelib.gateway.middleware"]  # imported inside a function
     assert "chalicelib.core.web" in graph["chalicelib.accounts.auth"]  # from ... import Caller
     assert "chalicelib.jobs.schemas" in graph["chalicelib.prediction.inbox"]  # lazy_import("...")
+    assert "chalicelib.prediction.reads.families" in graph["chalicelib.prediction.reads.predictor"]  # a subpackage
     assert set(graph) == set(modules)
 
 
@@ -139,8 +148,48 @@ def test_packages_are_the_domains_and_import_only_lower_layers() -> None:
     assert not wrong, "imports against the layering: " + ", ".join(sorted(wrong))
 
 
-@pytest.mark.parametrize("package", DOMAINS + ("",))
-def test_package_inits_import_nothing(package: str) -> None:
+def test_every_package_init_is_checked() -> None:
+    assert {"__init__.py", "prediction/reads/__init__.py"} | {f"{d}/__init__.py" for d in DOMAINS} <= set(PACKAGE_INITS)
+
+
+@pytest.mark.parametrize("init", PACKAGE_INITS)
+def test_package_inits_import_nothing(init: str) -> None:
     """An __init__ that imported its modules would load them all at cold start."""
-    tree = ast.parse((LIB / package / "__init__.py").read_text())
+    tree = ast.parse((LIB / init).read_text())
     assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def _in_reads(module: str) -> bool:
+    return module == READS or module.startswith(READS + ".")
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module that importing `start` may load (its imports, theirs, and so on)."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for target in graph.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_reads_mode_is_imported_only_by_the_runner() -> None:
+    graph = import_graph()
+    assert any(_in_reads(m) for m in graph), "the reads subpackage exists"
+    users = {m for m, targets in graph.items() if not _in_reads(m) and any(_in_reads(t) for t in targets)}
+    assert users <= READS_USERS, f"modules outside {READS} that import it: {sorted(users - READS_USERS)}"
+
+
+@pytest.mark.parametrize("module", ["acquired", "fasta", "results", "render", "phenotypes", "pointfinder"])
+def test_assembly_and_shared_modules_never_load_reads_mode(module: str) -> None:
+    loaded = reachable(import_graph(), f"chalicelib.prediction.{module}")
+    assert not sorted(m for m in loaded if _in_reads(m))
+
+
+def test_reads_modules_take_result_types_from_results_not_the_assembly_predictor() -> None:
+    graph = import_graph()
+    reads_modules = sorted(m for m in graph if _in_reads(m))
+    assert not [m for m in reads_modules if "chalicelib.prediction.acquired" in reachable(graph, m)]
+    assert RESULTS in graph[f"{READS}.predictor"] and RESULTS in graph["chalicelib.prediction.acquired"]
