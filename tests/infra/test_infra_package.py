@@ -109,6 +109,15 @@ def test_artifact_fits_lambda_and_holds_only_runtime_code(packaged: Packaged) ->
     assert (packaged.unzipped / "chalicelib" / "__pycache__").is_dir(), "precompiled for a read-only /var/task"
 
 
+def test_artifact_ships_every_module_of_chalicelib(packaged: Packaged) -> None:
+    """Subpackages included: `prediction/reads/` ships with the rest of `chalicelib/`."""
+    source = Path(__file__).resolve().parents[2] / "chalicelib"
+    modules = sorted(p.relative_to(source).as_posix() for p in source.rglob("*.py") if "__pycache__" not in p.parts)
+    assert "prediction/reads/__init__.py" in modules and "prediction/reads/predictor.py" in modules
+    shipped = packaged.unzipped / "chalicelib"
+    assert [m for m in modules if not (shipped / m).is_file()] == []
+
+
 def test_artifact_ships_the_web_app(packaged: Packaged) -> None:
     """The API function serves the browser app (SPEC §15) from the artifact: every file."""
     source = Path(__file__).resolve().parents[2] / "chalicelib" / "gateway" / "static"
