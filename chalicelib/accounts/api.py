@@ -89,7 +89,7 @@ class UserOut(BaseModel):
             user_id=str(user.user_id),
             username=str(user.username),
             email=str(user.email),
-            role=user.role,  # type: ignore[arg-type]
+            role=user.role,
             is_active=bool(user.is_active),
             created_at=str(user.created_at),
             last_login=user.last_login,

@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Request
 
 from chalicelib.accounts import passwords, users
-from chalicelib.core import clock, observability
+from chalicelib.core import clock, observability, web
 from chalicelib.core.aws import client
 from chalicelib.core.invoke import invoke_async
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
@@ -127,7 +127,9 @@ def decode_token(token: str) -> dict[str, Any]:
         logger.info("token rejected", extra={"reason": type(exc).__name__})
         raise _unauthorized() from None
     now = clock.now().timestamp()
-    iat, exp, nbf = claims.get("iat"), claims.get("exp"), claims.get("nbf", 0)
+    iat: Any = claims.get("iat")
+    exp: Any = claims.get("exp")
+    nbf: Any = claims.get("nbf", 0)
     problems = [
         not (_is_int(iat) and _is_int(exp) and _is_int(nbf)) and "time claims are not integers",
         not isinstance(claims.get("sub"), str) and "sub is not a string",
@@ -147,7 +149,7 @@ def decode_token(token: str) -> dict[str, Any]:
 
 
 def _bearer(request: Request) -> str:
-    header = (request.headers or {}).get("authorization") or ""
+    header = web.header(request, "authorization") or ""
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(

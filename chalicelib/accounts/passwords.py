@@ -47,7 +47,10 @@ def argon2_parameters(stage: str | None = None, environ: dict[str, str] | None =
 
 @lru_cache(maxsize=1)
 def hasher() -> PasswordHasher:
-    return PasswordHasher(type=Type.ID, **argon2_parameters())
+    cost = argon2_parameters()
+    return PasswordHasher(
+        time_cost=cost["time_cost"], memory_cost=cost["memory_cost"], parallelism=cost["parallelism"], type=Type.ID
+    )
 
 
 def normalise(password: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -435,7 +436,7 @@ def record_login_failure(username: str, *, window: timedelta, limit: int, lockou
                 fresh = UserModel(
                     key, kind="login", failures=1, window_start=clock.to_iso(now), expires_at=expires
                 )
-                condition = UserModel.pk.does_not_exist()
+                condition: Condition = UserModel.pk.does_not_exist()
                 if state.window_start is not None:
                     condition = UserModel.window_start == clock.to_iso(state.window_start)
                 fresh.save(condition=condition)

@@ -100,7 +100,7 @@ class JobModel(Model):
     completed_at = UnicodeAttribute(null=True)
     heartbeat_at = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
-    params = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    params: MapAttribute[str, Any] = MapAttribute(default=dict)
     model_name = UnicodeAttribute(default="resfinder")
     source = UnicodeAttribute(default="api")
     input_key = UnicodeAttribute(null=True)
@@ -112,12 +112,12 @@ class JobModel(Model):
     mate_filename = UnicodeAttribute(null=True)
     mate_size = NumberAttribute(null=True)
     mate_reported_at = UnicodeAttribute(null=True)
-    result_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
-    archive_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
-    summary = MapAttribute(null=True)  # type: ignore[var-annotated]
+    result_keys = ListAttribute(of=UnicodeAttribute, null=True)
+    archive_keys = ListAttribute(of=UnicodeAttribute, null=True)
+    summary: MapAttribute[str, Any] = MapAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     #: jobs imported from the earlier service (source `legacy`): its id, status and file paths
-    legacy = MapAttribute(null=True)  # type: ignore[var-annotated]
+    legacy: MapAttribute[str, Any] = MapAttribute(null=True)
     #: the batch (SPEC §13) this job is a sample of
     batch_id = UnicodeAttribute(null=True)
     #: `{created_at}#{sample index}` (API batches) or `{created_at}#{job_id}` (drops)
@@ -140,7 +140,7 @@ class JobEventModel(Model):
     timestamp = UnicodeAttribute()
     level = UnicodeAttribute(default="INFO")
     message = UnicodeAttribute()
-    data = MapAttribute(null=True)  # type: ignore[var-annotated]
+    data: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 class CounterModel(Model):
@@ -189,7 +189,7 @@ class MaintenanceRunModel(Model):
 
     run_id = UnicodeAttribute(hash_key=True)
     status = UnicodeAttribute()
-    tasks = ListAttribute(of=UnicodeAttribute)  # type: ignore[var-annotated]
+    tasks = ListAttribute(of=UnicodeAttribute)
     dry_run = BooleanAttribute(default=False)
     requested_by = UnicodeAttribute()
     created_at = UnicodeAttribute()
@@ -223,7 +223,7 @@ class BatchModel(Model):
     batch_name = UnicodeAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
-    params = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    params: MapAttribute[str, Any] = MapAttribute(default=dict)
     source = UnicodeAttribute(default="api")
     folder = UnicodeAttribute(null=True)
     cancelled_at = UnicodeAttribute(null=True)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from chalice.app import Request, Response
 
+from chalicelib.core import web
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger
 
@@ -85,7 +86,7 @@ def content_security_policy() -> str:
     )
 
 
-def _headers(asset: Asset) -> dict[str, str]:
+def _headers(asset: Asset) -> dict[str, str | list[str]]:
     return {
         "Content-Type": asset.content_type,
         "Cache-Control": "no-cache",
@@ -109,7 +110,7 @@ def _base_path(request: Request) -> str:
 
 def _answer(asset: Asset, request: Request, body: str | None = None) -> Response:
     headers = _headers(asset)
-    if (request.headers or {}).get("if-none-match") == asset.etag:
+    if web.header(request, "if-none-match") == asset.etag:
         return Response(body="", status_code=304, headers=headers)
     return Response(body=asset.body if body is None else body, status_code=200, headers=headers)
 

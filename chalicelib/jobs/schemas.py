@@ -70,7 +70,8 @@ BatchId = Annotated[
 Timestamp = Annotated[str, Field(description="ISO-8601 UTC with milliseconds, e.g. 2026-11-24T19:12:00.123Z")]
 
 
-_DEFAULTS = {f.name: f.default for f in dataclass_fields(PredictParams)}
+# Any: each field's own annotation types its default (dataclass fields here all have one).
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclass_fields(PredictParams)}
 
 
 class JobParams(RequestModel):
