@@ -80,7 +80,7 @@ def allow_browser_uploads(s3: Any, bucket: str, api_port: int) -> None:
 def _bootstrap_admin(cfg: StackConfig) -> tuple[str, str | None, bool] | None:
     """Create the admin account if the app has accounts; returns (name, shown password, created)."""
     try:
-        from chalicelib.accounts import users  # type: ignore[attr-defined]
+        from chalicelib.accounts import users
     except ImportError:
         return None
     bootstrap = getattr(users, "bootstrap_admin", None)

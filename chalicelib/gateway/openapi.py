@@ -252,7 +252,7 @@ def _error_codes(route: RouteDoc) -> list[int]:
     return sorted(codes - set(route.extra_responses))
 
 
-def _operation(route: RouteDoc, refs: Mapping[tuple[Any, str], Any], defs: dict[str, Any]) -> dict[str, Any]:
+def _operation(route: RouteDoc, refs: Mapping[Any, Any], defs: dict[str, Any]) -> dict[str, Any]:
     op_id = route.method.lower() + "_" + re.sub(r"[^A-Za-z0-9]+", "_", route.path).strip("_")
     op: dict[str, Any] = {"operationId": op_id, "summary": route.summary, "tags": [route.tag]}
     if route.description:

@@ -237,7 +237,8 @@ def predict(
         return found, windows
 
     contig_names: list[str] = []
-    state = {"bases_seen": 0, "segments_seen": 0, "frac_at_read": 0.0}
+    state: dict[str, int] = {"bases_seen": 0, "segments_seen": 0}
+    frac_at_read = [0.0]  # the input fraction read when the current contig began
 
     def segments() -> Iterator[_Segment]:
         for cid, seq in contigs:
@@ -245,7 +246,7 @@ def predict(
             contig_names.append(cid)
             state["bases_seen"] += len(seq)
             if input_fraction is not None:
-                state["frac_at_read"] = input_fraction() or 0.0
+                frac_at_read[0] = input_fraction() or 0.0
             for st in segment_starts(len(seq), params.segment_length, params.segment_overlap):
                 state["segments_seen"] += 1
                 yield _Segment(cid, seq, idx, st, min(len(seq), st + params.segment_length))
@@ -287,7 +288,7 @@ def predict(
                 if finished:
                     fraction = 1.0
                 elif state["bases_seen"]:
-                    fraction = state["frac_at_read"] * min(1.0, bases_done / state["bases_seen"])
+                    fraction = frac_at_read[0] * min(1.0, bases_done / state["bases_seen"])
                 fraction = max(last_fraction, min(1.0, fraction or 0.0))
                 last_fraction = fraction
             progress = BatchProgress(

@@ -196,7 +196,8 @@ class FastaReader:
                     if not d.unconsumed_tail:
                         break
                     out = d.decompress(d.unconsumed_tail, self._chunk_size)
-            except (zlib.error, izlib.error) as exc:
+            # misc: isal's stub declares izlib.error as a plain name; at run time it is an Exception
+            except (zlib.error, izlib.error) as exc:  # type: ignore[misc]
                 raise InputError(
                     f"{self.name}: corrupt gzip data near compressed byte {self.bytes_read} ({exc})"
                 ) from None

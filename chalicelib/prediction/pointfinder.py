@@ -280,7 +280,9 @@ def _alignment(gene: PointGene, h: Any, window: str, lo: int, contig: str) -> Al
     def contig_pos(i: int) -> int:  # oriented index -> 1-based contig position
         return lo + (i if plus else n - 1 - i) + 1
 
-    ref, qry, pos = [], [], []
+    ref: list[str] = []
+    qry: list[str] = []
+    pos: list[int] = []
     r, q = h.r_st, qs
     for op in _CS.findall(h.cs):
         if op[0] == ":":
@@ -475,7 +477,7 @@ def _nucleotide_diffs(seq: str, ev: _Events, lo: int, hi: int, number: Any, pref
 
 def _inframe(seq: str, needed: int = 3) -> str:
     """The prefix of a gapped string holding `needed` bases, or a clean gap of >= 3."""
-    taken = []
+    taken: list[str] = []
     bases = 0
     for ch in seq:
         if ch != "-":

@@ -8,6 +8,7 @@ user — never a trace.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from chalicelib.core import aws, observability
 from chalicelib.core.aws import storage_call
@@ -51,7 +52,7 @@ def run_job(
     observability.bind(job_id=job.job_id, user_id=job.user_id)
     event_key = ref.key
     inputs = [(ref, info)] if mate is None else [(ObjectRef(ref.bucket, job.input_key or ref.key), info), mate]
-    sizes = {"input_size": inputs[0][1].size}
+    sizes: dict[str, Any] = {"input_size": inputs[0][1].size}
     if mate is not None:
         sizes["mate_size"] = mate[1].size
     try:

@@ -65,11 +65,13 @@ class FastqReader(FastaReader):
             raise RuntimeError("FastqReader can be iterated only once")
         self._started = True
         chunks = read_ahead(self._chunks())
-        pending, pending_lines = b"", np.zeros(0, np.int64)
+        pending = b""
+        pending_lines: np.ndarray = np.zeros(0, np.int64)
         exhausted = False
         while True:
             # Each byte is scanned for newlines once; their positions are carried along.
-            parts, found, size = [pending], [pending_lines], len(pending)
+            parts, size = [pending], len(pending)
+            found: list[np.ndarray] = [pending_lines]
             lines = len(pending_lines)
             while not exhausted and lines < 4 * max_reads:
                 chunk = next(chunks, None)
@@ -156,7 +158,7 @@ class FastqReader(FastaReader):
                     f"{self._where(rec, start)}: quality length {len(qual)} differs from sequence length {len(seq)}"
                 )
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[tuple[str, str]]:
         for block in self.blocks(names=True):
             for i, head in enumerate(block.heads.split(b"\n")[: len(block)]):
                 yield read_name(head), block.read(i).upper().decode("ascii")

@@ -58,7 +58,7 @@ def _words(packed: np.ndarray, step: int = 1) -> np.ndarray:
     if len(packed) < K // 4:
         return np.zeros(0, np.uint32)
     count = (len(packed) - K // 4) // step + 1
-    view = np.ndarray((count,), dtype="<u4", buffer=packed, strides=(step,))
+    view: np.ndarray = np.ndarray((count,), dtype="<u4", buffer=packed, strides=(step,))
     return (view * _MUL) >> _SHIFT
 
 
@@ -73,8 +73,8 @@ class KmerScreen:
         for strand in (forward, forward.translate(_COMPLEMENT)[::-1]):
             clean = np.concatenate(([0], np.cumsum(_VALID[np.frombuffer(strand, np.uint8)] == 0)))
             for offset in range(4):
-                hashed = _words(_packed(strand[offset:]))
-                starts = offset + 4 * np.arange(len(hashed))  # a word per packed byte
+                hashed: np.ndarray = _words(_packed(strand[offset:]))
+                starts: np.ndarray = offset + 4 * np.arange(len(hashed))  # a word per packed byte
                 inside = starts + K <= len(strand)
                 hashed, starts = hashed[inside], starts[inside]
                 words.append(hashed[clean[starts + K] == clean[starts]])

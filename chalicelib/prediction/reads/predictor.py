@@ -289,7 +289,8 @@ def predict_batches(
 
     kept: list[_Kept] = []
     point_reads: list[_Kept] = []
-    state = {"reads": 0, "bases": 0, "batch": 0, "fraction": 0.0}
+    state: dict[str, int] = {"reads": 0, "bases": 0, "batch": 0}
+    last_fraction = [0.0]
 
     def collect(future: Any, finished: bool) -> None:
         k, p = future.result()
@@ -300,8 +301,8 @@ def predict_batches(
         state["batch"] += 1
         fraction: float | None = None
         if input_fraction is not None:
-            fraction = 1.0 if finished else max(state["fraction"], min(0.999, input_fraction() or 0.0))
-            state["fraction"] = fraction
+            fraction = 1.0 if finished else max(last_fraction[0], min(0.999, input_fraction() or 0.0))
+            last_fraction[0] = fraction
         progress = BatchProgress(
             batch=state["batch"], segments_done=state["reads"], segments_seen=state["reads"], contigs_seen=0,
             bases_done=state["bases"], bases_seen=state["bases"], hits=len(kept) + len(point_reads),
