@@ -1,4 +1,4 @@
-"""Export a whole stage to a directory, and restore it from there (SPEC §16).
+"""Export a whole stage to a directory, and restore it from there (design §16).
 
     python -m tools.backup export DIR
     python -m tools.backup restore DIR [--allow-non-empty] [--create-missing]

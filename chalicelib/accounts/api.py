@@ -1,4 +1,4 @@
-"""HTTP handlers of the account routes (SPEC §8) and their request/response models.
+"""HTTP handlers of the account routes (design §8) and their request/response models.
 
 The pydantic models here are the contract: handlers validate with them and the OpenAPI
 description is generated from them. Requests are strict (no type coercion) and reject

@@ -1,4 +1,4 @@
-"""Passwords, access tokens, login throttling and password reset (SPEC §8).
+"""Passwords, access tokens, login throttling and password reset (design §8).
 
 Decisions (see the report / docs):
 - Passwords: Argon2id (`chalicelib.accounts.passwords` says how).
@@ -15,7 +15,7 @@ Decisions (see the report / docs):
   work (a dummy hash is verified for unknown names). Failures are counted per username
   whether or not it exists (so throttling reveals nothing); the 5th failure within 15
   minutes locks the name for 15 minutes: 429 with Retry-After, even for the right password.
-- Imported accounts (SPEC §16): a legacy bcrypt / pbkdf2_sha256 / Argon2 hash works at
+- Imported accounts (design §16): a legacy bcrypt / pbkdf2_sha256 / Argon2 hash works at
   login and is replaced by Argon2id at the first success. An account imported with a
   hash of an unknown scheme answers 403 `password_reset_required` until its owner sets a
   password through the reset flow (the username is no secret: registration says it is
@@ -72,7 +72,7 @@ class AccountDisabled(Forbidden):
 
 
 class PasswordResetRequired(Forbidden):
-    """An account imported with a password hash we cannot verify (SPEC §16)."""
+    """An account imported with a password hash we cannot verify (design §16)."""
 
     code = "password_reset_required"
 

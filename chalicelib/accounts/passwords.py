@@ -7,7 +7,7 @@ so composed and decomposed spellings of one password match. The `test` stage use
 parameters (AMR_ARGON2_TIME_COST, AMR_ARGON2_MEMORY_KIB override them there); other
 stages ignore those variables.
 
-Accounts imported from the earlier service (SPEC §16) may carry bcrypt (`$2a$`/`$2b$`/
+Accounts imported from the earlier service (design §16) may carry bcrypt (`$2a$`/`$2b$`/
 `$2y$`) or passlib `pbkdf2_sha256` hashes. Those are verified with the `bcrypt` and
 passlib (`libpass`) libraries, imported only when such a hash is seen so the Lambda's
 cold start does not pay for them, and `needs_rehash` says True for them so the first

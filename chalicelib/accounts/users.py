@@ -2,7 +2,7 @@
 
 Every write to the users table goes through here. Uniqueness of username and email is a
 property of the storage, not of a read-then-write: registration writes the account and
-its two guard items in one transaction conditioned on the guards not existing (SPEC §5).
+its two guard items in one transaction conditioned on the guards not existing (design §5).
 Usernames and emails compare case-insensitively; the spelling given at registration is
 kept for display.
 """
@@ -153,7 +153,7 @@ def _insert_user(username: str, email: str, password_hash: str, role: str) -> Us
 
 @dataclass(frozen=True)
 class ImportedAccount:
-    """An account brought over from the earlier service (SPEC §16), already validated.
+    """An account brought over from the earlier service (design §16), already validated.
 
     `password_hash` None means the old hash's scheme is unknown: the account is imported
     with a password reset required.

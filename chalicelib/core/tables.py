@@ -1,6 +1,6 @@
 """DynamoDB table layout: the one module that knows tables, keys and indexes.
 
-Access patterns (SPEC §5), each served by GetItem or Query, never Scan:
+Access patterns (design §5), each served by GetItem or Query, never Scan:
 - job by id ........................ jobs table, GetItem on `job_id`
 - a user's jobs, newest first ...... jobs `user-created-index` (user_id, created_at)
 - a user's jobs with one status .... jobs `user-status-index` (user_status, created_at)
@@ -106,7 +106,7 @@ class JobModel(Model):
     input_key = UnicodeAttribute(null=True)
     input_filename = UnicodeAttribute(null=True)
     input_size = NumberAttribute(null=True)
-    #: paired reads (SPEC §12): the second mate's object, as `input_*` is the first's;
+    #: paired reads (design §12): the second mate's object, as `input_*` is the first's;
     #: `mate_reported_at` is set once maintenance has reported a mate that never came
     mate_key = UnicodeAttribute(null=True)
     mate_filename = UnicodeAttribute(null=True)
@@ -118,7 +118,7 @@ class JobModel(Model):
     expires_at = TTLAttribute(null=True)
     #: jobs imported from the earlier service (source `legacy`): its id, status and file paths
     legacy: MapAttribute[str, Any] = MapAttribute(null=True)
-    #: the batch (SPEC §13) this job is a sample of
+    #: the batch (design §13) this job is a sample of
     batch_id = UnicodeAttribute(null=True)
     #: `{created_at}#{sample index}` (API batches) or `{created_at}#{job_id}` (drops)
     batch_order = UnicodeAttribute(null=True)
@@ -210,7 +210,7 @@ class BatchUserIndex(GlobalSecondaryIndex["BatchModel"]):
 
 
 class BatchModel(Model):
-    """A batch of jobs (SPEC §13): its name and parameters. How many of its jobs are in
+    """A batch of jobs (design §13): its name and parameters. How many of its jobs are in
     each status lives in the sharded counters (scope `batch#{id}`), updated in each job's
     own transitions, so this item is written only when the batch is created, cancelled
     or removed. `folder` is set for batches formed by bucket drops."""

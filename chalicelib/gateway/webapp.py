@@ -1,4 +1,4 @@
-"""The browser app (SPEC §15): its page at `/` and its files at `/assets/{name}`.
+"""The browser app (design §15): its page at `/` and its files at `/assets/{name}`.
 
 The files are plain HTML, CSS and ES modules in `static/` beside this module (data, not
 code: nothing is built, nothing is loaded from the internet). Every answer carries a

@@ -1,4 +1,4 @@
-"""A job's prediction parameters (SPEC §6) and their rules, in one place.
+"""A job's prediction parameters (design §6) and their rules, in one place.
 
 The API (`jobs.schemas.JobParams`), bucket-drop metadata and the predictor all ask
 `PredictParams` for the verdict, so a rule is written once. It lives with the jobs
@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 SUPPORTED_MODELS = ("resfinder",)
 NO_SPECIES = "other"
-#: PointFinder species keys (SPEC §12) and the name ResFinder gives each (its panels use it).
+#: PointFinder species keys (design §12) and the name ResFinder gives each (its panels use it).
 SPECIES: dict[str, str] = {
     "escherichia_coli": "escherichia coli",
     "klebsiella": "klebsiella",
@@ -56,7 +56,7 @@ def normalise_species(value: Any) -> str:
 
 @dataclass(frozen=True)
 class PredictParams:
-    """Job parameters of SPEC §6; invalid values raise ValueError on construction."""
+    """Job parameters of design §6; invalid values raise ValueError on construction."""
 
     model_name: str = "resfinder"
     segment_length: int = 100_000

@@ -1,4 +1,4 @@
-"""Maintenance runs requested by administrators, executed asynchronously (SPEC §17).
+"""Maintenance runs requested by administrators, executed asynchronously (design §17).
 
 `POST /admin/maintenance` records a `queued` run and invokes the `maintenance_run`
 function asynchronously (`chalicelib.core.invoke`), then answers 202 with the run id:

@@ -1,4 +1,4 @@
-"""Chromosomal point mutations with ResFinder 4.3's PointFinder semantics (SPEC §12).
+"""Chromosomal point mutations with ResFinder 4.3's PointFinder semantics (design §12).
 
 How a genome is searched (why it looks like this):
 

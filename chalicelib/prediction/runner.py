@@ -1,4 +1,4 @@
-"""Running a job (SPEC §4, §6): claim it, predict, store the result files, end it.
+"""Running a job (design §4, §6): claim it, predict, store the result files, end it.
 
 Running needs the conditional claim Submitted → Running, so of two deliveries of an event
 exactly one predicts. Once a job is Running it always ends: Completed with results,

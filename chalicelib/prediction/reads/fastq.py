@@ -1,4 +1,4 @@
-"""Streaming, validating FASTQ reader (plain or gzip), single-end or paired (SPEC §12).
+"""Streaming, validating FASTQ reader (plain or gzip), single-end or paired (design §12).
 
 Read files are large (a 2 x 1 GB gzip pair must run in a 3 GB Lambda), so reads are
 pulled record by record from the S3 stream and never held whole; the byte layer (gzip

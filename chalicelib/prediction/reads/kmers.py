@@ -3,7 +3,7 @@
 In a read set, about one read in a hundred comes from a resistance gene or a PointFinder
 gene; aligning every read (even with minimap2) is what made reads mode slow. The screen
 asks only "does this read share at least two 16-mers with any reference?", vectorised
-over a whole batch with numpy, and only reads that do are aligned (SPEC §12 speed).
+over a whole batch with numpy, and only reads that do are aligned (design §12 speed).
 
 Why hand-written: aligners (mappy, KMA) answer a bigger question per read and cost
 microseconds per read in C; no well-kept library offers a batch-vectorised membership

@@ -1,4 +1,4 @@
-"""Resistance from raw reads (FASTQ): genes with depth and point mutations from pileups (SPEC §12).
+"""Resistance from raw reads (FASTQ): genes with depth and point mutations from pileups (design §12).
 
 ResFinder maps reads with KMA, one run per class database; KMA's ConClave gives each read
 to its best-scoring template and reports, per template, identity and coverage relative to
