@@ -4,13 +4,14 @@ The gateway middleware (`chalicelib.gateway.middleware`) authenticates the reque
 binds its caller here; handlers read it with `caller()`. Errors raised as
 `chalicelib.core.errors.ServiceError` become the one error format there.
 """
+
 from __future__ import annotations
 
 import contextvars
 import json
 import uuid
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Request, Response

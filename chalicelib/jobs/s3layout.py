@@ -6,12 +6,14 @@ uploads bucket:  uploads/{user_id}/{job_id}/{filename}   (API uploads, presigned
 results bucket:  results/{user_id}/{job_id}/{name}
 archive bucket:  archive/{user_id}/{job_id}/{name}.gz
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError

@@ -38,9 +38,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import mappy
 
@@ -180,7 +181,7 @@ def _clipped_by_edge(h: Any, seg: _Segment, contig_len: int) -> bool:
 # --------------------------------------------------------------------------- predict
 
 
-def predict(
+def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and cancel share its state
     contigs: Iterable[tuple[str, str]],
     params: PredictParams | None = None,
     on_batch: Callable[[BatchProgress], bool | None] | None = None,
@@ -226,9 +227,7 @@ def predict(
         for h in aligner.map(seg.contig_seq[seg.offset : seg.end], buf=local_buffer()):
             if _clipped_by_edge(h, seg, contig_len):
                 pad = h.ctg_len + EDGE_SLACK
-                windows.append(
-                    (max(0, seg.offset + h.q_st - pad), min(contig_len, seg.offset + h.q_en + pad))
-                )
+                windows.append((max(0, seg.offset + h.q_st - pad), min(contig_len, seg.offset + h.q_en + pad)))
             c = _to_cand(h, seg.contig_index, seg.offset)
             if c.identity >= min_id and c.coverage >= min_cov:
                 found.append(c)
@@ -269,7 +268,7 @@ def predict(
             finished = pending is None
             rescue: dict[int, list[tuple[int, int]]] = {}
             seqs: dict[int, str] = {}
-            for seg, (found, windows) in zip(batch, pool.map(map_segment, batch)):
+            for seg, (found, windows) in zip(batch, pool.map(map_segment, batch), strict=False):
                 cands.extend(found)
                 if windows:
                     rescue.setdefault(seg.contig_index, []).extend(windows)
@@ -309,9 +308,17 @@ def predict(
     genes = _resolve(cands, db, contig_names)
     point = search.finish(contig_names) if search is not None else None
     return conclude(
-        db, params, genes, point, search.species if search else None, started=t0, index_seconds=index_seconds,
+        db,
+        params,
+        genes,
+        point,
+        search.species if search else None,
+        started=t0,
+        index_seconds=index_seconds,
         point_database_version=point_version,
-        contigs=len(contig_names), bases=state["bases_seen"], segments=segments_done,
+        contigs=len(contig_names),
+        bases=state["bases_seen"],
+        segments=segments_done,
     )
 
 
@@ -336,9 +343,7 @@ def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> li
     unique: dict[tuple[str, int, int, int, str], _Cand] = {}
     for c in cands:
         unique.setdefault((c.allele, c.contig_index, c.start0, c.end0, c.strand), c)
-    ordered = sorted(
-        unique.values(), key=lambda c: (-c.score, -c.blen, -c.identity, c.allele, c.start0)
-    )
+    ordered = sorted(unique.values(), key=lambda c: (-c.score, -c.blen, -c.identity, c.allele, c.start0))
     accepted: dict[tuple[str, int], list[_Cand]] = {}  # (class db, contig) -> kept hits
     winners: dict[int, _Cand] = {}
     ties: dict[int, dict[str, None]] = {}
@@ -351,8 +356,12 @@ def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> li
                 kept.append(c)
                 winners[id(c)] = c
             for k in clash:
-                if (k.allele != c.allele and (k.start0, k.end0) == (c.start0, c.end0)
-                        and k.identity == c.identity and k.coverage == c.coverage):
+                if (
+                    k.allele != c.allele
+                    and (k.start0, k.end0) == (c.start0, c.end0)
+                    and k.identity == c.identity
+                    and k.coverage == c.coverage
+                ):
                     ties.setdefault(id(k), {})[c.allele] = None
     # The same allele winning in two class databases at one locus is one call.
     final: list[_Cand] = []

@@ -17,10 +17,12 @@
 * Species panel: ResFinder's `phenotype_panels.txt` view for the species (its antibiotics
   in panel order; one the database does not know is `NA` / `Not in database`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from chalicelib.prediction.pointfinder import MutationCall
 from chalicelib.prediction.pointfinder_db import PointRow, SpeciesDB
@@ -185,7 +187,9 @@ def build(
             rows.append(PhenotypeRow(antibiotic, cls, NO_RESISTANCE, 0))
         else:
             rows.append(
-                PhenotypeRow(antibiotic, cls, RESISTANT, found_ev.match, tuple(found_ev.genes), tuple(found_ev.mutations))
+                PhenotypeRow(
+                    antibiotic, cls, RESISTANT, found_ev.match, tuple(found_ev.genes), tuple(found_ev.mutations)
+                )
             )
     panel: tuple[PhenotypeRow, ...] = ()
     panel_abx = db.panels.get(panel_name or "")

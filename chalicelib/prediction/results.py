@@ -9,8 +9,9 @@ Both predictors, :mod:`.acquired` (assemblies) and :mod:`.reads.predictor` (read
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import phenotypes, pointfinder_db
@@ -22,7 +23,7 @@ from chalicelib.prediction.resfinder_db import ResfinderDB
 class Cancelled(Exception):
     """Raised by a predictor when ``on_batch`` returned False."""
 
-    def __init__(self, progress: "BatchProgress") -> None:
+    def __init__(self, progress: BatchProgress) -> None:
         super().__init__(f"prediction cancelled after {progress.segments_done} segments")
         self.progress = progress
 
@@ -131,8 +132,13 @@ class Prediction:
     def stats(self) -> dict[str, Any]:
         """design §6 ``stats`` object (reads jobs: ``reads`` and ``batches`` instead of contigs)."""
         if self.reads is not None:
-            return {"input": "reads", "reads": self.reads, "bases": self.bases, "batches": self.segments,
-                    "seconds": round(self.seconds, 3)}
+            return {
+                "input": "reads",
+                "reads": self.reads,
+                "bases": self.bases,
+                "batches": self.segments,
+                "seconds": round(self.seconds, 3),
+            }
         return {
             "contigs": self.contigs,
             "bases": self.bases,
@@ -142,8 +148,15 @@ class Prediction:
 
 
 def conclude(
-    db: ResfinderDB, params: PredictParams, genes: list[GeneHit], point: PointResult | None,
-    species: pointfinder_db.SpeciesDB | None, *, started: float, index_seconds: float, point_database_version: str | None,
+    db: ResfinderDB,
+    params: PredictParams,
+    genes: list[GeneHit],
+    point: PointResult | None,
+    species: pointfinder_db.SpeciesDB | None,
+    *,
+    started: float,
+    index_seconds: float,
+    point_database_version: str | None,
     **counts: int,
 ) -> Prediction:
     """The prediction of called genes and mutations, assemblies and reads alike: the
@@ -151,9 +164,17 @@ def conclude(
     bases, segments, reads)."""
     table = phenotypes.build(db, genes, point.mutations if point else (), species, params.species_name)
     return Prediction(
-        genes=genes, resistance=resistance_profile(genes, db), seconds=time.perf_counter() - started,
-        index_seconds=index_seconds, database_name=db.name, database_version=db.version, params=params,
-        point=point, point_database_version=point_database_version, phenotypes=table, **counts,
+        genes=genes,
+        resistance=resistance_profile(genes, db),
+        seconds=time.perf_counter() - started,
+        index_seconds=index_seconds,
+        database_name=db.name,
+        database_version=db.version,
+        params=params,
+        point=point,
+        point_database_version=point_database_version,
+        phenotypes=table,
+        **counts,
     )
 
 

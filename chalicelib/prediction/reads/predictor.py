@@ -33,14 +33,16 @@ minimap2's short-read preset (mappy) in two passes, streaming the reads once:
    depth at its position. `contig` is the reference sequence's name and positions are
    positions in it (a read set has no contigs).
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import mappy
 
@@ -187,7 +189,7 @@ def predict_reads(
     return predict_batches(batched(reads, READS_PER_BATCH), params, on_batch, **options)
 
 
-def predict_batches(
+def predict_batches(  # noqa: C901 - the streaming loop: read blocks, screen, align, progress, cancel
     batches: Iterable[ReadBlock | list[Any]],
     params: PredictParams | None = None,
     on_batch: Callable[[BatchProgress], bool | None] | None = None,
@@ -281,7 +283,7 @@ def predict_batches(
                 best[cls] = (tuple(sorted(a for a, s in total.items() if s == top)), top)
             top_point = best.pop(POINT, None)
             if top_point is not None:
-                names = tuple(n[len(SPECIES_PREFIX):] for n in top_point[0])
+                names = tuple(n[len(SPECIES_PREFIX) :] for n in top_point[0])
                 point.append(_Kept(seqs, {POINT: (names, top_point[1])}))
             if best:
                 kept.append(_Kept(seqs, best))
@@ -304,10 +306,18 @@ def predict_batches(
             fraction = 1.0 if finished else max(last_fraction[0], min(0.999, input_fraction() or 0.0))
             last_fraction[0] = fraction
         progress = BatchProgress(
-            batch=state["batch"], segments_done=state["reads"], segments_seen=state["reads"], contigs_seen=0,
-            bases_done=state["bases"], bases_seen=state["bases"], hits=len(kept) + len(point_reads),
-            elapsed=time.perf_counter() - t0, fraction=fraction, finished=finished,
-            reads=state["reads"], bytes_read=bytes_read() if bytes_read else None,
+            batch=state["batch"],
+            segments_done=state["reads"],
+            segments_seen=state["reads"],
+            contigs_seen=0,
+            bases_done=state["bases"],
+            bases_seen=state["bases"],
+            hits=len(kept) + len(point_reads),
+            elapsed=time.perf_counter() - t0,
+            fraction=fraction,
+            finished=finished,
+            reads=state["reads"],
+            bytes_read=bytes_read() if bytes_read else None,
         )
         if on_batch is not None and on_batch(progress) is False:
             raise Cancelled(progress)
@@ -339,9 +349,18 @@ def predict_batches(
         genes = call_genes(kept, db, params)
         point = mutations.result() if mutations is not None else None
     return conclude(
-        db, params, genes, point, species, started=t0, index_seconds=index_seconds,
+        db,
+        params,
+        genes,
+        point,
+        species,
+        started=t0,
+        index_seconds=index_seconds,
         point_database_version=point_version,
-        contigs=0, bases=state["bases"], segments=state["batch"], reads=state["reads"],
+        contigs=0,
+        bases=state["bases"],
+        segments=state["batch"],
+        reads=state["reads"],
     )
 
 
@@ -365,14 +384,16 @@ def choose_winners(kept: list[_Kept], lengths: dict[str, int]) -> dict[str, list
         total: dict[str, float] = {}
         unique: dict[str, float] = {}
         reads_of: dict[str, list[int]] = {}
-        for n, (rid, alleles, score) in enumerate(items):
+        for n, (_rid, alleles, score) in enumerate(items):
             for a in alleles:
                 total[a] = total.get(a, 0.0) + max(score, 1)
                 reads_of.setdefault(a, []).append(n)
             if len(alleles) == 1:
                 unique[alleles[0]] = unique.get(alleles[0], 0.0) + max(score, 1)
 
-        def rank(a: str) -> tuple[float, float, float, int]:
+        def rank(
+            a: str, total: dict[str, float] = total, unique: dict[str, float] = unique
+        ) -> tuple[float, float, float, int]:
             return (-total[a], -total[a] / max(1, lengths.get(a, 1)), -unique.get(a, 0.0), order.get(a, len(order)))
 
         taken: set[int] = set()
@@ -411,12 +432,23 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
         a = db.alleles[name]
         out.append(
             GeneHit(
-                gene=a.gene, allele=a.name, accession=a.accession, contig=a.name,
-                start=first + 1, end=last, strand="+",
-                identity=round(identity * 100, 2), coverage=round(coverage * 100, 2),
-                drug_class=a.drug_class, phenotypes=a.phenotypes, allele_length=a.length,
-                ref_start=first + 1, ref_end=last, alignment_length=round(coverage * a.length),
-                mechanism=a.mechanism, depth=round(depth, 2),
+                gene=a.gene,
+                allele=a.name,
+                accession=a.accession,
+                contig=a.name,
+                start=first + 1,
+                end=last,
+                strand="+",
+                identity=round(identity * 100, 2),
+                coverage=round(coverage * 100, 2),
+                drug_class=a.drug_class,
+                phenotypes=a.phenotypes,
+                allele_length=a.length,
+                ref_start=first + 1,
+                ref_end=last,
+                alignment_length=round(coverage * a.length),
+                mechanism=a.mechanism,
+                depth=round(depth, 2),
             )
         )
     return sorted(out, key=lambda g: (g.gene, g.allele))
@@ -440,8 +472,9 @@ class _WinnerAligner:
         self.combined: mappy.Aligner | None = None
         self.buf = mappy.ThreadBuffer()
 
-    def pile_up(self, seqs: tuple[str, ...], target: str | None, ranks: dict[str, int],
-                piles: dict[str, Pileup]) -> None:
+    def pile_up(
+        self, seqs: tuple[str, ...], target: str | None, ranks: dict[str, int], piles: dict[str, Pileup]
+    ) -> None:
         """Add the fragment's reads to the pileup of its winner: ``target``, or (None)
         the winner the fragment scores best on."""
         if target is None:
@@ -457,7 +490,9 @@ class _WinnerAligner:
     def to(self, name: str, read: str) -> Any:
         aligner = self.single.get(name)
         if aligner is None:
-            aligner = self.single[name] = mappy.Aligner(seq=self.sequences[name], **{**READ_OPTIONS, "best_n": 5, **CALL_OPTIONS})
+            aligner = self.single[name] = mappy.Aligner(
+                seq=self.sequences[name], **{**READ_OPTIONS, "best_n": 5, **CALL_OPTIONS}
+            )
         hits = [h for h in aligner.map(read, buf=self.buf, cs=True) if _passes(h)]
         return max(hits, key=_score) if hits else None
 
@@ -494,8 +529,9 @@ def call_mutations(kept: list[_Kept], species: SpeciesDB, params: PredictParams)
     depths: dict[str, list[int]] = {}
     for template, pile in sorted(piles.items()):
         depths[template] = pile.depths()
-        alignments += pileup_alignments(pile, genes[template], depths[template],
-                                        float(params.min_depth), float(params.min_allele_fraction))
+        alignments += pileup_alignments(
+            pile, genes[template], depths[template], float(params.min_depth), float(params.min_allele_fraction)
+        )
     result = pointfinder.call(species, alignments)
     result.mutations = [
         replace(m, depth=float(_depth_at(depths.get(m.template, []), m.mutation.contig_position)))
@@ -568,7 +604,7 @@ def predict_streams(
     """Read one FASTQ stream (single-end) or two (mates, read in step) and predict;
     ``size`` (bytes of all streams) makes progress a fraction of the bytes consumed.
     Each file is held to ``max_bytes`` (compressed and decompressed)."""
-    readers = [FastqReader(s, name=n, max_bytes=max_bytes) for s, n in zip(streams, names)]
+    readers = [FastqReader(s, name=n, max_bytes=max_bytes) for s, n in zip(streams, names, strict=False)]
     if len(readers) == 2:
         batches: Iterable[ReadBlock] = pair_batches(readers[0], readers[1], READS_PER_BATCH // 2)
     elif len(readers) == 1:
@@ -580,6 +616,11 @@ def predict_streams(
         return sum(r.bytes_read for r in readers)
 
     return predict_batches(
-        batches, params, on_batch, db=db, point_db=point_db,
-        input_fraction=(lambda: min(1.0, consumed() / size)) if size else None, bytes_read=consumed,
+        batches,
+        params,
+        on_batch,
+        db=db,
+        point_db=point_db,
+        input_fraction=(lambda: min(1.0, consumed() / size)) if size else None,
+        bytes_read=consumed,
     )
