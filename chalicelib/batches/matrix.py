@@ -5,6 +5,7 @@ an item is ~2.5 KB and a page 1 MB) plus one GetObject of `predictions.json` per
 sample, read by a small thread pool. For 500 finished samples that is 2 Query pages and
 500 GetObjects, a few seconds in all.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,8 @@ from typing import Any
 
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.tables import BatchModel, JobModel, plain
-from chalicelib.jobs import api as jobs_api, lifecycle, queries
+from chalicelib.jobs import api as jobs_api
+from chalicelib.jobs import lifecycle, queries
 
 WORKERS = 16
 FINISHED = (lifecycle.COMPLETED, lifecycle.ARCHIVED)
@@ -52,8 +54,13 @@ def _row(job: JobModel, read: dict[str, Any] | str | None) -> dict[str, Any]:
         genes, mutations = list(summary.get("gene_names", [])), list(summary.get("mutation_names", []))
     error = job.error or (read if isinstance(read, str) else None)
     return {
-        "sample": job.job_name, "job_id": job.job_id, "status": job.status,
-        "calls": _calls(job, predictions), "genes": genes, "mutations": mutations, "error": error,
+        "sample": job.job_name,
+        "job_id": job.job_id,
+        "status": job.status,
+        "calls": _calls(job, predictions),
+        "genes": genes,
+        "mutations": mutations,
+        "error": error,
     }
 
 
@@ -63,7 +70,7 @@ def build(batch: BatchModel) -> dict[str, Any]:
     jobs = queries.batch_jobs(batch.batch_id)
     finished = [j for j in jobs if j.status in FINISHED]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        reads = dict(zip((j.job_id for j in finished), pool.map(_read, finished)))
+        reads = dict(zip((j.job_id for j in finished), pool.map(_read, finished), strict=False))
     rows = [_row(job, reads.get(job.job_id)) for job in jobs]
     antibiotics = sorted({name for row in rows for name in row["calls"]}, key=str.casefold)
     for row in rows:
@@ -81,8 +88,12 @@ def to_tsv(matrix: dict[str, Any]) -> str:
     lines = ["\t".join(header)]
     for row in matrix["rows"]:
         cells = [
-            row["sample"], row["status"], *(row["calls"][a] for a in matrix["antibiotics"]),
-            ", ".join(row["genes"]), ", ".join(row["mutations"]), row["job_id"],
+            row["sample"],
+            row["status"],
+            *(row["calls"][a] for a in matrix["antibiotics"]),
+            ", ".join(row["genes"]),
+            ", ".join(row["mutations"]),
+            row["job_id"],
         ]
         lines.append("\t".join(_cell(str(c)) for c in cells))
     return "\n".join(lines) + "\n"
