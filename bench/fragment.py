@@ -19,8 +19,9 @@ import gzip
 import lzma
 import random
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,7 +78,7 @@ def fragment(
         cuts = set(rng.sample(range(1, len(seq)), min(share, len(seq) - 1))) if len(seq) > 1 else set()
         cuts.update((forced or {}).get(i, []))
         edges = [0, *sorted(c for c in cuts if 0 < c < len(seq)), len(seq)]
-        for lo, hi in zip(edges, edges[1:]):
+        for lo, hi in zip(edges, edges[1:], strict=False):
             n += 1
             yield f"contig_{n}", seq[lo:hi]
 

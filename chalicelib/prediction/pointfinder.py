@@ -329,7 +329,7 @@ def _first_word(cs: str, r: int, q: int) -> tuple[int, int] | None:
 
 def _edge_score(ref: str, qry: str) -> int:
     """Megablast's score of an ungapped stretch (match 1, mismatch -2)."""
-    return sum(1 if a == b else -2 for a, b in zip(ref.upper(), qry.upper()))
+    return sum(1 if a == b else -2 for a, b in zip(ref.upper(), qry.upper(), strict=True))
 
 
 def _gapped(
