@@ -174,10 +174,18 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
         bucket = get_settings().upload_bucket
         etag = aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
         obj = {"key": key, "size": len(body), "eTag": etag, "sequencer": f"{time.time_ns():X}"}
-        record = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
-                  "eventTime": "2026-12-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
-                  "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                         "object": obj}}
+        record = {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": REGION,
+            "eventTime": "2026-12-01T00:00:00.000Z",
+            "eventName": "ObjectCreated:Put",
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                "object": obj,
+            },
+        }
         return {"Records": [record]}
 
     with mock_aws():
@@ -191,15 +199,27 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
         ensure_queue(aws.client("sqs"), settings.async_queue)
         user_id, job_id = str(uuid.uuid4()), jobs.new_job_id()
         # Warm the index and the imports as a warm container has them: a first job.
-        warm = jobs.create_job(user_id=user_id, job_name="warm", params={"species": species}, job_id=job_id,
-                               input_key=s3layout.upload_key(user_id, job_id, "g.fna"), input_filename="g.fna")
+        warm = jobs.create_job(
+            user_id=user_id,
+            job_name="warm",
+            params={"species": species},
+            job_id=job_id,
+            input_key=s3layout.upload_key(user_id, job_id, "g.fna"),
+            input_filename="g.fna",
+        )
         prediction.handle_upload_event(put(warm.input_key, genome))
         meter = Meter()
         meter.hook()
         job_id = jobs.new_job_id()
         meter.rru += 1  # the API's account check (GetItem) of POST /jobs
-        job = jobs.create_job(user_id=user_id, job_name="cost", params={"species": species}, job_id=job_id,
-                              input_key=s3layout.upload_key(user_id, job_id, "g.fna"), input_filename="g.fna")
+        job = jobs.create_job(
+            user_id=user_id,
+            job_name="cost",
+            params={"species": species},
+            job_id=job_id,
+            input_key=s3layout.upload_key(user_id, job_id, "g.fna"),
+            input_filename="g.fna",
+        )
         meter.s3["PutObject"] += 1  # the client's presigned POST
         event = put(job.input_key, genome)
         meter.s3["PutObject"] -= 1  # `put` is that same upload, made here with the service's client
@@ -218,9 +238,7 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
             body = s3.get_object(Bucket=settings.results_bucket, Key=key)["Body"].read()
             if key.endswith("predictions.json"):
                 stats_seconds = float(json.loads(body).get("stats", {}).get("seconds", 0.0))
-        stored = sum(
-            s3.head_object(Bucket=settings.results_bucket, Key=k)["ContentLength"] for k in keys
-        )
+        stored = sum(s3.head_object(Bucket=settings.results_bucket, Key=k)["ContentLength"] for k in keys)
         meter.s3["HeadObject"] -= len(keys)  # the sizes above are this bench's, not the service's
         return {
             "status": done.status,
@@ -277,7 +295,8 @@ def main() -> int:  # noqa: C901 - one report, printed in order
     per_job = {
         "Lambda compute (GB-s)": memory_gb * lambda_s * LAMBDA_GB_SECOND,
         "Lambda requests": (1 + m["api_calls"]) * LAMBDA_REQUEST,
-        "API calls (API Gateway + their Lambda)": m["api_calls"] * (API_GATEWAY_REQUEST + 1.0 * 0.05 * LAMBDA_GB_SECOND),
+        "API calls (API Gateway + their Lambda)": m["api_calls"]
+        * (API_GATEWAY_REQUEST + 1.0 * 0.05 * LAMBDA_GB_SECOND),
         "DynamoDB writes": m["wru"] * DYNAMODB_WRU,
         "DynamoDB reads": m["rru"] * DYNAMODB_RRU,
         "S3 requests": s3_put * S3_PUT + s3_get * S3_GET,
@@ -285,12 +304,18 @@ def main() -> int:  # noqa: C901 - one report, printed in order
         "CloudWatch Logs (~8 KB/job)": 8e-6 * LOGS_GB,
     }
     total = sum(per_job.values())
-    print(f"genome {genome.name}: {len(text) / 1e6:.1f} MB; job {m['status']}; region {REGION}, list prices in this file")
-    print(f"measured: prediction {seconds:.2f} s ({'local stack' if args.seconds else 'this process, warm'}), "
-          f"handler overhead on moto {overhead:.2f} s, Lambda memory {memory_gb * 1024:.0f} MB "
-          f"(peak RSS of this process {m['rss_mb']:.0f} MB)")
-    print(f"DynamoDB calls {m['calls']} = {m['wru']:.0f} write units, {m['rru']:.0f} read units; "
-          f"S3 requests {m['s3']} + the upload; results {m['result_bytes'] / 1e3:.0f} kB")
+    print(
+        f"genome {genome.name}: {len(text) / 1e6:.1f} MB; job {m['status']}; region {REGION}, list prices in this file"
+    )
+    print(
+        f"measured: prediction {seconds:.2f} s ({'local stack' if args.seconds else 'this process, warm'}), "
+        f"handler overhead on moto {overhead:.2f} s, Lambda memory {memory_gb * 1024:.0f} MB "
+        f"(peak RSS of this process {m['rss_mb']:.0f} MB)"
+    )
+    print(
+        f"DynamoDB calls {m['calls']} = {m['wru']:.0f} write units, {m['rru']:.0f} read units; "
+        f"S3 requests {m['s3']} + the upload; results {m['result_bytes'] / 1e3:.0f} kB"
+    )
     print()
     print("| per 1,000 genomes | USD |")
     print("|---|---|")
@@ -300,8 +325,10 @@ def main() -> int:  # noqa: C901 - one report, printed in order
     if rf:
         per_hour = EC2_VCPUS * 3600 / rf
         ec2 = 1000 / per_hour * EC2_HOUR
-        print(f"| ResFinder 4.3 on {EC2_INSTANCE} (${EC2_HOUR}/h, {EC2_VCPUS} genomes at once, {rf:.1f} s each: "
-              f"{per_hour:.0f} genomes/h) | {ec2:.3f} |")
+        print(
+            f"| ResFinder 4.3 on {EC2_INSTANCE} (${EC2_HOUR}/h, {EC2_VCPUS} genomes at once, {rf:.1f} s each: "
+            f"{per_hour:.0f} genomes/h) | {ec2:.3f} |"
+        )
     print()
     rate_lambda = LAMBDA_CONCURRENCY / lambda_s  # genomes per second at full concurrency
     wru_job, rru_job = m["wru"], m["rru"]
@@ -310,8 +337,9 @@ def main() -> int:  # noqa: C901 - one report, printed in order
         f"Lambda, {LAMBDA_CONCURRENCY:,} concurrent executions": rate_lambda,
         f"DynamoDB on-demand, a new table's {DDB_ON_DEMAND_INITIAL_WRU:,} WRU/s": DDB_ON_DEMAND_INITIAL_WRU / wru_job,
         f"DynamoDB table maximum {DDB_TABLE_MAX_WRU:,} WRU/s (quota)": DDB_TABLE_MAX_WRU / wru_job,
-        f"DynamoDB counter shard ({COUNTER_SHARDS} per scope, {DDB_PARTITION_WRU:,} writes/s each)":
-            COUNTER_SHARDS * DDB_PARTITION_WRU / transitions,
+        f"DynamoDB counter shard ({COUNTER_SHARDS} per scope, {DDB_PARTITION_WRU:,} writes/s each)": COUNTER_SHARDS
+        * DDB_PARTITION_WRU
+        / transitions,
         f"S3, {S3_PREFIX_PUT:,} PUT/s per prefix (one user's uploads)": S3_PREFIX_PUT / 1,
         "API Gateway stage throttle, 50 requests/s (infra default)": 50 / (m["api_calls"] + 1),
         "API Gateway account limit, 10,000 requests/s": 10_000 / (m["api_calls"] + 1),
@@ -322,15 +350,19 @@ def main() -> int:  # noqa: C901 - one report, printed in order
         print(f"| {k} | {v:,.0f} | {v * 3600:,.0f} |")
     day = args.genomes_per_day
     print()
-    print(f"At {LAMBDA_CONCURRENCY:,} concurrent executions: {rate_lambda * 3600:,.0f} genomes/hour, "
-          f"DynamoDB {rate_lambda * wru_job:,.0f} WRU/s and {rate_lambda * rru_job:,.0f} RRU/s, "
-          f"S3 {rate_lambda * s3_put:,.0f} PUT/s spread over per-job prefixes.")
+    print(
+        f"At {LAMBDA_CONCURRENCY:,} concurrent executions: {rate_lambda * 3600:,.0f} genomes/hour, "
+        f"DynamoDB {rate_lambda * wru_job:,.0f} WRU/s and {rate_lambda * rru_job:,.0f} RRU/s, "
+        f"S3 {rate_lambda * s3_put:,.0f} PUT/s spread over per-job prefixes."
+    )
     even, burst = day / 86400, day / 3600
     first = min(limits.items(), key=lambda kv: kv[1])
-    print(f"A {day:,}-genome day: {even:.1f} genomes/s spread over the day ({even * lambda_s:.0f} concurrent "
-          f"executions, {even * wru_job:.0f} WRU/s); all in one hour {burst:.0f}/s "
-          f"({burst * lambda_s:.0f} concurrent, {burst * wru_job:,.0f} WRU/s). The first limit met: {first[0]} "
-          f"at {first[1]:,.1f} genomes/s (through the API; bucket drops do not use it).")
+    print(
+        f"A {day:,}-genome day: {even:.1f} genomes/s spread over the day ({even * lambda_s:.0f} concurrent "
+        f"executions, {even * wru_job:.0f} WRU/s); all in one hour {burst:.0f}/s "
+        f"({burst * lambda_s:.0f} concurrent, {burst * wru_job:,.0f} WRU/s). The first limit met: {first[0]} "
+        f"at {first[1]:,.1f} genomes/s (through the API; bucket drops do not use it)."
+    )
     return 0
 
 
