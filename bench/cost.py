@@ -166,7 +166,7 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
     from chalicelib.core.settings import get_settings
     from chalicelib.jobs import lifecycle as jobs
     from chalicelib.jobs import s3layout
-    from chalicelib.prediction import handler as prediction
+    from chalicelib.prediction import intake as prediction
     from local.invoker import ensure_queue
 
     def put(key: str, body: bytes) -> dict[str, Any]:

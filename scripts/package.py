@@ -194,8 +194,7 @@ def prebuild_indexes(project: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     code = (
         "from chalicelib.prediction import acquired, pointfinder, pointfinder_db, resfinder_db\n"
-        "try:\n    from chalicelib.prediction.reads import read_index\n"
-        "except ImportError:\n    from chalicelib.prediction.reads.index import read_index\n"
+        "from chalicelib.prediction.reads.predictor import read_index\n"
         "db = resfinder_db.load_db(); acquired.get_aligner(db); read_index(db)\n"
         "pdb = pointfinder_db.load_db()\n"
         "for key in pdb.species:\n"
