@@ -70,7 +70,14 @@ def _extend(  # noqa: C901 - a step-by-step port of one C function; split, it no
     def run(i1: int, i2: int) -> int:
         """Exact matches from (i1, i2); an N in the genome never matches (as in BLAST)."""
         start = i1
-        while True:  # whole chunks first: long identical stretches cost a few slice compares
+        stop = min(len1 - i1, len2 - i2, _CHUNK)
+        while i1 - start < stop:  # most runs off the best path are a few bases long
+            c = seq1[i1]
+            if c != seq2[i2] or c == "N":
+                return i1 - start
+            i1 += 1
+            i2 += 1
+        while True:  # then whole chunks: a long identical stretch costs a few slice compares
             a = seq1[i1 : i1 + _CHUNK]
             if len(a) == _CHUNK and a == seq2[i2 : i2 + _CHUNK] and "N" not in a:
                 i1 += _CHUNK
