@@ -223,10 +223,11 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
         meter.s3["PutObject"] += 1  # the client's presigned POST
         event = put(job.input_key, genome)
         meter.s3["PutObject"] -= 1  # `put` is that same upload, made here with the service's client
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         prediction.handle_upload_event(event)
         handler_seconds = time.perf_counter() - t0
+        handler_cpu = time.process_time() - cpu0
         for _ in range(POLLS):  # GET /jobs/{id}: account check + GetItem
             meter.rru += 1
             jobs.get_job(job.job_id)
@@ -247,6 +248,7 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
             "rru": meter.rru,
             "s3": dict(meter.s3),
             "handler_seconds": handler_seconds,
+            "handler_cpu": handler_cpu,
             "stats_seconds": stats_seconds,
             "result_bytes": stored,
             "rss_mb": max(rss0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024,
@@ -254,7 +256,8 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
         }
 
 
-def resfinder_seconds(genome: Path, species: str) -> float | None:
+def resfinder_seconds(genome: Path, species: str) -> tuple[float, float] | None:
+    """ResFinder's wall and CPU seconds (its process tree) on the genome."""
     from bench.predict import RESFINDER_SCRIPT, decompress, run_resfinder, unpacked_point_db
 
     blastn = shutil.which("blastn")
@@ -263,8 +266,12 @@ def resfinder_seconds(genome: Path, species: str) -> float | None:
     with tempfile.TemporaryDirectory(prefix="amr-cost-") as tmp:
         work = Path(tmp)
         fasta = decompress(genome, work / "genome.fna")
-        run, _ = run_resfinder(fasta, work, blastn, species.replace("_", " "), unpacked_point_db(work / "pf"))
-    return run.seconds if run else None
+        point_db = unpacked_point_db(work / "pf")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run, _ = run_resfinder(fasta, work, blastn, species.replace("_", " "), point_db)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return (run.seconds, cpu) if run else None
 
 
 def main() -> int:  # noqa: C901 - one report, printed in order
@@ -285,7 +292,8 @@ def main() -> int:  # noqa: C901 - one report, printed in order
     m = measure_job(text, args.species)
     seconds = args.seconds or m["stats_seconds"]
     overhead = max(0.0, m["handler_seconds"] - m["stats_seconds"])  # reading, writing, results (moto: high)
-    rf = args.resfinder_seconds or resfinder_seconds(genome, args.species)
+    measured_rf = None if args.resfinder_seconds else resfinder_seconds(genome, args.species)
+    rf = args.resfinder_seconds or (measured_rf[0] if measured_rf else None)
     memory_gb = configured_memory_mb() / 1024
     lambda_s = seconds + overhead
     s3_put = sum(v for k, v in m["s3"].items() if k in S3_PUT_OPS) + 1  # + the client's upload
@@ -312,6 +320,11 @@ def main() -> int:  # noqa: C901 - one report, printed in order
         f"handler overhead on moto {overhead:.2f} s, Lambda memory {memory_gb * 1024:.0f} MB "
         f"(peak RSS of this process {m['rss_mb']:.0f} MB)"
     )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    cpu_note = ""
+    if measured_rf:
+        cpu_note = f", ResFinder {measured_rf[1]:.2f} s ({measured_rf[1] / m['handler_cpu']:.0f}x by CPU)"
+    print(f"CPU seconds (load-independent): our handler {m['handler_cpu']:.2f} s{cpu_note}; load average {load}")
     print(
         f"DynamoDB calls {m['calls']} = {m['wru']:.0f} write units, {m['rru']:.0f} read units; "
         f"S3 requests {m['s3']} + the upload; results {m['result_bytes'] / 1e3:.0f} kB"
