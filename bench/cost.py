@@ -23,6 +23,7 @@ Free tiers are ignored.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import os
@@ -51,6 +52,8 @@ DYNAMODB_GB_MONTH = 0.25
 S3_PUT = 0.005 / 1000  # PUT, COPY, POST, LIST
 S3_GET = 0.0004 / 1000  # GET, HEAD and the rest
 S3_GB_MONTH = 0.023  # Standard, first 50 TB
+S3_GLACIER_IR_GB_MONTH = 0.004  # Glacier Instant Retrieval (90-day minimum)
+S3_GLACIER_IR_PUT = 0.02 / 1000
 LOGS_GB = 0.50  # CloudWatch Logs ingestion
 EC2_INSTANCE = "c6i.large"  # 2 vCPU, 4 GiB: ResFinder runs one genome per vCPU (blastn, one thread)
 EC2_HOUR = 0.085
@@ -251,6 +254,7 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
             "handler_cpu": handler_cpu,
             "stats_seconds": stats_seconds,
             "result_bytes": stored,
+            "s3_result_keys": keys,
             "rss_mb": max(rss0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024,
             "api_calls": 1 + POLLS + 1,
         }
@@ -298,8 +302,18 @@ def main() -> int:  # noqa: C901 - one report, printed in order
     lambda_s = seconds + overhead
     s3_put = sum(v for k, v in m["s3"].items() if k in S3_PUT_OPS) + 1  # + the client's upload
     s3_get = sum(v for k, v in m["s3"].items() if k not in S3_PUT_OPS and k != "DeleteObject")
-    retention_months = 30 / 30.4  # Completed results and inputs kept 30 days (lifecycle_policy.yaml)
-    stored_gb = (len(text) + m["result_bytes"]) / 1e9
+    # The lifecycle policy: a Completed job stays in S3 Standard until it is archived
+    # (min_age_days), then its input and results, gzip-compressed, in Glacier IR for the
+    # Archived retention (at least Glacier IR's 90-day minimum).
+    from chalicelib.jobs.policy import get_policy
+
+    policy = get_policy()
+    standard_days = (
+        policy.archiving.min_age_days if policy.archiving.enabled else policy.retention_days.days("Completed")
+    )
+    archive_days = max(90.0, policy.retention_days.days("Archived")) if policy.archiving.enabled else 0.0
+    standard_gb = (len(text) + m["result_bytes"]) / 1e9
+    archived_gb = len(gzip.compress(text, 6)) / 1e9 + m["result_bytes"] / 3 / 1e9
     per_job = {
         "Lambda compute (GB-s)": memory_gb * lambda_s * LAMBDA_GB_SECOND,
         "Lambda requests": (1 + m["api_calls"]) * LAMBDA_REQUEST,
@@ -308,7 +322,11 @@ def main() -> int:  # noqa: C901 - one report, printed in order
         "DynamoDB writes": m["wru"] * DYNAMODB_WRU,
         "DynamoDB reads": m["rru"] * DYNAMODB_RRU,
         "S3 requests": s3_put * S3_PUT + s3_get * S3_GET,
-        "S3 storage (retention)": stored_gb * retention_months * S3_GB_MONTH,
+        f"S3 storage ({standard_days:.0f} days Standard, then {archive_days:.0f} days Glacier IR)": (
+            standard_gb * standard_days / 30.4 * S3_GB_MONTH
+            + archived_gb * archive_days / 30.4 * S3_GLACIER_IR_GB_MONTH
+            + (len(m["s3_result_keys"]) + 1) * S3_GLACIER_IR_PUT * (archive_days > 0)
+        ),
         "CloudWatch Logs (~8 KB/job)": 8e-6 * LOGS_GB,
     }
     total = sum(per_job.values())
