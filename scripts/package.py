@@ -12,8 +12,10 @@ files that must not be committed — the mappy wheel built from source for Lambd
 Debian's `resfinder-db` (`chalicelib/data/resfinder-db/`, read at /var/task/... in
 Lambda through AMR_RESFINDER_DB), the PointFinder database from Debian's
 `resfinder-example` (`chalicelib/data/pointfinder-db/`, through AMR_POINTFINDER_DB; copied
-as Debian ships it, gzip-compressed files included, which the loader reads) — and `requirements.txt` minus mappy, so chalice does not
-try to build mappy itself.
+as Debian ships it, gzip-compressed files included, which the loader reads), the minimap2
+indexes built from them (`chalicelib/data/indexes/`, through AMR_INDEX_DIR: a cold container
+loads them instead of building them) — and `requirements.txt` minus mappy, so chalice does
+not try to build mappy itself.
 
 Why the S3 patch: chalice 1.34 refuses to `package` an app with `@app.on_s3_event`
 (CloudFormation cannot add notifications to a bucket that exists outside the stack). Our
@@ -45,6 +47,7 @@ DB_TARGET = Path("chalicelib") / "data" / "resfinder-db"
 DB_FILES = ("config", "phenotypes.txt", "antibiotic_classes.txt", "VERSION")
 DB_LICENSE = Path("/usr/share/doc/resfinder-db/copyright")
 POINT_DB_TARGET = Path("chalicelib") / "data" / "pointfinder-db"
+INDEX_TARGET = Path("chalicelib") / "data" / "indexes"
 POINT_DB_DEFAULT = "/usr/share/doc/resfinder/examples/db_pointfinder"
 POINT_DB_LICENSE = Path("/usr/share/doc/resfinder-example/copyright")
 #: Per species: what the loader reads (each also as NAME.gz).
@@ -182,6 +185,35 @@ def _s3_event_as_sam_event(generator: Any, resource: Any, template: dict[str, An
     events[to_cfn_resource_name(resource.resource_name)] = {"Type": "S3", "Properties": properties}
 
 
+def prebuild_indexes(project: Path) -> None:
+    """Write the minimap2 indexes a container would build at its first job (the alleles,
+    every species' PointFinder genes, reads mode with and without a species) into
+    chalicelib/data/indexes, with the service's own code on the staged databases, so they
+    are identical to what it would build (a digest names each; AMR_INDEX_DIR in Lambda)."""
+    target = project / INDEX_TARGET
+    shutil.rmtree(target, ignore_errors=True)
+    code = (
+        "from chalicelib.prediction import acquired, pointfinder, pointfinder_db, resfinder_db\n"
+        "from chalicelib.prediction.reads.predictor import read_index\n"
+        "db = resfinder_db.load_db(); acquired.get_aligner(db); read_index(db)\n"
+        "pdb = pointfinder_db.load_db()\n"
+        "for key in pdb.species:\n"
+        "    species = pdb.load(key); pointfinder._aligner(species); read_index(db, species)\n"
+    )
+    env = dict(
+        os.environ,
+        AMR_INDEX_DIR=str(target),
+        AMR_INDEX_WRITE="1",
+        AMR_RESFINDER_DB=str(project / DB_TARGET),
+        AMR_POINTFINDER_DB=str(project / POINT_DB_TARGET),
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cannot prebuild the indexes: {done.stderr.strip()[-500:]}")
+    files = list(target.glob("*.mmi"))
+    print(f"indexes:  {len(files)} prebuilt, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB", file=sys.stderr)
+
+
 def chalice_package(project: Path, stage: str, out: Path) -> None:
     """Run `chalice package --merge-template infra/resources.json` with the S3 patch."""
     from chalice import package as chalice_pkg
@@ -295,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     vendor_wheel(wheel, project)
     copy_database(project, args.db)
     copy_point_database(project, args.point_db)
+    prebuild_indexes(project)
     chalice_package(project, args.stage, out)
     finalize_template(out / "sam.json", args.stage)
     pycs = precompile(out / "deployment.zip")

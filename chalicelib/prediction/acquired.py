@@ -10,7 +10,8 @@ Design (why it looks like this):
 * Contigs are consumed lazily from any iterable of ``(id, sequence)`` (e.g. a
   :class:`chalicelib.prediction.fasta.FastaReader`) and cut into segments of
   ``segment_length`` bases with ``segment_overlap`` shared bases.  Segments are
-  aligned in batches of ``batch_size``; after each batch ``on_batch`` receives a
+  aligned in batches of ``batch_size`` (a contig shorter than a segment counts as its
+  share of one, so a draft of many contigs takes few batches); after each batch ``on_batch`` receives a
   :class:`BatchProgress` and may cancel.  Only the contigs of the current batch
   are held in memory.
 * Hits: identity = matching bases / alignment columns (BLAST/ResFinder
@@ -258,13 +259,21 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
     pending = next(seg_iter, None)
     with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
         while pending is not None:
+            # `batch_size` segments a batch, a contig shorter than a segment counting as its share
+            # of one: a draft of hundreds of small contigs takes about as many batches (progress
+            # writes, pool round trips) as the complete genome.
             batch: list[_Segment] = [pending]
-            while len(batch) < params.batch_size:
+            room = params.batch_size - _weight(pending, params.segment_length)
+            full = False
+            while room > 1e-9:
                 nxt = next(seg_iter, None)
                 if nxt is None:
                     break
                 batch.append(nxt)
-            pending = next(seg_iter, None) if len(batch) == params.batch_size else None
+                room -= _weight(nxt, params.segment_length)
+            else:
+                full = True
+            pending = next(seg_iter, None) if full else None
             finished = pending is None
             rescue: dict[int, list[tuple[int, int]]] = {}
             seqs: dict[int, str] = {}
@@ -320,6 +329,13 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
         bases=state["bases_seen"],
         segments=segments_done,
     )
+
+
+def _weight(seg: _Segment, segment_length: int) -> float:
+    """A segment's share of a batch: 1, or a whole short contig's length / segment_length."""
+    if seg.offset == 0 and seg.end == len(seg.contig_seq):
+        return min(1.0, (seg.end - seg.offset) / segment_length)
+    return 1.0
 
 
 def _merge_windows(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
