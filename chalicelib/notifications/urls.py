@@ -121,7 +121,11 @@ def resolve(target: Target, *, allow_loopback: bool, resolver: Resolver = system
     """The addresses to connect to; refuses the target if ANY address is not allowed
     (a name with one public and one private address is a rebinding trick, not a webhook)."""
     try:
-        addresses = resolver(target.host, target.port)
+        addresses = [str(ipaddress.ip_address(target.host))]  # a literal address needs no lookup
+    except ValueError:
+        addresses = []
+    try:
+        addresses = addresses or resolver(target.host, target.port)
     except (OSError, UnicodeError) as exc:
         raise UnsafeURL(f"webhook host {target.host} does not resolve ({exc})") from None
     if not addresses:
