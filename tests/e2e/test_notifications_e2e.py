@@ -12,7 +12,7 @@ import pytest
 
 from local.client import post_form
 from tests.e2e.localstack import GENOME, JOB_SECONDS, Stack, free_port, job_when, needs_db, wait_until
-from tests.receiver import Receiver, verify_signature
+from local.receiver import Receiver, verify_signature
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_db]
 

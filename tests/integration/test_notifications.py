@@ -12,7 +12,7 @@ from chalicelib.core import aws
 from chalicelib.core.clock import FakeClock, parse_iso
 from chalicelib.jobs import lifecycle as jobs
 from chalicelib.notifications import notifier, store
-from tests.receiver import Receiver, verify_signature
+from local.receiver import Receiver, verify_signature
 
 SUMMARY = {"species": "Klebsiella pneumoniae", "genes": 1, "gene_names": ["blaKPC-2"], "resistant": ["meropenem"]}
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.notifications import delivery, events, signing, urls
-from tests.receiver import verify_signature
+from local.receiver import verify_signature
 
 BODY = b'{"id":"evt_1","type":"job.completed"}'
 

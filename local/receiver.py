@@ -1,7 +1,7 @@
-"""A webhook receiver on 127.0.0.1 for tests: records every request, answers as told.
+"""A webhook receiver on 127.0.0.1 for tests and benchmarks: records every request, answers as told.
 
 It verifies nothing itself; tests verify what it received with the snippet the README
-documents (`tests.receiver.verify_signature` is that snippet, verbatim).
+documents (`verify_signature` is that snippet, verbatim).
 """
 
 from __future__ import annotations
