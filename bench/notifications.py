@@ -69,11 +69,22 @@ def main() -> int:
         return 0
     api_port, emulator_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="amr-notify-bench-") as tmp, Receiver() as receiver:
-        env = stack_environment(api_port, emulator_port, Path(tmp, "state"), AMR_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                                POWERTOOLS_LOG_LEVEL="WARNING")
+        env = stack_environment(
+            api_port,
+            emulator_port,
+            Path(tmp, "state"),
+            AMR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            POWERTOOLS_LOG_LEVEL="WARNING",
+        )
         log = open(Path(tmp, "stack.log"), "wb")
-        stack = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, stdout=log,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+        stack = subprocess.Popen(
+            [sys.executable, "-m", "local.stack"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         api = f"http://127.0.0.1:{api_port}"
         try:
             wait("the local stack", lambda: http("GET", f"{api}/health")["status"] == "ok", 180)
@@ -84,7 +95,7 @@ def main() -> int:
                 created = http("POST", f"{api}/jobs", {"job_name": f"latency {n}", "filename": "i.fa.gz"}, token)
                 upload = created["upload"]
                 post_form(upload["url"], upload["fields"], "i.fa.gz", GENOME.read_bytes())
-                wait(f"delivery {n + 1}", lambda: len(receiver.received) > n, 120)
+                wait(f"delivery {n + 1}", lambda n=n: len(receiver.received) > n, 120)
                 hit = receiver.received[n]
                 assert verify_signature(secret, hit.headers["AMR-Signature"], hit.body)
                 completed = json.loads(hit.body)["data"]["job"]["completed_at"]
@@ -95,8 +106,10 @@ def main() -> int:
             stack.wait(60)
     ms = [1000 * x for x in latencies]
     print(f"webhook latency, job completed -> received, {len(ms)} jobs on the local stack:")
-    print(f"  p50 {percentile(ms, 0.5):.0f} ms   p95 {percentile(ms, 0.95):.0f} ms   max {max(ms):.0f} ms   "
-          f"mean {statistics.mean(ms):.0f} ms")
+    print(
+        f"  p50 {percentile(ms, 0.5):.0f} ms   p95 {percentile(ms, 0.95):.0f} ms   max {max(ms):.0f} ms   "
+        f"mean {statistics.mean(ms):.0f} ms"
+    )
     return 0
 
 

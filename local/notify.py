@@ -89,7 +89,9 @@ class NotificationQueue:
         while not self._stop.is_set():
             try:
                 response = self._sqs.receive_message(
-                    QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_SECONDS,
+                    QueueUrl=self.url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=POLL_SECONDS,
                     MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 )
             except Exception as exc:  # emulator going away at shutdown, or a hiccup

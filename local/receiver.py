@@ -27,6 +27,8 @@ def verify_signature(secret: str, header: str, body: bytes, now: float | None = 
         return False
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return any(key == "v1" and hmac.compare_digest(value, expected) for key, value in fields)
+
+
 # --- end of snippet -----------------------------------------------------------
 
 

@@ -67,7 +67,9 @@ def streams_client(endpoint_url: str | None) -> Any:
     from botocore.config import Config
 
     return boto3.client(
-        "dynamodbstreams", region_name=REGION, endpoint_url=endpoint_url,
+        "dynamodbstreams",
+        region_name=REGION,
+        endpoint_url=endpoint_url,
         config=Config(account_id_endpoint_mode="disabled"),
     )
 

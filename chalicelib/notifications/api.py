@@ -7,7 +7,7 @@ which secret is in use.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, cast
 
 from chalice.app import Request, Response
 from pydantic import Field, field_validator
@@ -25,12 +25,14 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 class NotificationSettingsRequest(RequestModel):
-    webhook_url: Optional[str] = Field(
+    webhook_url: str | None = Field(
         None, max_length=urls.MAX_URL_LENGTH, description="https URL receiving signed POSTs; null: no webhook"
     )
     email: bool = Field(False, description="Email a summary when a batch finishes (event batch.finished)")
     events: list[EventName] = Field(
-        default_factory=lambda: list(store.EVENTS), max_length=3, description="Events to send (default: all)"
+        default_factory=lambda: cast(list[EventName], list(store.EVENTS)),
+        max_length=3,
+        description="Events to send (default: all)",
     )
 
     @field_validator("events")
@@ -40,24 +42,24 @@ class NotificationSettingsRequest(RequestModel):
 
 
 class NotificationSettingsOut(ResponseModel):
-    webhook_url: Optional[str]
+    webhook_url: str | None
     email: bool
     events: list[str]
-    secret: Optional[str] = Field(None, description="The signing secret: only in the answer that created it")
-    secret_hint: Optional[str] = Field(None, description="Last four characters of the current secret")
-    previous_secret_expires_at: Optional[str] = Field(
+    secret: str | None = Field(None, description="The signing secret: only in the answer that created it")
+    secret_hint: str | None = Field(None, description="Last four characters of the current secret")
+    previous_secret_expires_at: str | None = Field(
         None, description="Until then the previous secret signs too (after a rotation)"
     )
     signature_header: str = Field(description="Name of the signature header")
     created_at: str
-    updated_at: Optional[str]
+    updated_at: str | None
 
 
 class AttemptOut(ResponseModel):
     at: str
     attempt: int
-    status_code: Optional[int]
-    error: Optional[str]
+    status_code: int | None
+    error: str | None
     duration_ms: int
 
 
@@ -68,22 +70,22 @@ class DeliveryOut(ResponseModel):
     target: str
     status: Literal["pending", "retrying", "delivered", "failed"]
     attempts: int
-    last_status_code: Optional[int]
-    last_error: Optional[str]
-    next_attempt_at: Optional[str]
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: str | None
     created_at: str
-    delivered_at: Optional[str]
+    delivered_at: str | None
     attempt_log: list[AttemptOut]
 
 
 class DeliveryList(ResponseModel):
     deliveries: list[DeliveryOut]
-    next_token: Optional[str]
+    next_token: str | None
 
 
 class DeliveryQuery(QueryModel):
     limit: int = Field(20, ge=1, le=100)
-    next_token: Optional[PageToken] = None
+    next_token: PageToken | None = None
 
 
 def settings_out(item: NotificationModel | None, secret: str | None = None) -> dict[str, Any]:
@@ -91,8 +93,15 @@ def settings_out(item: NotificationModel | None, secret: str | None = None) -> d
 
     if item is None:
         return {
-            "webhook_url": None, "email": False, "events": list(store.EVENTS), "secret": None, "secret_hint": None,
-            "previous_secret_expires_at": None, "signature_header": signing.HEADER, "created_at": "", "updated_at": None,
+            "webhook_url": None,
+            "email": False,
+            "events": list(store.EVENTS),
+            "secret": None,
+            "secret_hint": None,
+            "previous_secret_expires_at": None,
+            "signature_header": signing.HEADER,
+            "created_at": "",
+            "updated_at": None,
         }
     return {
         "webhook_url": item.webhook_url,
@@ -111,18 +120,28 @@ def delivery_out(item: NotificationModel) -> dict[str, Any]:
     log = [dict(a.as_dict() if hasattr(a, "as_dict") else a) for a in (item.attempt_log or [])]
     attempts = [
         {
-            "at": str(a.get("at")), "attempt": int(a.get("attempt") or 0),
+            "at": str(a.get("at")),
+            "attempt": int(a.get("attempt") or 0),
             "status_code": int(a["status_code"]) if a.get("status_code") is not None else None,
-            "error": a.get("error"), "duration_ms": int(a.get("duration_ms") or 0),
+            "error": a.get("error"),
+            "duration_ms": int(a.get("duration_ms") or 0),
         }
         for a in log
     ]
     last = attempts[-1] if attempts else {}
     return {
-        "event_id": item.event_id, "event_type": item.event_type, "channel": item.channel, "target": item.target,
-        "status": item.status, "attempts": int(item.attempts or 0), "last_status_code": last.get("status_code"),
-        "last_error": last.get("error"), "next_attempt_at": item.next_attempt_at, "created_at": item.created_at,
-        "delivered_at": item.delivered_at, "attempt_log": attempts,
+        "event_id": item.event_id,
+        "event_type": item.event_type,
+        "channel": item.channel,
+        "target": item.target,
+        "status": item.status,
+        "attempts": int(item.attempts or 0),
+        "last_status_code": last.get("status_code"),
+        "last_error": last.get("error"),
+        "next_attempt_at": item.next_attempt_at,
+        "created_at": item.created_at,
+        "delivered_at": item.delivered_at,
+        "attempt_log": attempts,
     }
 
 

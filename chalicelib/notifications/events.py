@@ -132,4 +132,6 @@ def batch_event(batch: dict[str, Any], highlights: dict[str, Any]) -> Event:
     data = {**{k: v for k, v in batch.items() if k != "finished_at"}, "finished_at": occurred}
     data["highlights"] = highlights
     data["links"] = links(f"/batches/{batch_id}")
-    return Event(event_id(BATCH_FINISHED, batch_id, occurred), BATCH_FINISHED, str(batch["user_id"]), occurred, {"batch": data})
+    return Event(
+        event_id(BATCH_FINISHED, batch_id, occurred), BATCH_FINISHED, str(batch["user_id"]), occurred, {"batch": data}
+    )

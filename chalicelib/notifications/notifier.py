@@ -16,7 +16,8 @@ A stream batch whose handling fails is read again by Lambda: nothing is missed.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib.accounts import users
 from chalicelib.batches import api as batches_api
@@ -133,8 +134,13 @@ def publish(event: events.Event) -> int:
     payload = event.body().decode()
     for channel, target in targets:
         key, created = store.create_delivery(
-            user_id=event.user_id, event_id=event.id, event_type=event.type, occurred_at=event.occurred_at,
-            channel=channel, target=target, payload=payload,
+            user_id=event.user_id,
+            event_id=event.id,
+            event_type=event.type,
+            occurred_at=event.occurred_at,
+            channel=channel,
+            target=target,
+            payload=payload,
         )
         if created:
             enqueue(key, 0)
@@ -187,7 +193,12 @@ def attempt(key: DeliveryKey) -> str:
     else:
         outcome = delivery.attempt_webhook(item, store.get_settings(key.user_id))
     when = delivery.settle(item, outcome)
-    log = {"event_id": item.event_id, "channel": item.channel, "status_code": outcome.status_code, "error": outcome.error}
+    log = {
+        "event_id": item.event_id,
+        "channel": item.channel,
+        "status_code": outcome.status_code,
+        "error": outcome.error,
+    }
     if outcome.ok:
         count(f"notifications.delivered.{item.channel}")
         logger.info("notification delivered", extra=log)

@@ -11,9 +11,10 @@ import itertools
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib.core import clock, pagination
 from chalicelib.core.aws import storage_call
@@ -53,7 +54,9 @@ def get_settings(user_id: str) -> NotificationModel | None:
 
 
 @storage_call("put_notification_settings")
-def put_settings(user_id: str, *, webhook_url: str | None, email: bool, events: list[str]) -> tuple[NotificationModel, str | None]:
+def put_settings(
+    user_id: str, *, webhook_url: str | None, email: bool, events: list[str]
+) -> tuple[NotificationModel, str | None]:
     """Create or replace a user's settings; returns (settings, new secret or None).
 
     The first settings with a webhook get a signing secret, returned once; later PUTs
@@ -61,7 +64,7 @@ def put_settings(user_id: str, *, webhook_url: str | None, email: bool, events: 
     ts = clock.now_iso()
     current = get_settings(user_id)
     item = current or NotificationModel(pk(user_id), SETTINGS, user_id=user_id, created_at=ts)
-    item.webhook_url, item.email, item.events, item.updated_at = webhook_url, email, list(events), ts
+    item.webhook_url, item.email, item.events, item.updated_at = webhook_url, email, cast(Any, list(events)), ts
     fresh = None
     if webhook_url and not item.secret:
         fresh = item.secret = signing.new_secret()
@@ -110,7 +113,11 @@ class DeliveryKey:
     @staticmethod
     def from_message(body: str) -> DeliveryKey:
         data = json.loads(body)
-        if not isinstance(data, dict) or not isinstance(data.get("user_id"), str) or not isinstance(data.get("sk"), str):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("user_id"), str)
+            or not isinstance(data.get("sk"), str)
+        ):
             raise ValueError("not a delivery message")
         return DeliveryKey(data["user_id"], data["sk"])
 
@@ -128,9 +135,21 @@ def create_delivery(
     ts = clock.now_iso()
     key = DeliveryKey(user_id, delivery_sk(occurred_at, event_id, channel))
     item = NotificationModel(
-        pk(user_id), key.sk, user_id=user_id, created_at=ts, updated_at=ts, event_id=event_id, event_type=event_type,
-        channel=channel, target=target, payload=payload, status=PENDING, attempts=0, attempt_log=[],
-        next_attempt_at=ts, expires_at=clock.now() + KEEP_DELIVERIES,
+        pk(user_id),
+        key.sk,
+        user_id=user_id,
+        created_at=ts,
+        updated_at=ts,
+        event_id=event_id,
+        event_type=event_type,
+        channel=channel,
+        target=target,
+        payload=payload,
+        status=PENDING,
+        attempts=0,
+        attempt_log=[],
+        next_attempt_at=ts,
+        expires_at=clock.now() + KEEP_DELIVERIES,
     )
     try:
         item.save(condition=NotificationModel.sk.does_not_exist())
@@ -174,10 +193,10 @@ def record_attempt(
     """Log one attempt and the delivery's new state; releases the lease."""
     ts = clock.now_iso()
     log = (list(item.attempt_log or []) + [attempt])[-MAX_LOGGED_ATTEMPTS:]
-    actions = [
+    actions: list[Action] = [
         NotificationModel.status.set(status),
         NotificationModel.attempts.set(int(item.attempts or 0) + 1),
-        NotificationModel.attempt_log.set(log),
+        NotificationModel.attempt_log.set(cast(Any, log)),
         NotificationModel.updated_at.set(ts),
         NotificationModel.lease_until.remove(),
     ]
@@ -192,12 +211,18 @@ def record_attempt(
 
 
 @storage_call("list_deliveries")
-def list_deliveries(user_id: str, limit: int = 20, next_token: str | None = None) -> tuple[list[NotificationModel], str | None]:
+def list_deliveries(
+    user_id: str, limit: int = 20, next_token: str | None = None
+) -> tuple[list[NotificationModel], str | None]:
     """A user's deliveries, newest first; one Query per page."""
     scope = f"deliveries:{user_id}"
     result = NotificationModel.query(
-        pk(user_id), NotificationModel.sk.startswith(DELIVERY), scan_index_forward=False, limit=limit,
-        page_size=limit, last_evaluated_key=pagination.decode(next_token, scope),
+        pk(user_id),
+        NotificationModel.sk.startswith(DELIVERY),
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=pagination.decode(next_token, scope),
     )
     items = list(itertools.islice(result, limit))
     return items, pagination.encode(result.last_evaluated_key, scope)

@@ -73,7 +73,9 @@ def test_settings_round_trip_and_the_secret_is_shown_once(client: Any, make_user
         ({"webhook_url": "https://example.org", "colour": "red"}, "colour"),
     ],
 )
-def test_bad_settings_are_400_naming_the_problem(client: Any, make_user: Any, body: dict[str, Any], problem: str) -> None:
+def test_bad_settings_are_400_naming_the_problem(
+    client: Any, make_user: Any, body: dict[str, Any], problem: str
+) -> None:
     _, headers = make_user()
     response = put_settings(client, headers, **body)
     assert response.status_code == 400, response.body
@@ -107,9 +109,7 @@ def test_a_completed_job_is_one_signed_delivery(
     assert logged["status"] == "delivered" and logged["last_status_code"] == 200 and logged["attempts"] == 1
 
 
-def test_a_change_streamed_twice_is_delivered_once(
-    client: Any, make_user: Any, run_notifications: Any
-) -> None:
+def test_a_change_streamed_twice_is_delivered_once(client: Any, make_user: Any, run_notifications: Any) -> None:
     user_id, headers = make_user()
     with Receiver() as receiver:
         subscribe(client, headers, receiver.url)
@@ -118,8 +118,12 @@ def test_a_change_streamed_twice_is_delivered_once(
         record = {
             "eventName": "MODIFY",
             "dynamodb": {
-                "NewImage": {"job_id": {"S": job_id}, "user_id": {"S": user_id}, "status": {"S": "Completed"},
-                             "status_changed_at": {"S": jobs.get_job(job_id).status_changed_at}},
+                "NewImage": {
+                    "job_id": {"S": job_id},
+                    "user_id": {"S": user_id},
+                    "status": {"S": "Completed"},
+                    "status_changed_at": {"S": jobs.get_job(job_id).status_changed_at},
+                },
                 "OldImage": {"job_id": {"S": job_id}, "status": {"S": "Running"}},
             },
         }
@@ -180,14 +184,14 @@ def test_a_receiver_that_never_answers_is_failed_after_a_day(
     assert waits == [10, 40, 160, 640, 2560, 10240, 14400, 14400, 14400, 14400, 14400]  # base x4, capped at 4 h
 
 
-def test_a_batch_is_one_batch_finished_and_one_email(
-    client: Any, make_user: Any, run_notifications: Any
-) -> None:
+def test_a_batch_is_one_batch_finished_and_one_email(client: Any, make_user: Any, run_notifications: Any) -> None:
     _, headers = make_user()
     samples = [{"name": f"s{i}", "filename": f"s{i}.fasta"} for i in range(3)]
     with Receiver() as receiver:
         subscribe(client, headers, receiver.url, email=True, events=["batch.finished"])
-        created = client.http.post("/batches", headers=headers, body=json.dumps({"batch_name": "run 42", "samples": samples}))
+        created = client.http.post(
+            "/batches", headers=headers, body=json.dumps({"batch_name": "run 42", "samples": samples})
+        )
         assert created.status_code == 201, created.body
         ids = [j["job"]["job_id"] for j in created.json_body["jobs"]]
         complete(ids[0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -104,9 +104,16 @@ def test_refused_urls_say_why(url: str, local: bool, why: str) -> None:
 
 def test_backoff_grows_fourfold_to_four_hours_and_ends_after_a_day() -> None:
     assert [delivery.retry_delay(n, 10).total_seconds() for n in range(1, 9)] == [
-        10, 40, 160, 640, 2560, 10240, 14400, 14400,
+        10,
+        40,
+        160,
+        640,
+        2560,
+        10240,
+        14400,
+        14400,
     ]
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     assert delivery.next_attempt(start, 1, start) is not None
     assert delivery.next_attempt(start, 9, start + timedelta(hours=21)) is None  # 21 h + 4 h > 24 h
 
@@ -115,8 +122,13 @@ def test_event_ids_are_stable_per_change_and_differ_between_changes() -> None:
     record = {
         "eventName": "MODIFY",
         "dynamodb": {
-            "NewImage": {"job_id": {"S": "j1"}, "user_id": {"S": "u1"}, "status": {"S": "Completed"},
-                         "status_changed_at": {"S": "2026-11-24T12:00:00.000Z"}, "progress": {"N": "100"}},
+            "NewImage": {
+                "job_id": {"S": "j1"},
+                "user_id": {"S": "u1"},
+                "status": {"S": "Completed"},
+                "status_changed_at": {"S": "2026-11-24T12:00:00.000Z"},
+                "progress": {"N": "100"},
+            },
             "OldImage": {"job_id": {"S": "j1"}, "status": {"S": "Running"}},
         },
     }
@@ -131,8 +143,13 @@ def test_event_ids_are_stable_per_change_and_differ_between_changes() -> None:
 
 
 def test_changes_that_announce_nothing() -> None:
-    progress = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"status": {"S": "Running"}, "progress": {"N": "40"}},
-                                                    "OldImage": {"status": {"S": "Running"}}}}
+    progress = {
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "NewImage": {"status": {"S": "Running"}, "progress": {"N": "40"}},
+            "OldImage": {"status": {"S": "Running"}},
+        },
+    }
     assert events.status_change(progress) is None
     removed = {"eventName": "REMOVE", "dynamodb": {"OldImage": {"status": {"S": "Completed"}}}}
     assert events.status_change(removed) is None
