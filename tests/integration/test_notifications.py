@@ -14,6 +14,15 @@ from chalicelib.jobs import lifecycle as jobs
 from chalicelib.notifications import notifier, store
 from local.receiver import Receiver, verify_signature
 
+
+@pytest.fixture(autouse=True)
+def verified_sender(aws_env: None) -> None:
+    """SES (moto) sends only from a verified address, as in AWS."""
+    from chalicelib.core.settings import get_settings
+
+    aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_sender)
+
+
 SUMMARY = {"species": "Klebsiella pneumoniae", "genes": 1, "gene_names": ["blaKPC-2"], "resistant": ["meropenem"]}
 
 
