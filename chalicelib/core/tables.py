@@ -322,7 +322,7 @@ class NotificationModel(Model):
     # settings
     webhook_url = UnicodeAttribute(null=True)
     email = BooleanAttribute(null=True)
-    events = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
+    events = ListAttribute(of=UnicodeAttribute, null=True)
     secret = UnicodeAttribute(null=True)
     previous_secret = UnicodeAttribute(null=True)
     previous_secret_expires_at = UnicodeAttribute(null=True)
@@ -334,7 +334,7 @@ class NotificationModel(Model):
     payload = UnicodeAttribute(null=True)
     status = UnicodeAttribute(null=True)
     attempts = NumberAttribute(null=True)
-    attempt_log = ListAttribute(of=MapAttribute, null=True)  # type: ignore[var-annotated]
+    attempt_log = ListAttribute(of=MapAttribute, null=True)
     next_attempt_at = UnicodeAttribute(null=True)
     lease_until = UnicodeAttribute(null=True)
     delivered_at = UnicodeAttribute(null=True)
