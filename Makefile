@@ -73,6 +73,7 @@ bench: $(DEV_STAMP) debs-bench package
 	$(PY) bench/contention.py
 	$(PY) bench/reset_timing.py
 	$(PY) bench/load.py
+	$(PY) bench/notifications.py
 
 # Deployable artifact of one stage into build/$(STAGE)/: sam.json + deployment.zip
 # (chalice package merged with infra/resources.json; mappy built from source for Lambda).

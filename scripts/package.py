@@ -242,7 +242,27 @@ def finalize_template(template_path: Path, stage: str) -> None:
     template = json.loads(template_path.read_text())
     pin_stage(template, stage)
     fix_log_group_names(template)
+    wire_table_streams(template)
     template_path.write_text(json.dumps(template, indent=2) + "\n")
+
+
+#: Tables whose stream feeds a notifier function (SPEC §22) -> their resource in infra/.
+STREAM_TABLES = {"jobs": "JobsTable", "batches": "BatchesTable"}
+
+
+def wire_table_streams(template: dict[str, Any]) -> None:
+    """Point each DynamoDB event at its table's `StreamArn` from infra/: the app names a
+    placeholder ARN (`chalicelib.notifications.wiring`), since a stream's ARN exists only
+    once its table does."""
+    for resource in template["Resources"].values():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") != "DynamoDB" or not isinstance(event["Properties"].get("Stream"), str):
+                continue
+            table = event["Properties"]["Stream"].split(":table/", 1)[1].split("/", 1)[0]
+            kind = table.rsplit("-", 1)[-1]
+            if kind not in STREAM_TABLES:
+                raise RuntimeError(f"@app.on_dynamodb_record on {table}: no stream of that table in infra/")
+            event["Properties"]["Stream"] = {"Fn::GetAtt": [STREAM_TABLES[kind], "StreamArn"]}
 
 
 def pin_stage(template: dict[str, Any], stage: str) -> None:
