@@ -30,6 +30,9 @@ webapp = lazy_import("chalicelib.gateway.webapp")
 
 app = Chalice(app_name="amr-service")
 app.debug = False  # never render stack traces, whatever the stage
+# The batch workbook (SPEC §21) is binary: API Gateway passes it through as bytes for a
+# request whose Accept names this type (chalicelib/batches/reports.py).
+app.api.binary_types.append("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @app.middleware("http")
