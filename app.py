@@ -33,6 +33,9 @@ webapp = lazy_import("chalicelib.gateway.webapp")
 
 app = Chalice(app_name="amr-service")
 app.debug = False  # never render stack traces, whatever the stage
+# The batch workbook (design §21) is binary: API Gateway passes it through as bytes for a
+# request whose Accept names this type (chalicelib/batches/reports.py).
+app.api.binary_types.append("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @app.middleware("http")
@@ -92,7 +95,7 @@ def admin_patch_user(user_id: str) -> Response:
     return accounts_api.admin_patch_user(app.current_request, user_id)
 
 
-# --- notifications (SPEC §22) -------------------------------------------------
+# --- notifications (design §22) -------------------------------------------------
 
 
 @app.route("/account/notifications", methods=["GET"], content_types=NO_BODY)

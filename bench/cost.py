@@ -1,5 +1,5 @@
 """Dollars per 1,000 genomes on AWS, beside ResFinder on an on-demand instance, and the
-capacity on paper (SPEC §24).
+capacity on paper (design §24).
 
     python bench/cost.py [--genome FASTA] [--species klebsiella] [--seconds S] [--resfinder-seconds S]
 

@@ -1,4 +1,4 @@
-"""Webhook delivery latency on the local stack (SPEC §22): job completion to receipt.
+"""Webhook delivery latency on the local stack (design §22): job completion to receipt.
 
     python bench/notifications.py [--jobs 20]
 

@@ -1,4 +1,4 @@
-"""Time inside the running service against ResFinder 4.3 timed in the same run (SPEC §12, §24).
+"""Time inside the running service against ResFinder 4.3 timed in the same run (design §12, §24).
 
     python bench/service.py [--species klebsiella] [--modes acq,point] [--no-drafts]
 

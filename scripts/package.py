@@ -246,7 +246,7 @@ def finalize_template(template_path: Path, stage: str) -> None:
     template_path.write_text(json.dumps(template, indent=2) + "\n")
 
 
-#: Tables whose stream feeds a notifier function (SPEC §22) -> their resource in infra/.
+#: Tables whose stream feeds a notifier function (design §22) -> their resource in infra/.
 STREAM_TABLES = {"jobs": "JobsTable", "batches": "BatchesTable"}
 
 

@@ -30,7 +30,7 @@ class Settings:
     counters_table: str
     runs_table: str
     batches_table: str
-    #: notification settings and the delivery log (SPEC §22)
+    #: notification settings and the delivery log (design §22)
     notifications_table: str
     upload_bucket: str
     results_bucket: str
@@ -45,7 +45,7 @@ class Settings:
     #: in AWS); without one, asynchronous invocations go to `async_queue` (local, test).
     functions: dict[str, str]
     async_queue: str
-    #: webhook and email deliveries wait here between attempts (SPEC §22)
+    #: webhook and email deliveries wait here between attempts (design §22)
     notifications_queue: str
     #: first retry delay of a failed delivery; later ones grow fourfold (see notifications.delivery)
     notify_retry_base_seconds: int

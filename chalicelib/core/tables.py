@@ -15,7 +15,7 @@ Access patterns (design §5), each served by GetItem or Query, never Scan:
 - a maintenance run ................. runs table, GetItem on `run_id`
 - a user's notification settings .... notifications table, GetItem (`user#{id}`, `settings`)
 - a user's deliveries, newest first . notifications table, Query (`user#{id}`, `delivery#...`)
-Jobs and batches stream their changes (new and old images) to the notifier (SPEC §22).
+Jobs and batches stream their changes (new and old images) to the notifier (design §22).
 `infra/` declares the same tables; a test checks that both agree.
 """
 
@@ -301,7 +301,7 @@ class UserModel(Model):
 
 
 class NotificationModel(Model):
-    """Notification settings and the delivery log of a user (SPEC §22), one partition each.
+    """Notification settings and the delivery log of a user (design §22), one partition each.
 
     - `sk = settings`: webhook URL, email on/off, chosen events, the signing secret (and
       the previous one with its expiry, during a rotation).

@@ -1,4 +1,4 @@
-"""HTTP handlers of `/account/notifications` (SPEC §22) and their models.
+"""HTTP handlers of `/account/notifications` (design §22) and their models.
 
 The signing secret is returned only when it is created (the first settings with a
 webhook) or rotated; afterwards only its last four characters are shown, as a hint of

@@ -1,4 +1,4 @@
-"""One delivery attempt and when to try again (SPEC §22).
+"""One delivery attempt and when to try again (design §22).
 
 A failed delivery is retried with growing delays — base, 4×, 16×, ... capped at
 `MAX_DELAY` — for `RETRY_WINDOW` after the event, then kept as `failed`. The base is

@@ -1,4 +1,4 @@
-"""The email that summarises a finished batch (SPEC §22), sent through SES.
+"""The email that summarises a finished batch (design §22), sent through SES.
 
 It is rendered from the same event a webhook receives, at sending time, so an email
 retried later says exactly what the first attempt would have said.

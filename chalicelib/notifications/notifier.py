@@ -1,4 +1,4 @@
-"""The notifier: table changes in, deliveries out (SPEC §22).
+"""The notifier: table changes in, deliveries out (design §22).
 
 Two stream handlers and one queue handler, all Lambda code:
 - jobs stream: a job that entered `Completed` or `Error` is `job.completed` /

@@ -1,4 +1,4 @@
-"""The notifications table: a user's settings and delivery log (SPEC §22).
+"""The notifications table: a user's settings and delivery log (design §22).
 
 Every read is a GetItem or a Query of the user's partition; the notifier finds a job
 owner's settings with one GetItem. Writes that may race (the same change streamed twice,

@@ -1,5 +1,5 @@
 """BLAST's megablast gapped alignment (greedy, linear gap costs), for gap placement as
-ResFinder's PointFinder sees it (SPEC §24).
+ResFinder's PointFinder sees it (design §24).
 
 Why a port and not an aligner binding: PointFinder reads mutations from the alignment
 `blastn` (task megablast: reward 1, penalty -2, gap costs 0/0, i.e. linear 2.5 per gap

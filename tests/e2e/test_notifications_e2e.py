@@ -1,4 +1,4 @@
-"""End to end (SPEC §22): the local stack reads its tables' streams and delivers signed
+"""End to end (design §22): the local stack reads its tables' streams and delivers signed
 webhooks for real to a receiver on 127.0.0.1; retries reach it with the same event id."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Notifications (SPEC §22) through the Chalice test client on moto: settings, streams,
+"""Notifications (design §22) through the Chalice test client on moto: settings, streams,
 signed webhooks to a receiver on 127.0.0.1, retries with backoff, batch email."""
 
 from __future__ import annotations

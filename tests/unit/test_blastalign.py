@@ -1,4 +1,4 @@
-"""Point mutations where ResFinder's calls depend on BLAST's alignment (SPEC §24).
+"""Point mutations where ResFinder's calls depend on BLAST's alignment (design §24).
 
 The loci in `data/klebsiella_loci.fa` are cut from the four `kleborate-examples` genomes
 (Debian's package; headers name the genome, contig and range): every ompK36 and ompK37

@@ -1,4 +1,4 @@
-"""Prebuilt minimap2 indexes (SPEC §24): written at packaging, loaded by a cold container,
+"""Prebuilt minimap2 indexes (design §24): written at packaging, loaded by a cold container,
 never loaded for other sequences or options."""
 
 from __future__ import annotations

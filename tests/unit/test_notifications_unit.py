@@ -1,4 +1,4 @@
-"""Signing, URL safety, backoff and event ids of notifications (SPEC §22), without AWS."""
+"""Signing, URL safety, backoff and event ids of notifications (design §22), without AWS."""
 
 from __future__ import annotations
 
