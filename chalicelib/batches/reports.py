@@ -16,7 +16,7 @@ from chalice.app import Request, Response
 
 from chalicelib.batches import matrix
 from chalicelib.batches.schemas import XLSX_MEDIA_TYPE
-from chalicelib.core import clock
+from chalicelib.core import clock, version
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.observability import logger
 from chalicelib.core.tables import BatchModel, plain
@@ -47,9 +47,7 @@ def accepts_xlsx(request: Request) -> bool:
 
 def service_version() -> str:
     """The analysis software's version, as the result files (hAMRonization) name it."""
-    from chalicelib.prediction import render  # the result files' renderer; loads only here
-
-    return render.SOFTWARE_VERSION
+    return version.software_version()
 
 
 def workbook_response(batch: BatchModel, request: Request) -> Response:

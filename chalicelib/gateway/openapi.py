@@ -94,6 +94,10 @@ def _accounts(name: str) -> Ref:
     return Ref("chalicelib.accounts.api", name)
 
 
+def _notifications(name: str) -> Ref:
+    return Ref("chalicelib.notifications.api", name)
+
+
 def _maintenance(name: str) -> Ref:
     return Ref("chalicelib.maintenance.tasks", name)
 
@@ -136,6 +140,47 @@ ROUTES: tuple[RouteDoc, ...] = (
         tag="auth",
     ),
     RouteDoc("GET", "/auth/me", "The caller's account", "user", 200, _accounts("UserOut"), tag="auth"),
+    # --- notifications (chalicelib.notifications.api) ---
+    RouteDoc(
+        "GET",
+        "/account/notifications",
+        "The caller's notification settings (webhook, email, events)",
+        "user",
+        200,
+        _notifications("NotificationSettingsOut"),
+        errors=(404,),
+        tag="notifications",
+    ),
+    RouteDoc(
+        "PUT",
+        "/account/notifications",
+        "Set the webhook URL, email and events; the signing secret is shown once, when created",
+        "user",
+        200,
+        _notifications("NotificationSettingsOut"),
+        _notifications("NotificationSettingsRequest"),
+        tag="notifications",
+    ),
+    RouteDoc(
+        "POST",
+        "/account/notifications/secret",
+        "Rotate the signing secret (the previous one keeps signing for 24 hours)",
+        "user",
+        200,
+        _notifications("NotificationSettingsOut"),
+        errors=(404,),
+        tag="notifications",
+    ),
+    RouteDoc(
+        "GET",
+        "/account/notifications/deliveries",
+        "The latest deliveries: attempts, status codes, next retry",
+        "user",
+        200,
+        _notifications("DeliveryList"),
+        query=_notifications("DeliveryQuery"),
+        tag="notifications",
+    ),
     RouteDoc(
         "POST",
         "/auth/password",

@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import mappy
-
+from chalicelib.core import version
 from chalicelib.jobs import s3layout
 from chalicelib.prediction.phenotypes import TSV_COLUMNS as PHENOTYPE_COLUMNS
 from chalicelib.prediction.pointfinder import MutationCall
 from chalicelib.prediction.results import GeneHit, Prediction
 
-SOFTWARE_NAME = "amr-predictor"
-SOFTWARE_VERSION = f"1.0.0+mappy{getattr(mappy, '__version__', '')}"
+SOFTWARE_NAME = version.SOFTWARE_NAME
+SOFTWARE_VERSION = version.software_version()
 
 RESFINDER_TSV_COLUMNS = (
     "Resistance gene",
