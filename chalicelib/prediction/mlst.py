@@ -244,15 +244,17 @@ def call_scheme(scheme: Scheme, hits_per_locus: dict[str, list[AlleleHit]], sele
     """Kleborate's ``run_single_mlst`` on the hits of each locus."""
     best = {locus: best_hits(hits_per_locus.get(locus, ())) for locus in scheme.loci}
     st, st_alleles, cc = 0, (0,) * len(scheme.loci), None
-    top = 0
-    for profile in scheme.profiles:
-        matches = sum(
-            1
-            for locus, number in zip(scheme.loci, profile.alleles, strict=True)
-            if any(h.number == number for h in best[locus])
-        )
-        if matches > top:
-            st, st_alleles, cc, top = profile.st, profile.alleles, profile.clonal_complex, matches
+    # The first profile (file order) sharing the most allele numbers with the best hits,
+    # counted through the per-locus index number -> profiles instead of profile by profile.
+    counts: dict[int, int] = {}
+    for i, locus in enumerate(scheme.loci):
+        for number in {h.number for h in best[locus]}:
+            for p in scheme.profiles_with(i, number):
+                counts[p] = counts.get(p, 0) + 1
+    if counts:
+        top = max(counts.values())
+        profile = scheme.profiles[min(p for p, n in counts.items() if n == top)]
+        st, st_alleles, cc = profile.st, profile.alleles, profile.clonal_complex
     calls: list[LocusCall] = []
     exact_matches = lv = 0
     for locus, st_allele in zip(scheme.loci, st_alleles, strict=True):

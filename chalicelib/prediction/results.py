@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import phenotypes, pointfinder_db
 from chalicelib.prediction.phenotypes import PhenotypeTable
 from chalicelib.prediction.pointfinder import PointResult
 from chalicelib.prediction.resfinder_db import ResfinderDB
+
+if TYPE_CHECKING:  # typescan loads mappy and the typing data; the type alone is needed here
+    from chalicelib.prediction.typescan import TypingResult
 
 
 class Cancelled(Exception):
@@ -118,6 +121,8 @@ class Prediction:
     phenotypes: PhenotypeTable | None = None
     #: reads mode: number of reads (mates counted one by one); None for assemblies
     reads: int | None = None
+    #: MLST, replicons and gene locations (SPEC §20); None when the job typed nothing
+    typing: TypingResult | None = None
 
     @property
     def species(self) -> str:
@@ -144,7 +149,7 @@ class Prediction:
 def conclude(
     db: ResfinderDB, params: PredictParams, genes: list[GeneHit], point: PointResult | None,
     species: pointfinder_db.SpeciesDB | None, *, started: float, index_seconds: float, point_database_version: str | None,
-    **counts: int,
+    typing: TypingResult | None = None, **counts: int,
 ) -> Prediction:
     """The prediction of called genes and mutations, assemblies and reads alike: the
     resistance profile, the phenotype table and the run's figures (``counts``: contigs,
@@ -153,7 +158,7 @@ def conclude(
     return Prediction(
         genes=genes, resistance=resistance_profile(genes, db), seconds=time.perf_counter() - started,
         index_seconds=index_seconds, database_name=db.name, database_version=db.version, params=params,
-        point=point, point_database_version=point_database_version, phenotypes=table, **counts,
+        point=point, point_database_version=point_database_version, phenotypes=table, typing=typing, **counts,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,17 +64,28 @@ _LOCK = threading.Lock()
 _INDEXES: dict[str, mappy.Aligner] = {}
 
 
+def scan_records(db: TypingDB) -> list[tuple[str, str]]:
+    """The scan index's references (named so they never clash with another database's names):
+    the genome job adds them to its allele index, so one pass over the genome serves both."""
+    records: list[tuple[str, str]] = []
+    for scheme in db.schemes.values():
+        for locus, name, seq in scheme.representatives(REPRESENTATIVES):
+            records.append((_SEP.join((_MLST, scheme.name, locus, name)), seq))
+    records += [(_SEP.join((_REP, r.header)), r.sequence) for r in db.replicons.values()]
+    return records
+
+
+def is_typing_reference(name: str) -> bool:
+    """True for a reference name made by :func:`scan_records`."""
+    return _SEP in name and name.split(_SEP, 1)[0] in (_MLST, _REP)
+
+
 def scan_index(db: TypingDB) -> mappy.Aligner:
-    """The scan index of ``db`` (built on first use, kept for the process)."""
+    """The scan index of ``db`` alone (built on first use, kept for the process)."""
     with _LOCK:
         aligner = _INDEXES.get(db.path)
         if aligner is None:
-            records: list[tuple[str, str]] = []
-            for scheme in db.schemes.values():
-                for locus, name, seq in scheme.representatives(REPRESENTATIVES):
-                    records.append((_SEP.join((_MLST, scheme.name, locus, name)), seq))
-            records += [(_SEP.join((_REP, r.header)), r.sequence) for r in db.replicons.values()]
-            aligner = build_index(records, "the typing references", n_threads=2, **INDEX_OPTIONS)
+            aligner = build_index(scan_records(db), "the typing references", n_threads=2, **INDEX_OPTIONS)
             _INDEXES[db.path] = aligner
         return aligner
 
@@ -90,32 +101,31 @@ class TypingSearch:
         self.aligner = scan_index(self.db)
         self._windows: dict[tuple[str, ...], list[tuple[int, int, int, str]]] = {}
         self._lock = threading.Lock()
-        self._started = time.perf_counter()
         self._seconds = 0.0
 
     def scan(self, contig_seq: str, contig_index: int, offset: int, end: int, buf: Any = None) -> None:
-        """Map one segment; remember the window of every locus or replicon it touches (thread-safe)."""
-        t0 = time.perf_counter()
-        found: list[tuple[tuple[str, ...], tuple[int, int, int, str]]] = []
-        n = len(contig_seq)
+        """Map one segment with the typing index alone; keep the windows it touches (thread-safe)."""
         for h in self.aligner.map(contig_seq[offset:end], buf=buf):
-            parts = tuple(h.ctg.split(_SEP))
-            if parts[0] == _MLST:
-                scheme = self.db.schemes[parts[1]]
-                margin = max(MARGIN, scheme.max_length[parts[2]] - h.ctg_len + MARGIN)
-                key: tuple[str, ...] = parts[:3]
-            else:
-                margin, key = MARGIN, (_REP,)
-            if h.strand >= 0:
-                lo, hi = h.q_st - h.r_st, h.q_en + (h.ctg_len - h.r_en)
-            else:
-                lo, hi = h.q_st - (h.ctg_len - h.r_en), h.q_en + h.r_st
-            lo, hi = max(0, offset + lo - margin), min(n, offset + hi + margin)
-            found.append((key, (contig_index, lo, hi, contig_seq[lo:hi])))
+            self.take(h, contig_seq, contig_index, offset)
+
+    def take(self, h: Any, contig_seq: str, contig_index: int, offset: int) -> None:
+        """Keep the window of one alignment of a segment (starting at ``offset``) to a typing
+        reference, whichever index it came from (thread-safe)."""
+        parts = tuple(h.ctg.split(_SEP))
+        if parts[0] == _MLST:
+            scheme = self.db.schemes[parts[1]]
+            margin = max(MARGIN, scheme.max_length[parts[2]] - h.ctg_len + MARGIN)
+            key: tuple[str, ...] = parts[:3]
+        else:
+            margin, key = MARGIN, (_REP,)
+        if h.strand >= 0:
+            lo, hi = h.q_st - h.r_st, h.q_en + (h.ctg_len - h.r_en)
+        else:
+            lo, hi = h.q_st - (h.ctg_len - h.r_en), h.q_en + h.r_st
+        lo, hi = max(0, offset + lo - margin), min(len(contig_seq), offset + hi + margin)
+        window = (contig_index, lo, hi, contig_seq[lo:hi])
         with self._lock:
-            for key, window in found:
-                self._windows.setdefault(key, []).append(window)
-            self._seconds += time.perf_counter() - t0
+            self._windows.setdefault(key, []).append(window)
 
     def _merged(self, key: tuple[str, ...], contig_names: list[str]) -> list[Region]:
         merged: list[tuple[int, int, str]] = []  # contig index, start, sequence
@@ -127,11 +137,20 @@ class TypingSearch:
                 merged.append((cidx, lo, seq))
         return [Region(contig_names[c], lo, seq) for c, lo, seq in merged]
 
-    def finish(self, contig_names: list[str]) -> TypingResult:
-        """Type the collected windows: MLST of the species' scheme(s), PlasmidFinder's replicons."""
+    def finish(self, contig_names: list[str], schemes: Sequence[str] | None = None) -> TypingResult:
+        """Type the collected windows: MLST of the species' scheme(s) (or exactly ``schemes``),
+        PlasmidFinder's replicons."""
         t0 = time.perf_counter()
         regions = {(key[1], key[2]): self._merged(key, contig_names) for key in list(self._windows) if key[0] == _MLST}
-        calls = mlst.select(self.db, regions, self.species)
+        if schemes is None:
+            calls = mlst.select(self.db, regions, self.species)
+        else:
+            calls = [
+                mlst.type_scheme(
+                    self.db.schemes[s], {locus: r for (sch, locus), r in regions.items() if sch == s}, "requested"
+                )
+                for s in schemes
+            ]
         hits: list[RepliconHit] = []
         for region in self._merged((_REP,), contig_names):
             hits.extend(self._replicon_hits(region))
@@ -175,6 +194,7 @@ def type_contigs(
     db: TypingDB | None = None,
     segment_length: int = 100_000,
     segment_overlap: int = 5_000,
+    schemes: Sequence[str] | None = None,
 ) -> TypingResult:
     """Type an assembly on its own (benchmarks, tools): the same scan over the same segments
     the genome job cuts, then :meth:`TypingSearch.finish`."""
@@ -191,4 +211,4 @@ def type_contigs(
             if end >= len(seq):
                 break
             start += step
-    return search.finish(names)
+    return search.finish(names, schemes)

@@ -60,6 +60,17 @@ class Scheme:
     required_exact_matches: int
     has_clonal_complex: bool
     max_length: dict[str, int] = field(default_factory=dict)
+    _by_allele: list[dict[int, list[int]]] | None = field(default=None, repr=False)
+
+    def profiles_with(self, locus_index: int, number: int) -> list[int]:
+        """Indexes (file order) of the profiles whose allele at a locus is ``number``."""
+        if self._by_allele is None:
+            index: list[dict[int, list[int]]] = [{} for _ in self.loci]
+            for p, profile in enumerate(self.profiles):
+                for i, n in enumerate(profile.alleles):
+                    index[i].setdefault(n, []).append(p)
+            self._by_allele = index
+        return self._by_allele[locus_index].get(number, [])
 
     def representatives(self, per_locus: int) -> Iterator[tuple[str, str, str]]:
         """(locus, allele name, sequence) of up to ``per_locus`` alleles per locus spread over
