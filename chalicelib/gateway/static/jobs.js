@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { h, append, clear, fill, errorBox, fmtTime, fmtBytes, progressBar, statusBadge, table } from "./dom.js";
 import { flashNext, navigate } from "./ui.js";
 import { SPECIES } from "./species.js";
+import { locationText, typingSection } from "./typing.js";
 
 function speciesLabel(key) {
   const found = SPECIES.find(([k]) => k === (key || "other"));
@@ -173,12 +174,12 @@ export function classChart(rows) {
 }
 
 function genesTable(genes) {
-  return table(["Gene", "Class", "Phenotypes", "Identity %", "Coverage %", "Depth", "Contig", "Position"],
+  return table(["Gene", "Class", "Phenotypes", "Identity %", "Coverage %", "Depth", "Contig", "Position", "Location"],
     genes.map((g) => h("tr", {},
       h("td", {}, g.gene), h("td", {}, g.drug_class || ""), h("td", {}, (g.phenotypes || []).join(", ")),
       h("td", { class: "num" }, g.identity), h("td", { class: "num" }, g.coverage),
       h("td", { class: "num" }, g.depth ?? ""), h("td", {}, g.contig || ""),
-      h("td", {}, g.start ? `${g.start}–${g.end} (${g.strand})` : ""))), { class: "genes" });
+      h("td", {}, g.start ? `${g.start}–${g.end} (${g.strand})` : ""), h("td", {}, locationText(g)))), { class: "genes" });
 }
 
 function mutationsTable(mutations) {
@@ -328,7 +329,10 @@ export async function jobPage(scope, jobId) {
       resultsShown = true;
       try {
         const results = await api("GET", `jobs/${encodeURIComponent(jobId)}/results`);
-        head.after(resultsSection(results));
+        const report = resultsSection(results);
+        head.after(report);
+        const typing = typingSection(results);
+        if (typing) report.after(typing);
       } catch (e) {
         head.after(errorBox(e.message));
       }
