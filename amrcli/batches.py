@@ -89,9 +89,9 @@ def _matrix_table(out: Output, matrix: dict[str, Any]) -> None:
         found: Any = ", ".join(resistant) if resistant else ("none found" if finished else "")
         if row.get("error"):
             found = Text(row["error"], style="red")
-        rows.append([row["sample"], status_text(row["status"]), found,
-                     ", ".join(row["genes"]), ", ".join(row["mutations"])])
-    out.table(["Sample", "Status", "Resistant to", "Genes", "Mutations"], rows,
+        rows.append([row["sample"], status_text(row["status"]), row.get("st", ""), found,
+                     ", ".join(row["genes"]), ", ".join(row["mutations"]), ", ".join(row.get("replicons") or [])])
+    out.table(["Sample", "Status", "ST", "Resistant to", "Genes", "Mutations", "Replicons"], rows,
               title=f"Batch {matrix['batch_name']} · {len(matrix['antibiotics'])} antibiotics")
     if out.rich:
         out.note("Every antibiotic as a column: --format tsv (opens in a spreadsheet).")

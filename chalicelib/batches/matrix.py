@@ -51,10 +51,22 @@ def _row(job: JobModel, read: dict[str, Any] | str | None) -> dict[str, Any]:
     else:
         genes, mutations = list(summary.get("gene_names", [])), list(summary.get("mutation_names", []))
     error = job.error or (read if isinstance(read, str) else None)
+    st, replicons = _typing(predictions, summary)
     return {
         "sample": job.job_name, "job_id": job.job_id, "status": job.status,
         "calls": _calls(job, predictions), "genes": genes, "mutations": mutations, "error": error,
+        "st": st, "replicons": replicons,
     }
+
+
+def _typing(predictions: dict[str, Any] | None, summary: dict[str, Any]) -> tuple[str, list[str]]:
+    """The sample's ST (first MLST scheme, "" when untyped) and replicon names (SPEC §20)."""
+    if predictions is not None and "mlst" in predictions:
+        calls = predictions.get("mlst") or []
+        st = str(calls[0].get("st") or "") if calls else ""
+        names = sorted({str(p.get("name")) for p in predictions.get("plasmids") or [] if p.get("name")})
+        return st, names
+    return str(summary.get("st") or ""), [str(n) for n in summary.get("replicons", [])]
 
 
 def build(batch: BatchModel) -> dict[str, Any]:
@@ -77,11 +89,12 @@ def _cell(value: str) -> str:
 
 
 def to_tsv(matrix: dict[str, Any]) -> str:
-    header = ["sample", "status", *matrix["antibiotics"], "genes", "mutations", "job_id"]
+    header = ["sample", "status", "st", "replicons", *matrix["antibiotics"], "genes", "mutations", "job_id"]
     lines = ["\t".join(header)]
     for row in matrix["rows"]:
         cells = [
-            row["sample"], row["status"], *(row["calls"][a] for a in matrix["antibiotics"]),
+            row["sample"], row["status"], row.get("st", ""), ", ".join(row.get("replicons", [])),
+            *(row["calls"][a] for a in matrix["antibiotics"]),
             ", ".join(row["genes"]), ", ".join(row["mutations"]), row["job_id"],
         ]
         lines.append("\t".join(_cell(str(c)) for c in cells))

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from chalicelib.batches import matrix
 from chalicelib.prediction import typing_db
 from chalicelib.prediction.resfinder_db import load_db
 from tests.integration.test_intake import api_job, fasta, result_objects, upload
@@ -55,3 +56,7 @@ def test_job_reports_st_replicons_and_gene_location(aws_env: None, genome: bytes
     assert doc["typing_database"]["plasmidfinder"]["commit"]
     assert files["mlst.tsv"]["body"].splitlines()[1].startswith("klebsiella_pneumo_complex\tST258\t")
     assert "\tIncFII(K)\t100.00\t100.00\t" in files["plasmids.tsv"]["body"]
+    row = matrix._row(job, doc)  # what the batch matrix shows of this sample
+    assert (row["st"], row["replicons"]) == ("ST258", ["IncFII(K)"])
+    tsv_row = matrix.to_tsv({"antibiotics": [], "rows": [{**row, "calls": {}}]}).splitlines()[1].split("\t")
+    assert tsv_row[2:4] == ["ST258", "IncFII(K)"]

@@ -210,3 +210,29 @@ def test_allele_numbers_as_kleborate_reads_them() -> None:
 def test_missing_data_names_the_place(tmp_path: Path) -> None:
     with pytest.raises(typing_db.TypingDataError, match="typing data not found"):
         typing_db.load_db(tmp_path)
+
+
+def test_cli_shows_st_alleles_replicons_and_where_genes_sit() -> None:
+    from amrcli.views import gene_rows, location_text, typing_rows
+
+    doc = {
+        "mlst": [{"scheme": "s", "label": "Scheme S", "st": "ST9-1LV", "alleles": {"abcA": "2", "bcdB": "1*"}}],
+        "plasmids": [
+            {
+                "name": "IncT(X)",
+                "identity": 100.0,
+                "coverage": 99.5,
+                "contig": "pl1",
+                "start": 5,
+                "end": 9,
+                "strand": "+",
+            }
+        ],
+        "genes": [{"gene": "blaKPC-2", "contig": "pl1", "location": {"kind": "plasmid", "replicons": ["IncT(X)"]}}],
+    }
+    mlst_rows, plasmid_rows = typing_rows(doc)
+    assert mlst_rows == [["Scheme S", "ST9-1LV", "abcA(2) bcdB(1*)"]]
+    assert plasmid_rows == [["IncT(X)", "100.0", "99.5", "pl1", "5-9+"]]
+    assert gene_rows(doc)[0][-1] == "IncT(X) contig"
+    assert location_text({"kind": "chromosome-like", "replicons": []}) == "chromosome-like"
+    assert location_text(None) == ""
