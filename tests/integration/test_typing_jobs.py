@@ -60,3 +60,17 @@ def test_job_reports_st_replicons_and_gene_location(aws_env: None, genome: bytes
     assert (row["st"], row["replicons"]) == ("ST258", ["IncFII(K)"])
     tsv_row = matrix.to_tsv({"antibiotics": [], "rows": [{**row, "calls": {}}]}).splitlines()[1].split("\t")
     assert tsv_row[2:4] == ["ST258", "IncFII(K)"]
+
+
+def test_typed_results_match_the_openapi_models(aws_env: None, genome: bytes) -> None:
+    from chalicelib.jobs.schemas import ResultsResponse
+
+    job = api_job("st258.fa", params={"species": "Klebsiella pneumoniae"})
+    upload(job, genome)
+    doc = json.loads(result_objects(job)["predictions.json"]["body"])
+    typed = ResultsResponse.model_validate({**doc, "download_urls": {}})
+    # the job's species is a PointFinder key ("klebsiella": both Klebsiella complexes), so the
+    # complex is the best match; a detected species name (SPEC §19) will choose it outright
+    assert typed.mlst[0].st == "ST258" and typed.mlst[0].selected_by == "best match"
+    assert typed.plasmids[0].name == "IncFII(K)"
+    assert any(g.location and g.location.kind == "plasmid" for g in typed.genes)
