@@ -42,13 +42,68 @@ SCHEMES = {
     "escherichia__mlst_achtman": "escherichia_achtman",
     "escherichia__mlst_pasteur": "escherichia_pasteur",
 }
+#: How MLST representatives are chosen (``representatives.txt``): an allele whose 15-mers are
+#: less than 60 % shared with every representative so far becomes one (about < 97 % identity).
+REPRESENTATIVE_K, REPRESENTATIVE_SHARED = 15, 0.6
 PLASMIDFINDER_DIR = "staramr/databases/data/dist/plasmidfinder/"
 PLASMIDFINDER_INFO = "staramr/databases/data/dist/plasmidfinder-info.ini"
 
 
 def manifest_pins() -> dict[str, object]:
     """What the manifest must say for the data to count as current."""
-    return {"kleborate": list(KLEBORATE), "staramr": list(STARAMR), "schemes": sorted(SCHEMES.values())}
+    return {
+        "kleborate": list(KLEBORATE),
+        "staramr": list(STARAMR),
+        "schemes": sorted(SCHEMES.values()),
+        "representatives": [REPRESENTATIVE_K, REPRESENTATIVE_SHARED],
+    }
+
+
+def read_fasta(text: str) -> dict[str, str]:
+    records: dict[str, list[str]] = {}
+    name = ""
+    for line in text.splitlines():
+        if line.startswith(">"):
+            name = line[1:].split()[0]
+            records[name] = []
+        elif line.strip() and name:
+            records[name].append(line.strip().upper())
+    return {n: "".join(parts) for n, parts in records.items()}
+
+
+def representatives(alleles: dict[str, str]) -> list[str]:
+    """Alleles that together reach every allele of a locus (greedy, in file order): the scan
+    index holds these, so a locus is found wherever any allele of it lies — a few per locus
+    for a species' own alleles, more where a scheme holds divergent ones."""
+    k = REPRESENTATIVE_K
+    chosen: list[str] = []
+    owners: dict[str, list[int]] = {}  # k-mer -> representatives holding it
+    for name, seq in alleles.items():
+        kmers = {seq[i : i + k] for i in range(len(seq) - k + 1)}
+        if not kmers:
+            continue
+        shared: dict[int, int] = {}
+        for kmer in kmers:
+            for rep in owners.get(kmer, ()):
+                shared[rep] = shared.get(rep, 0) + 1
+        if max(shared.values(), default=0) >= REPRESENTATIVE_SHARED * len(kmers):
+            continue
+        for kmer in kmers:
+            owners.setdefault(kmer, []).append(len(chosen))
+        chosen.append(name)
+    return chosen
+
+
+def write_representatives(out: Path) -> dict[str, int]:
+    """``representatives.txt`` (allele names, one a line) in every scheme folder."""
+    counts: dict[str, int] = {}
+    for folder in sorted((out / "mlst").iterdir()):
+        names: list[str] = []
+        for fasta in sorted(folder.glob("*.fasta")):
+            names += representatives(read_fasta(fasta.read_text()))
+        (folder / "representatives.txt").write_text("\n".join(names) + "\n")
+        counts[folder.name] = len(names)
+    return counts
 
 
 def download(package: tuple[str, str, str], into: Path) -> Path:
@@ -131,9 +186,15 @@ def build(out: Path) -> Path:
         data = staging / "data"
         schemes = extract_schemes(kleborate, data)
         plasmidfinder = extract_plasmidfinder(staramr, data)
+        reps = write_representatives(data)
         manifest = {
             "pins": manifest_pins(),
-            "mlst": {"source": f"kleborate {KLEBORATE[1]}", "wheel_sha256": KLEBORATE[2], "loci": schemes},
+            "mlst": {
+                "source": f"kleborate {KLEBORATE[1]}",
+                "wheel_sha256": KLEBORATE[2],
+                "loci": schemes,
+                "representatives": reps,
+            },
             "plasmidfinder": {"source": f"staramr {STARAMR[1]}", "wheel_sha256": STARAMR[2], **plasmidfinder},
         }
         (data / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -61,6 +61,8 @@ class Scheme:
     has_clonal_complex: bool
     max_length: dict[str, int] = field(default_factory=dict)
     _by_allele: list[dict[int, list[int]]] | None = field(default=None, repr=False)
+    #: alleles chosen at ``make typing-db`` time to reach every allele (``representatives.txt``)
+    chosen: list[str] | None = None
 
     def profiles_with(self, locus_index: int, number: int) -> list[int]:
         """Indexes (file order) of the profiles whose allele at a locus is ``number``."""
@@ -73,9 +75,15 @@ class Scheme:
         return self._by_allele[locus_index].get(number, [])
 
     def representatives(self, per_locus: int) -> Iterator[tuple[str, str, str]]:
-        """(locus, allele name, sequence) of up to ``per_locus`` alleles per locus spread over
-        the allele list: enough to find where each locus lies, few enough that minimap2 does
-        not drop their shared seeds as repeats."""
+        """(locus, allele name, sequence) of the alleles that find where each locus lies: the
+        chosen ones (``representatives.txt``), else up to ``per_locus`` spread over the list —
+        few enough that minimap2 does not drop their shared seeds as repeats."""
+        if self.chosen is not None:
+            for locus in self.loci:
+                for name in self.chosen:
+                    if name in self.alleles[locus]:
+                        yield locus, name, self.alleles[locus][name]
+            return
         for locus in self.loci:
             names = list(self.alleles[locus])
             step = max(1, len(names) // per_locus)
@@ -167,7 +175,10 @@ def load_scheme(folder: Path) -> Scheme:
         if not path.is_file():
             raise TypingDataError(f"{path}: missing")
         alleles[locus] = read_fasta(path)
+    reps = folder / "representatives.txt"
+    chosen = [line.strip() for line in reps.read_text().splitlines() if line.strip()] if reps.is_file() else None
     return Scheme(
+        chosen=chosen,
         name=name,
         label=label,
         loci=loci,
