@@ -236,3 +236,18 @@ def test_cli_shows_st_alleles_replicons_and_where_genes_sit() -> None:
     assert gene_rows(doc)[0][-1] == "IncT(X) contig"
     assert location_text({"kind": "chromosome-like", "replicons": []}) == "chromosome-like"
     assert location_text(None) == ""
+
+
+def test_representatives_reach_every_allele_with_few_sequences() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "fetch_typing_db", Path(__file__).parents[2] / "scripts" / "typing_db.py"
+    )
+    assert spec and spec.loader
+    fetch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetch)
+    rng = random.Random(7)
+    base, other = _dna(rng, 450), _dna(rng, 450)
+    alleles = {"x_1": base, "x_2": _mutate(base, [100]), "x_3": other, "x_4": _mutate(other, [7, 300])}
+    assert fetch.representatives(alleles) == ["x_1", "x_3"]  # one SNP away shares > 60 % of 15-mers
