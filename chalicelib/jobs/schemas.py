@@ -315,21 +315,21 @@ class GeneOut(BaseModel):
     coverage: float = Field(description="percent of the allele")
     drug_class: str
     phenotypes: list[str]
-    depth: Optional[float] = Field(None, description="reads jobs: mean depth over the allele")
-    location: Optional[LocationOut] = None
+    depth: float | None = Field(None, description="reads jobs: mean depth over the allele")
+    location: LocationOut | None = None
 
 
 class MlstLocusOut(ResponseModel):
     locus: str
     allele: str = Field(description="Kleborate's notation: '3' exact, '3*' closest inexact allele, '-' missing")
     exact: bool
-    closest: Optional[str] = Field(description="The allele behind the call, e.g. 'gapA_3'")
-    identity: Optional[float]
-    coverage: Optional[float] = Field(description="percent of the allele")
-    contig: Optional[str]
-    start: Optional[int]
-    end: Optional[int]
-    strand: Optional[Literal["+", "-"]]
+    closest: str | None = Field(description="The allele behind the call, e.g. 'gapA_3'")
+    identity: float | None
+    coverage: float | None = Field(description="percent of the allele")
+    contig: str | None
+    start: int | None
+    end: int | None
+    strand: Literal["+", "-"] | None
 
 
 class MlstOut(ResponseModel):
@@ -338,7 +338,7 @@ class MlstOut(ResponseModel):
     scheme: str = Field(description="klebsiella_pneumo_complex, klebsiella_oxytoca_complex, escherichia_achtman, ...")
     label: str
     st: str = Field(description="'ST258'; 'ST258-1LV' (loci not exactly matching the ST); 'NA' (too few exact loci)")
-    clonal_complex: Optional[str]
+    clonal_complex: str | None
     alleles: dict[str, str] = Field(description="locus -> allele, as Kleborate writes them")
     loci: list[MlstLocusOut]
     selected_by: Literal["species", "best match", "requested"]
@@ -382,7 +382,7 @@ class ResultsResponse(BaseModel):
         default_factory=list, description="MLST of the sample's scheme(s); the first is its ST (SPEC §20)"
     )
     plasmids: list[RepliconOut] = Field(default_factory=list, description="Plasmid replicons (SPEC §20)")
-    typing_database: Optional[dict[str, Any]] = Field(
+    typing_database: dict[str, Any] | None = Field(
         None, description="MLST data source (Kleborate version) and PlasmidFinder version and commit"
     )
     stats: dict[str, Any]
