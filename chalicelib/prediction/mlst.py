@@ -330,14 +330,21 @@ def select(db: TypingDB, regions: dict[tuple[str, str], list[Region]], species: 
 
     if len(candidates) == 1 and families is not None:
         return typed(candidates[0], "species")
-    # Rank the complexes by exact profile matches from exact hits alone (a substring search);
-    # only the winner pays for aligning alleles at its inexact loci.
-    ranked: list[tuple[int, str]] = []
-    for family in candidates:
-        first = FAMILIES[family][0]
-        scheme = db.schemes[first]
-        exact = {locus: exact_hits(scheme.alleles[locus], regions.get((first, locus), [])) for locus in scheme.loci}
-        call = call_scheme(scheme, exact)
-        if call.st != "NA":
-            ranked.append((-call.exact_matches, family))
-    return typed(min(ranked)[1], "best match") if ranked else []
+    # Rank the complexes by the share of their loci (every scheme of the complex) with an exact
+    # allele, from exact hits alone (a substring search): a K. pneumoniae genome can match an
+    # E. coli Achtman ST exactly (PubMLST's E. coli alleles include Klebsiella ones), but not
+    # the Pasteur scheme as well. Only the winner pays for aligning alleles at inexact loci.
+    ranked: list[tuple[float, int, str]] = []
+    for order, family in enumerate(candidates):
+        exact_loci = total_loci = 0
+        first_st = "NA"
+        for name in FAMILIES[family]:
+            scheme = db.schemes[name]
+            exact = {locus: exact_hits(scheme.alleles[locus], regions.get((name, locus), [])) for locus in scheme.loci}
+            call = call_scheme(scheme, exact)
+            first_st = call.st if name == FAMILIES[family][0] else first_st
+            exact_loci += sum(1 for c in call.loci if c.hit is not None and c.hit.exact)
+            total_loci += len(scheme.loci)
+        if first_st != "NA":
+            ranked.append((-exact_loci / total_loci, order, family))
+    return typed(min(ranked)[2], "best match") if ranked else []
