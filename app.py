@@ -3,9 +3,11 @@
 Routes, the upload-bucket event and the maintenance schedules are connected here to
 functions in `chalicelib/`, which own the behaviour.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Request, Response, S3Event
 

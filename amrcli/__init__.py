@@ -4,6 +4,7 @@ It talks to the HTTP API and, for uploads and downloads, straight to S3 through 
 presigned URLs the API hands out. It imports nothing from the service (`chalicelib/`),
 so `pip install .` gives a scientist the client without the Lambda code.
 """
+
 from __future__ import annotations
 
 from importlib import metadata

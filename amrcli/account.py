@@ -1,8 +1,9 @@
 """`register`, `login`, `logout`, `whoami`."""
+
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,7 +23,9 @@ def _password(from_stdin: bool, confirm: bool) -> str:
         if not password:
             raise CliError("No password on standard input", Exit.USAGE)
         return password
-    return str(typer.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password" if confirm else False))
+    return str(
+        typer.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password" if confirm else False)
+    )
 
 
 def _log_in(s: Session, username: str, password: str) -> None:
@@ -35,7 +38,9 @@ def _log_in(s: Session, username: str, password: str) -> None:
             raise CliError("Wrong username or password", Exit.AUTH, "Check both and try again.") from None
         if exc.status == 429:
             wait = f" for {int(exc.retry_after)} s" if exc.retry_after else ""
-            raise CliError(exc.service_message, Exit.AUTH, f"Too many failed logins: wait{wait}, then try again.") from None
+            raise CliError(
+                exc.service_message, Exit.AUTH, f"Too many failed logins: wait{wait}, then try again."
+            ) from None
         raise
     config.save(s.api_url, answer["access_token"], username, int(answer.get("expires_in") or 3600))
     s.out.note(f"Logged in to {s.api_url} as {username} (token saved in {config.credentials_path()}).", "green")
@@ -64,7 +69,7 @@ def register(
 @app.command()
 def login(
     ctx: typer.Context,
-    username: Annotated[Optional[str], typer.Argument(help="Your username (asked when omitted).")] = None,
+    username: Annotated[str | None, typer.Argument(help="Your username (asked when omitted).")] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Log in and keep the token (valid 1 hour) for the next commands."""

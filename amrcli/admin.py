@@ -1,8 +1,9 @@
 """`amr admin users|user|stats|maintenance|cleanup` (administrators only: others get exit 3)."""
+
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
@@ -83,9 +84,9 @@ def user(
     ctx: typer.Context,
     who: Annotated[str, typer.Argument(help="User id or username.", metavar="USER")],
     active: Annotated[
-        Optional[bool], typer.Option("--activate/--deactivate", help="Allow or stop the account's access.")
+        bool | None, typer.Option("--activate/--deactivate", help="Allow or stop the account's access.")
     ] = None,
-    role: Annotated[Optional[Role], typer.Option(help="Make the account a user or an admin.")] = None,
+    role: Annotated[Role | None, typer.Option(help="Make the account a user or an admin.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show one account, or change it with --activate/--deactivate and --role."""
@@ -153,7 +154,7 @@ def wait_for_run(api: Api, accepted: dict[str, Any], poller: Poller | None = Non
 def maintenance(
     ctx: typer.Context,
     task: Annotated[
-        Optional[list[Task]], typer.Option("--task", "-t", help="Run only this task (repeatable); default all.")
+        list[Task] | None, typer.Option("--task", "-t", help="Run only this task (repeatable); default all.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")] = False,
     as_json: JsonFlag = False,
@@ -175,8 +176,13 @@ def maintenance(
         return
     verb = "would" if report.get("dry_run") else "did"
     s.out.line(f"maintenance ({verb} run: {', '.join(report.get('tasks') or [])})")
-    rows = [[what, len(report.get(what) or []), ", ".join(report.get(what) or [])] for what in ("stalled", "purged", "archived")]
-    rows.append(["failed", len(report.get("failed") or []), ", ".join(str(f.get("job_id")) for f in report.get("failed") or [])])
+    rows = [
+        [what, len(report.get(what) or []), ", ".join(report.get(what) or [])]
+        for what in ("stalled", "purged", "archived")
+    ]
+    rows.append(
+        ["failed", len(report.get("failed") or []), ", ".join(str(f.get("job_id")) for f in report.get("failed") or [])]
+    )
     s.out.table(["Outcome", "Jobs", "Ids"], rows)
 
 

@@ -6,9 +6,11 @@ hint for the next step. Transport failures (refused, timed out) are exit 5.
 Presigned S3 URLs are called through `storage()` — a client without the bearer token,
 which must never travel to S3.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
 
@@ -156,9 +158,7 @@ class Api:
                 "Is --api pointing at the AMR service?",
             ) from None
 
-    def pages(
-        self, path: str, key: str, params: Mapping[str, Any], every: bool = True
-    ) -> tuple[list[Any], str | None]:
+    def pages(self, path: str, key: str, params: Mapping[str, Any], every: bool = True) -> tuple[list[Any], str | None]:
         """The `key` items of a paginated list, following `next_token` (every page, or only
         the first); returns them with the token of the next unread page."""
         items: list[Any] = []

@@ -3,10 +3,11 @@
 Command modules (`account`, `jobs`, `submit`, `admin`) register themselves on `app`;
 `amrcli.main` imports them all and runs the app.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Optional
+from typing import Annotated
 
 import httpx
 import typer
@@ -77,7 +78,7 @@ def root(
         typer.Option("--api", envvar=config.API_ENV, help="Service URL.", show_default=True, metavar="URL"),
     ] = config.DEFAULT_API_URL,
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = None,
 ) -> None:
     """Global options; the login is kept per service URL (`config`)."""

@@ -1,10 +1,11 @@
 """Batch commands: `batches`, `batch show|matrix|cancel|delete` (SPEC §13, §14)."""
+
 from __future__ import annotations
 
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -50,8 +51,15 @@ def list_batches(
         s.out.json({"batches": batches, "next_token": token})
         return
     rows = [
-        [b["batch_id"], b["batch_name"], Text(b["status"], style=BATCH_STYLES.get(b["status"], "")),
-         f"{float(b['progress']):g}%", b["total"], _counts(b), b["created_at"]]
+        [
+            b["batch_id"],
+            b["batch_name"],
+            Text(b["status"], style=BATCH_STYLES.get(b["status"], "")),
+            f"{float(b['progress']):g}%",
+            b["total"],
+            _counts(b),
+            b["created_at"],
+        ]
         for b in batches
     ]
     s.out.table(["Batch", "Name", "Status", "Progress", "Samples", "Jobs", "Created"], rows)
@@ -68,16 +76,26 @@ def show_batch(ctx: typer.Context, batch_id: BatchId, as_json: JsonFlag = False)
         s.out.json(batch)
         return
     timing = batch["timing"]
-    s.out.fields([
-        ("batch_id", batch["batch_id"]), ("name", batch["batch_name"]),
-        ("status", Text(batch["status"], style=BATCH_STYLES.get(batch["status"], ""))),
-        ("progress", f"{float(batch['progress']):g}%"), ("samples", batch["total"]), ("jobs", _counts(batch)),
-        ("source", batch["source"] + (f" (folder {batch['folder']})" if batch.get("folder") else "")),
-        ("created", batch["created_at"]), ("started", timing.get("started_at")), ("finished", timing.get("finished_at")),
-        ("elapsed", f"{timing['elapsed_seconds']:g} s" if timing.get("elapsed_seconds") is not None else None),
-        ("mean job time", f"{timing['job_seconds_mean']:g} s" if timing.get("job_seconds_mean") is not None else None),
-        ("params", batch.get("params")),
-    ])
+    s.out.fields(
+        [
+            ("batch_id", batch["batch_id"]),
+            ("name", batch["batch_name"]),
+            ("status", Text(batch["status"], style=BATCH_STYLES.get(batch["status"], ""))),
+            ("progress", f"{float(batch['progress']):g}%"),
+            ("samples", batch["total"]),
+            ("jobs", _counts(batch)),
+            ("source", batch["source"] + (f" (folder {batch['folder']})" if batch.get("folder") else "")),
+            ("created", batch["created_at"]),
+            ("started", timing.get("started_at")),
+            ("finished", timing.get("finished_at")),
+            ("elapsed", f"{timing['elapsed_seconds']:g} s" if timing.get("elapsed_seconds") is not None else None),
+            (
+                "mean job time",
+                f"{timing['job_seconds_mean']:g} s" if timing.get("job_seconds_mean") is not None else None,
+            ),
+            ("params", batch.get("params")),
+        ]
+    )
 
 
 def _matrix_table(out: Output, matrix: dict[str, Any]) -> None:
@@ -89,10 +107,22 @@ def _matrix_table(out: Output, matrix: dict[str, Any]) -> None:
         found: Any = ", ".join(resistant) if resistant else ("none found" if finished else "")
         if row.get("error"):
             found = Text(row["error"], style="red")
-        rows.append([row["sample"], status_text(row["status"]), row.get("st", ""), found,
-                     ", ".join(row["genes"]), ", ".join(row["mutations"]), ", ".join(row.get("replicons") or [])])
-    out.table(["Sample", "Status", "ST", "Resistant to", "Genes", "Mutations", "Replicons"], rows,
-              title=f"Batch {matrix['batch_name']} · {len(matrix['antibiotics'])} antibiotics")
+        rows.append(
+            [
+                row["sample"],
+                status_text(row["status"]),
+                row.get("st", ""),
+                found,
+                ", ".join(row["genes"]),
+                ", ".join(row["mutations"]),
+                ", ".join(row.get("replicons") or []),
+            ]
+        )
+    out.table(
+        ["Sample", "Status", "ST", "Resistant to", "Genes", "Mutations", "Replicons"],
+        rows,
+        title=f"Batch {matrix['batch_name']} · {len(matrix['antibiotics'])} antibiotics",
+    )
     if out.rich:
         out.note("Every antibiotic as a column: --format tsv (opens in a spreadsheet).")
 
@@ -102,10 +132,11 @@ def matrix(
     ctx: typer.Context,
     batch_id: BatchId,
     fmt: Annotated[
-        MatrixFormat, typer.Option("--format", help="table (resistance per sample), json, or tsv (sample × antibiotic).")
+        MatrixFormat,
+        typer.Option("--format", help="table (resistance per sample), json, or tsv (sample × antibiotic)."),
     ] = MatrixFormat.table,
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Write the TSV (or JSON) to this file.", dir_okay=False)
+        Path | None, typer.Option("--output", "-o", help="Write the TSV (or JSON) to this file.", dir_okay=False)
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:

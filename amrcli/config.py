@@ -4,13 +4,14 @@ The file maps each API URL to its token, so a login to a test stack never leaks 
 production and `--api` switches between them. `AMR_TOKEN` (a token from elsewhere, e.g.
 a pipeline's secret store) wins over the file and is never written to disk.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ class Credentials:
     def expired(self, now: datetime | None = None) -> bool:
         if not self.expires_at:
             return False
-        moment = now or datetime.now(timezone.utc)
+        moment = now or datetime.now(UTC)
         return datetime.fromisoformat(self.expires_at) <= moment
 
 
@@ -86,7 +87,7 @@ def load(api_url: str) -> Credentials | None:
 
 
 def save(api_url: str, token: str, username: str, expires_in: int) -> Credentials:
-    expires_at = (datetime.now(timezone.utc) + timedelta(seconds=expires_in)).isoformat(timespec="seconds")
+    expires_at = (datetime.now(UTC) + timedelta(seconds=expires_in)).isoformat(timespec="seconds")
     creds = Credentials(token=token, username=username, expires_at=expires_at)
     data = _read_all()
     data[normalise_api_url(api_url)] = asdict(creds)

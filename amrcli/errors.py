@@ -3,6 +3,7 @@
 Scripts branch on the status, people read the message; so each error carries both, plus
 a hint that says what to do next.
 """
+
 from __future__ import annotations
 
 from enum import IntEnum

@@ -3,12 +3,14 @@ the file names sent to the service, and `--param KEY=VALUE` values.
 
 Everything here is checked before the first request, so a typo creates no job.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from amrcli.errors import CliError, Exit
 

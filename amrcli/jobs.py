@@ -1,11 +1,12 @@
 """Job commands: `jobs`, `show`, `watch`, `logs`, `results`, `cancel`, `delete`."""
+
 from __future__ import annotations
 
 import gzip
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -57,7 +58,7 @@ FORMAT_FILES = {
 @app.command("jobs")
 def list_jobs(
     ctx: typer.Context,
-    status: Annotated[Optional[Status], typer.Option(help="Only jobs in this status.")] = None,
+    status: Annotated[Status | None, typer.Option(help="Only jobs in this status.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100, help="Jobs per page.")] = 50,
     all_pages: Annotated[bool, typer.Option("--all", help="Every page, not only the newest.")] = False,
     as_json: JsonFlag = False,
@@ -99,8 +100,10 @@ def show(ctx: typer.Context, job_id: JobId, as_json: JsonFlag = False) -> None:
 @app.command()
 def watch(
     ctx: typer.Context,
-    job_id: Annotated[Optional[str], typer.Argument(help="Job id (or --batch).", metavar="JOB")] = None,
-    batch: Annotated[Optional[str], typer.Option("--batch", help="Follow every job of this batch.", metavar="BATCH")] = None,
+    job_id: Annotated[str | None, typer.Argument(help="Job id (or --batch).", metavar="JOB")] = None,
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="Follow every job of this batch.", metavar="BATCH")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Follow a job (or a batch's jobs) live until it ends; exit 1 if one ends in Error or Cancelled."""
@@ -128,7 +131,9 @@ def watch(
 def logs(
     ctx: typer.Context,
     job_id: JobId,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until the job ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until the job ends.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """A job's events, oldest first (with --json: one JSON object per line)."""
@@ -172,7 +177,9 @@ def _phenotype_table(out: Output, predictions: dict[str, Any]) -> None:
     for row in phenotypes:
         style = "bold red" if row["phenotype"] == RESISTANT else "green"
         match = ["" if row["match"] is None else row["match"]] if graded else []
-        rows.append([row["antimicrobial"], row["class"], Text(row["phenotype"], style=style), *match, row["determinants"]])
+        rows.append(
+            [row["antimicrobial"], row["class"], Text(row["phenotype"], style=style), *match, row["determinants"]]
+        )
     database = predictions.get("database") or {}
     title = f"Job {predictions.get('job_id')} · {database.get('name', '')} {database.get('version', '')}".strip()
     if predictions.get("species"):
@@ -197,7 +204,7 @@ def results(
     ctx: typer.Context,
     job_id: JobId,
     fmt: Annotated[
-        Optional[Format],
+        Format | None,
         typer.Option(
             "--format",
             help="table (phenotypes, resistant first), or a result file: "
@@ -205,9 +212,13 @@ def results(
         ),
     ] = None,
     output: Annotated[
-        Optional[Path],
-        typer.Option("--output", "-o", help="Write the result files into this directory (with --format: only that one).",
-                     file_okay=False),
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the result files into this directory (with --format: only that one).",
+            file_okay=False,
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:

@@ -4,6 +4,7 @@ On a terminal: one rich progress bar per job with its status, on stderr. Without
 a plain line whenever a job changes status. Either way stdout gets only the final table
 (or JSON), so `amr submit … --wait > results.tsv` works.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,16 +3,17 @@
 Typer parses and dispatches; this function turns whatever a command ends with into the
 exit status of SPEC §14 and a message on stderr — never a stack trace.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import httpx
 import typer
 
 # Each module registers its commands; this order is the order of `amr --help`.
-from amrcli import account, submit, jobs, batches, admin  # noqa: F401, I001
+from amrcli import account, admin, batches, jobs, submit  # noqa: F401, I001
 from amrcli.app import Session, app
 from amrcli.errors import CliError, Exit
 from amrcli.output import Output

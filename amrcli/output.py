@@ -5,12 +5,14 @@ rich decides colour itself (no colour without a terminal, `NO_COLOR` honoured); 
 module only decides *shape*, because a rich table wrapped at 80 columns is no use to
 `cut` or `awk`.
 """
+
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -100,7 +102,9 @@ class Output:
             return
         width = max((len(k) for k, _ in pairs), default=0)
         for key, value in pairs:
-            self.out.print(Text(f"{key:<{width}}  ", style="bold") + (value if isinstance(value, Text) else Text(_plain(value))))
+            self.out.print(
+                Text(f"{key:<{width}}  ", style="bold") + (value if isinstance(value, Text) else Text(_plain(value)))
+            )
 
 
 def _plain(value: Any) -> str:

@@ -6,11 +6,13 @@ The service has no push channel, so the client asks — with a delay that starts
 terminal status. A service that stays unreachable for several polls in a row ends the
 wait with exit 5 instead of spinning forever.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from amrcli.api import Api, ApiError, job_path
 from amrcli.errors import CliError, Exit

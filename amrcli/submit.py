@@ -8,11 +8,12 @@ Order of work, so nothing is left unexplained:
    Ctrl-C came, is cancelled and named (with its id) in the message;
 4. with --wait, the jobs are followed to the end and summarised in a table.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -60,11 +61,15 @@ def _explain(s: Session, api: Api, why: str, created: list[Created]) -> str:
     for item in cancelled:
         s.out.note(f"cancelled {item.job_id} ({item.job['job_name']}): its input was not uploaded", "yellow")
     for item in left:
-        s.out.note(f"could not cancel {item.job_id} ({item.job['job_name']}); cancel it with `amr cancel {item.job_id}`")
+        s.out.note(
+            f"could not cancel {item.job_id} ({item.job['job_name']}); cancel it with `amr cancel {item.job_id}`"
+        )
     return f"{why}; {len(cancelled)} job(s) cancelled" + (f", {len(left)} left Submitted" if left else "")
 
 
-def _create(s: Session, api: Api, samples: list[inputs.Sample], name: str | None, params: dict[str, Any]) -> list[Created]:
+def _create(
+    s: Session, api: Api, samples: list[inputs.Sample], name: str | None, params: dict[str, Any]
+) -> list[Created]:
     created: list[Created] = []
     try:
         for sample in samples:
@@ -91,7 +96,10 @@ def _create_batch(
     """One POST /batches for every sample: the service creates all the jobs or none."""
     entries = []
     for sample in samples:
-        entry = {"name": inputs.job_name(sample, name, len(samples)), "filename": inputs.service_filename(sample.files[0])}
+        entry = {
+            "name": inputs.job_name(sample, name, len(samples)),
+            "filename": inputs.service_filename(sample.files[0]),
+        }
         if sample.paired:
             entry["mate_filename"] = inputs.service_filename(sample.files[1])
         entries.append(entry)
@@ -115,7 +123,9 @@ def _transfers(created: list[Created]) -> list[Transfer]:
                 )
             limit = upload.get("max_bytes")
             if limit and path.stat().st_size > limit:
-                raise CliError(f"{path} is {human_bytes(path.stat().st_size)}; the limit is {human_bytes(limit)}", Exit.USAGE)
+                raise CliError(
+                    f"{path} is {human_bytes(path.stat().st_size)}; the limit is {human_bytes(limit)}", Exit.USAGE
+                )
             transfers.append(Transfer(item.job_id, path, inputs.service_filename(path), upload))
     return transfers
 
@@ -159,18 +169,24 @@ def _upload(s: Session, api: Api, created: list[Created], parallel: int) -> tupl
 @app.command()
 def submit(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="FASTA genomes or FASTQ reads (R1/R2 mates pair up).", metavar="FILE...")],
-    name: Annotated[Optional[str], typer.Option(help="Job name (with several samples: a prefix).")] = None,
+    files: Annotated[
+        list[Path], typer.Argument(help="FASTA genomes or FASTQ reads (R1/R2 mates pair up).", metavar="FILE...")
+    ],
+    name: Annotated[str | None, typer.Option(help="Job name (with several samples: a prefix).")] = None,
     species: Annotated[
-        Optional[str], typer.Option(help="Species for the point-mutation search, e.g. escherichia_coli.")
+        str | None, typer.Option(help="Species for the point-mutation search, e.g. escherichia_coli.")
     ] = None,
     param: Annotated[
-        Optional[list[str]], typer.Option("--param", "-p", help="Job parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+        list[str] | None,
+        typer.Option("--param", "-p", help="Job parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE"),
     ] = None,
     batch: Annotated[
-        Optional[str], typer.Option("--batch", help="Submit the files as one batch of this name (a sequencing run).", metavar="NAME")
+        str | None,
+        typer.Option("--batch", help="Submit the files as one batch of this name (a sequencing run).", metavar="NAME"),
     ] = None,
-    wait: Annotated[bool, typer.Option("--wait", "-w", help="Follow the jobs until they end, then show the findings.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", "-w", help="Follow the jobs until they end, then show the findings.")
+    ] = False,
     parallel: Annotated[int, typer.Option(min=1, max=16, help="Files uploaded at once.")] = DEFAULT_PARALLEL,
     as_json: JsonFlag = False,
 ) -> None:
@@ -196,11 +212,16 @@ def submit(
         else:
             s.out.table(
                 ["Job", "Name", "Status", "Files"],
-                [[j["job_id"], j["job_name"], status_text(j["status"]), [p.name for p in u.sample.files]] for j, u in zip(jobs, uploaded)],
+                [
+                    [j["job_id"], j["job_name"], status_text(j["status"]), [p.name for p in u.sample.files]]
+                    for j, u in zip(jobs, uploaded)
+                ],
             )
             if made_batch:
-                s.out.note(f"Follow with `amr watch --batch {made_batch['batch_id']}`; "
-                           f"read the matrix with `amr batch matrix {made_batch['batch_id']}`.")
+                s.out.note(
+                    f"Follow with `amr watch --batch {made_batch['batch_id']}`; "
+                    f"read the matrix with `amr batch matrix {made_batch['batch_id']}`."
+                )
             else:
                 s.out.note("Follow with `amr watch JOB`; read findings with `amr results JOB`.")
         if upload_error is not None:

@@ -8,6 +8,7 @@ interpreter exit, so an upload stuck in a socket send would hold Ctrl-C hostage.
 Ctrl-C reaches the main thread at once, the files are closed (a worker fails on its next
 read), and the caller cancels the jobs whose input never fully arrived.
 """
+
 from __future__ import annotations
 
 import queue

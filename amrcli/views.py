@@ -4,10 +4,12 @@ Plain functions over plain data. They accept both shapes the service has had:
 the phenotype table (`phenotypes`, `summary.resistant`, SPEC §12) when present, else
 the acquired-gene profile (`resistance` = {class: [antibiotics]}) it derives from.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 RESISTANT = "Resistant"
 
@@ -106,8 +108,13 @@ def typing_rows(predictions: dict[str, Any]) -> tuple[list[list[Any]], list[list
         for c in predictions.get("mlst") or []
     ]
     plasmids = [
-        [p.get("name"), _percent(p.get("identity")), _percent(p.get("coverage")), p.get("contig"),
-         f"{p.get('start')}-{p.get('end')}{p.get('strand', '')}"]
+        [
+            p.get("name"),
+            _percent(p.get("identity")),
+            _percent(p.get("coverage")),
+            p.get("contig"),
+            f"{p.get('start')}-{p.get('end')}{p.get('strand', '')}",
+        ]
         for p in predictions.get("plasmids") or []
     ]
     return mlst, plasmids
@@ -131,7 +138,13 @@ def job_fields(job: dict[str, Any]) -> list[tuple[str, Any]]:
         ("completed", job.get("completed_at")),
         ("duration", f"{job['duration_seconds']:g} s" if job.get("duration_seconds") is not None else None),
         ("input", f"{source.get('filename')}" + (f" ({human_bytes(size)})" if size is not None else "")),
-        ("params", ", ".join(f"{k}={json.dumps(v) if isinstance(v, bool) else v}" for k, v in sorted((job.get("params") or {}).items()))),
+        (
+            "params",
+            ", ".join(
+                f"{k}={json.dumps(v) if isinstance(v, bool) else v}"
+                for k, v in sorted((job.get("params") or {}).items())
+            ),
+        ),
         ("error", job.get("error")),
         ("resistant", ", ".join(resistant_antibiotics(job)) if job.get("summary") else None),
         ("genes", ", ".join((job.get("summary") or {}).get("gene_names") or [])),

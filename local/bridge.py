@@ -20,7 +20,8 @@ import re
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from chalice.app import Chalice

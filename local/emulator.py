@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import unquote
 
 from moto.moto_server import werkzeug_app
@@ -137,7 +138,9 @@ def bucket_cors_headers(bucket_name: str, origin: str, method: str) -> list[tupl
             headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
             if rule.exposed_headers:
                 exposed = rule.exposed_headers
-                headers.append(("Access-Control-Expose-Headers", ", ".join(exposed) if isinstance(exposed, list) else exposed))
+                headers.append(
+                    ("Access-Control-Expose-Headers", ", ".join(exposed) if isinstance(exposed, list) else exposed)
+                )
             return headers
     return []
 

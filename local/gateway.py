@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from chalice.app import Chalice
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalDevServer, LocalGatewayException, create_local_server
+from chalice.local import (
+    ChaliceRequestHandler,
+    ForbiddenError,
+    LocalDevServer,
+    LocalGatewayException,
+    create_local_server,
+)
 
 NO_ROUTE = {"error": {"code": "not_found", "message": "No route matches this method and path"}}
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice.app import Chalice
 
@@ -99,7 +100,9 @@ class AsyncInvoker:
         except Exception:
             log.exception("asynchronous invocation failed (attempt %d of %d)", attempt, ATTEMPTS)
             if attempt < ATTEMPTS:
-                self._sqs.change_message_visibility(QueueUrl=self._url, ReceiptHandle=receipt, VisibilityTimeout=self._backoff(attempt))
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._url, ReceiptHandle=receipt, VisibilityTimeout=self._backoff(attempt)
+                )
                 return
             log.error("giving up on an asynchronous invocation after %d attempts", attempt)
         else:

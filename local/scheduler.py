@@ -14,10 +14,11 @@ import logging
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local.config import ACCOUNT_ID, REGION
 from local.discovery import Schedule
@@ -34,7 +35,7 @@ _DAYS = {d: i + 1 for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())} 
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse_iso(text: str) -> datetime:
@@ -83,7 +84,7 @@ class Cron:
     years: frozenset[int]
 
     @classmethod
-    def parse(cls, body: str) -> "Cron":
+    def parse(cls, body: str) -> Cron:
         parts = body.split()
         if len(parts) != 6:
             raise ValueError("cron needs six fields: minutes hours day-of-month month day-of-week year")
@@ -98,11 +99,11 @@ class Cron:
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first matching minute strictly after `moment` (UTC), or None within 5 years."""
-        t = moment.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        t = moment.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
         limit = t + timedelta(days=5 * 366)
         while t < limit:
             if t.year not in self.years:
-                t = datetime(t.year + 1, 1, 1, tzinfo=timezone.utc)
+                t = datetime(t.year + 1, 1, 1, tzinfo=UTC)
             elif t.month not in self.months:
                 t = (t.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)
             elif t.day not in self.days or (t.isoweekday() % 7 + 1) not in self.weekdays:
@@ -130,7 +131,7 @@ def next_run(expression: str, last: datetime) -> datetime | None:
 
 def scheduled_event(app_name: str, schedule_name: str, now: datetime | None = None) -> dict[str, Any]:
     """The EventBridge 'Scheduled Event' payload Lambda receives from a rule."""
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -157,7 +158,7 @@ class Scheduler:
         self._schedules = schedules
         self._path = state_dir / STATE_FILE
         self._run = run
-        self._now = clock or (lambda: datetime.now(timezone.utc))
+        self._now = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._state: dict[str, dict[str, str]] = read_json(self._path) or {}

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from local import config as stack_config
@@ -140,7 +140,8 @@ class LocalStack:
 
     def prepare_storage(self) -> None:
         """Tables and buckets, then the last snapshot, before any event wiring."""
-        from chalicelib.core import aws, tables as models
+        from chalicelib.core import aws
+        from chalicelib.core import tables as models
         from local import discovery
         from local.state import StateStore
 
@@ -220,7 +221,7 @@ class LocalStack:
             "pid": os.getpid(),
             "api_url": self.cfg.api_url,
             "emulator_url": self.cfg.emulator_url,
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         atomic_write_json(self.cfg.state_dir / stack_config.RUNTIME_FILE, runtime)
 

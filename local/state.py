@@ -20,10 +20,11 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
@@ -212,7 +213,7 @@ class StateStore:
                 self._manifest[bucket] = self._refresh_bucket(bucket, touched)
         snapshot = {
             "format": FORMAT,
-            "saved_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "saved_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "tables": self._items,
             "objects": self._manifest,
             "deliveries": {

@@ -25,6 +25,7 @@ whole-table copy is what Scan is for. It is not a point-in-time snapshot of a st
 is being written to; stop traffic first, or use DynamoDB point-in-time recovery and S3
 versioning in AWS (docs/operations.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,10 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
@@ -114,7 +116,9 @@ class Summary:
         for role, entry in {**self.tables, **self.buckets}.items():
             count = entry.get("items", entry.get("objects", 0))
             size = f"{entry['bytes']:,}" if "bytes" in entry else ""
-            lines.append(f"{entry['name'] + ' (' + role + ')':<34}{count:>16,}{size:>14}  {entry.get('sha256', '')[:16]}")
+            lines.append(
+                f"{entry['name'] + ' (' + role + ')':<34}{count:>16,}{size:>14}  {entry.get('sha256', '')[:16]}"
+            )
         lines.append(f"{self.action}: {self.seconds:.1f} s")
         lines += [f"problem: {p}" for p in self.problems]
         return "\n".join(lines)
@@ -178,7 +182,13 @@ def _export_bucket(root: Path, role: str, name: str, summary: Summary) -> dict[s
             out.write(dump_line(entry))
             objects += 1
             size += entry["size"]
-    return {"name": name, "file": str(path.relative_to(root)), "objects": objects, "bytes": size, "sha256": sha256_file(path)}
+    return {
+        "name": name,
+        "file": str(path.relative_to(root)),
+        "objects": objects,
+        "bytes": size,
+        "sha256": sha256_file(path),
+    }
 
 
 def export(root: Path, settings: Settings) -> Summary:
@@ -242,7 +252,9 @@ def verify(root: Path) -> dict[str, Any]:
 def _verify_blob(root: Path, bucket: str, entry: dict[str, Any]) -> None:
     blob = _blob_path(root, entry["sha256"])
     if not blob.is_file() or blob.stat().st_size != entry["size"] or sha256_file(blob) != entry["sha256"]:
-        raise BackupError(f"s3://{bucket}/{entry['key']}: its bytes are missing or damaged in {blob.parent.name}/{blob.name}")
+        raise BackupError(
+            f"s3://{bucket}/{entry['key']}: its bytes are missing or damaged in {blob.parent.name}/{blob.name}"
+        )
 
 
 # --- restore ------------------------------------------------------------------------------
@@ -287,10 +299,16 @@ def prepare_target(settings: Settings, *, create_missing: bool) -> None:
 
 def non_empty(settings: Settings) -> list[str]:
     """Tables and buckets of the stage that hold anything (one small read each)."""
-    found = [n for n in stage.table_names(settings).values()
-             if stage.dynamodb().scan(TableName=n, Limit=1, Select="COUNT").get("Count")]
-    found += [n for n in stage.bucket_names(settings).values()
-              if stage.s3().list_objects_v2(Bucket=n, MaxKeys=1).get("KeyCount")]
+    found = [
+        n
+        for n in stage.table_names(settings).values()
+        if stage.dynamodb().scan(TableName=n, Limit=1, Select="COUNT").get("Count")
+    ]
+    found += [
+        n
+        for n in stage.bucket_names(settings).values()
+        if stage.s3().list_objects_v2(Bucket=n, MaxKeys=1).get("KeyCount")
+    ]
     return found
 
 
@@ -368,16 +386,24 @@ def restore(root: Path, settings: Settings, *, allow_non_empty: bool = False, cr
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.backup", description="Export or restore a whole stage.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("export", help="write every item and object of the stage into DIR").add_argument("dir", type=Path)
+    commands.add_parser("export", help="write every item and object of the stage into DIR").add_argument(
+        "dir", type=Path
+    )
     restore_cmd = commands.add_parser("restore", help="load DIR into the stage (an empty one by default)")
     restore_cmd.add_argument("dir", type=Path)
     restore_cmd.add_argument("--allow-non-empty", action="store_true", help="write into a stage that holds data")
-    restore_cmd.add_argument("--create-missing", action="store_true", help="create missing tables and buckets (local emulator)")
-    commands.add_parser("verify", help="check DIR's files and checksums against its manifest").add_argument("dir", type=Path)
+    restore_cmd.add_argument(
+        "--create-missing", action="store_true", help="create missing tables and buckets (local emulator)"
+    )
+    commands.add_parser("verify", help="check DIR's files and checksums against its manifest").add_argument(
+        "dir", type=Path
+    )
     args = parser.parse_args(argv)
     if args.command == "verify":
         manifest = verify(args.dir)
-        print(f"{args.dir}: every file, count and checksum matches the manifest ({manifest['created_at']}, stage {manifest['stage']})")
+        print(
+            f"{args.dir}: every file, count and checksum matches the manifest ({manifest['created_at']}, stage {manifest['stage']})"
+        )
         return 0
     settings = stage.connect()
     print(f"{args.command} {args.dir} <-> {stage.describe(settings)}")

@@ -5,6 +5,7 @@ bucket overrides, credentials from the usual AWS chain). For the `local` stage w
 an explicit `AMR_AWS_ENDPOINT_URL`, the tool talks to the running local stack (`make run`)
 and finds its emulator the way `local.run_schedule` does.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ The pydantic models here are the contract: handlers validate with them and the O
 description is generated from them. Requests are strict (no type coercion) and reject
 unknown fields, so `{"role": "admin"}` in a registration is a 400, not silently ignored.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -13,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from chalicelib.accounts import auth, users
 from chalicelib.core import web
-from chalicelib.core.schemas import RequestModel
 from chalicelib.core.errors import Conflict
+from chalicelib.core.schemas import RequestModel
 from chalicelib.core.tables import UserModel
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -60,7 +61,7 @@ class AdminUserPatch(RequestModel):
     role: Role | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> "AdminUserPatch":
+    def _something(self) -> AdminUserPatch:
         if self.is_active is None and self.role is None:
             raise ValueError("give is_active and/or role")
         return self
@@ -84,7 +85,7 @@ class UserOut(BaseModel):
     last_login: str | None = None
 
     @classmethod
-    def of(cls, user: UserModel) -> "UserOut":
+    def of(cls, user: UserModel) -> UserOut:
         return cls(
             user_id=str(user.user_id),
             username=str(user.username),

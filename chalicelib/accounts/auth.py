@@ -21,6 +21,7 @@ Decisions (see the report / docs):
   password through the reset flow (the username is no secret: registration says it is
   taken).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,12 +39,12 @@ from chalice.app import Request
 from chalicelib.accounts import passwords, users
 from chalicelib.core import clock, observability
 from chalicelib.core.aws import client
-from chalicelib.core.invoke import invoke_async
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
+from chalicelib.core.invoke import invoke_async
 from chalicelib.core.keys import service_secret
-from chalicelib.core.tables import UserModel
 from chalicelib.core.observability import count, logger
 from chalicelib.core.settings import get_settings
+from chalicelib.core.tables import UserModel
 from chalicelib.core.web import Caller
 
 ALGORITHM = "HS256"
@@ -285,7 +286,7 @@ def request_password_reset(email: str) -> None:
         "Your AMR service password reset",
         f"Hello {user.username},\n\nsomeone asked to reset the password of this account. If it was you, "
         f"send this token within {minutes} minutes:\n\n"
-        f"  POST /auth/password-reset/confirm  {{\"token\": \"{token}\", \"new_password\": \"...\"}}\n\n"
+        f'  POST /auth/password-reset/confirm  {{"token": "{token}", "new_password": "..."}}\n\n'
         "The token works once. If you did not ask, ignore this email; your password is unchanged.\n",
     )
     count("auth.reset.sent")

@@ -14,6 +14,7 @@ cold start does not pay for them, and `needs_rehash` says True for them so the f
 successful login stores Argon2id instead. The earlier service hashed passwords as typed,
 so legacy hashes are checked against the password as given, not NFKC-normalised.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,11 +6,12 @@ its two guard items in one transaction conditioned on the guards not existing (S
 Usernames and emails compare case-insensitively; the spelling given at registration is
 kept for display.
 """
+
 from __future__ import annotations
 
+import random
 import re
 import time
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,8 +24,8 @@ from chalicelib.accounts import passwords
 from chalicelib.core import clock, pagination
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.core.tables import UserModel, connection
 from chalicelib.core.observability import count, logger
+from chalicelib.core.tables import UserModel, connection
 
 ROLES = ("user", "admin")
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,64}")
@@ -56,9 +57,7 @@ def validate_email(email: str) -> str:
 
 def validate_password(password: str) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            f"password must be {MIN_PASSWORD_LENGTH}-{MAX_PASSWORD_LENGTH} characters long"
-        )
+        raise ValidationFailed(f"password must be {MIN_PASSWORD_LENGTH}-{MAX_PASSWORD_LENGTH} characters long")
     return password
 
 
@@ -143,7 +142,11 @@ def _insert_user(username: str, email: str, password_hash: str, role: str) -> Us
     if failed is not None:
         reasons = [r.code if r is not None else None for r in (failed.cancellation_reasons or [])]
         # Items are [account, username guard, email guard]: name the first taken field.
-        field = "email" if reasons[1:2] != ["ConditionalCheckFailed"] and "ConditionalCheckFailed" in reasons[2:3] else "username"
+        field = (
+            "email"
+            if reasons[1:2] != ["ConditionalCheckFailed"] and "ConditionalCheckFailed" in reasons[2:3]
+            else "username"
+        )
         raise Conflict(f"That {field} is already registered", details=[{"field": field, "problem": "taken"}])
     count("users.created")
     logger.info("user created", extra={"user_id": user_id, "role": role})
@@ -386,7 +389,10 @@ def bootstrap_admin(username: str, password: str, email: str | None = None) -> t
         return existing, False
     try:
         user = create_user(
-            username=username, email=email or f"{username.lower()}@localhost.localdomain", password=password, role="admin"
+            username=username,
+            email=email or f"{username.lower()}@localhost.localdomain",
+            password=password,
+            role="admin",
         )
     except Conflict:
         existing = get_user_by_username(username)
@@ -432,9 +438,7 @@ def record_login_failure(username: str, *, window: timedelta, limit: int, lockou
         item = UserModel(key)
         try:
             if state.window_start is None or state.window_start <= now - window:
-                fresh = UserModel(
-                    key, kind="login", failures=1, window_start=clock.to_iso(now), expires_at=expires
-                )
+                fresh = UserModel(key, kind="login", failures=1, window_start=clock.to_iso(now), expires_at=expires)
                 condition = UserModel.pk.does_not_exist()
                 if state.window_start is not None:
                     condition = UserModel.window_start == clock.to_iso(state.window_start)
@@ -453,8 +457,14 @@ def record_login_failure(username: str, *, window: timedelta, limit: int, lockou
         if failures >= limit:
             locked_until = now + lockout
             # A fresh window after the lock: the next `limit` failures lock again.
-            UserModel(key, kind="login", failures=0, window_start=clock.to_iso(locked_until),
-                      locked_until=clock.to_iso(locked_until), expires_at=locked_until + window).save()
+            UserModel(
+                key,
+                kind="login",
+                failures=0,
+                window_start=clock.to_iso(locked_until),
+                locked_until=clock.to_iso(locked_until),
+                expires_at=locked_until + window,
+            ).save()
             return LoginState(0, locked_until, locked_until)
         return LoginState(failures, window_start, state.locked_until)
     return login_state(username)

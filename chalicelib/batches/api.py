@@ -2,6 +2,7 @@
 
 A batch that is not the caller's is 404, as for jobs; administrators see every batch.
 """
+
 from __future__ import annotations
 
 import re
@@ -9,11 +10,6 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib.core import clock, web
-from chalicelib.core.observability import bind
-from chalicelib.core.tables import BatchModel, plain
-from chalicelib.jobs import api as jobs_api, lifecycle
-from chalicelib.jobs.schemas import JobParams
 from chalicelib.batches import actions, matrix, store
 from chalicelib.batches.schemas import (
     MAX_BATCH_BODY_BYTES,
@@ -21,6 +17,12 @@ from chalicelib.batches.schemas import (
     CreateBatchRequest,
     MatrixQuery,
 )
+from chalicelib.core import clock, web
+from chalicelib.core.observability import bind
+from chalicelib.core.tables import BatchModel, plain
+from chalicelib.jobs import api as jobs_api
+from chalicelib.jobs import lifecycle
+from chalicelib.jobs.schemas import JobParams
 
 ACTIVE = (lifecycle.SUBMITTED, lifecycle.RUNNING)
 ENDED = (lifecycle.COMPLETED, lifecycle.ERROR, lifecycle.ARCHIVED, lifecycle.CANCELLED)
@@ -104,8 +106,13 @@ def create_batch(request: Request) -> Response:
     bind(batch_id=batch.batch_id)
     opened = [
         jobs_api.submission(
-            current.user_id, sample.name, params, sample.filename, mate_filename=sample.mate_filename,
-            batch_id=batch.batch_id, batch_index=index,
+            current.user_id,
+            sample.name,
+            params,
+            sample.filename,
+            mate_filename=sample.mate_filename,
+            batch_id=batch.batch_id,
+            batch_index=index,
         )
         for index, sample in enumerate(body.samples)
     ]

@@ -3,9 +3,10 @@
 Samples reuse the job models' rules (names, file names, parameters), so a batch accepts
 exactly what `POST /jobs` accepts, sample by sample.
 """
+
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -30,19 +31,19 @@ Call = Literal["R", "S", ""]
 class SampleIn(RequestModel):
     name: JobName = Field(description="The sample's name; it becomes its job's name and its matrix row")
     filename: Filename = Field(description="Name of the file you will upload for this sample (FASTA or FASTQ)")
-    mate_filename: Optional[Filename] = Field(
+    mate_filename: Filename | None = Field(
         None, description="Paired reads: the second mate's FASTQ file; the answer has its `mate_upload`"
     )
 
     @model_validator(mode="after")
-    def _pair(self) -> "SampleIn":
+    def _pair(self) -> SampleIn:
         check_mates(self.filename, self.mate_filename)
         return self
 
 
 class CreateBatchRequest(RequestModel):
     batch_name: JobName
-    params: Optional[JobParams] = Field(None, description="Parameters of every sample's job")
+    params: JobParams | None = Field(None, description="Parameters of every sample's job")
     samples: list[SampleIn] = Field(min_length=1, max_length=MAX_SAMPLES)
 
     @field_validator("samples")
@@ -62,7 +63,7 @@ class CreateBatchRequest(RequestModel):
 
 class BatchListQuery(QueryModel):
     limit: int = Field(20, ge=1, le=100)
-    next_token: Optional[PageToken] = None
+    next_token: PageToken | None = None
 
 
 class MatrixQuery(QueryModel):
@@ -80,11 +81,11 @@ class BatchCounts(ResponseModel):
 
 class BatchTiming(ResponseModel):
     created_at: Timestamp
-    started_at: Optional[Timestamp] = Field(None, description="When the first sample started running")
-    finished_at: Optional[Timestamp] = Field(None, description="When the last sample finished (once all have)")
-    elapsed_seconds: Optional[float] = Field(None, description="From the first start to now, or to the finish")
+    started_at: Timestamp | None = Field(None, description="When the first sample started running")
+    finished_at: Timestamp | None = Field(None, description="When the last sample finished (once all have)")
+    elapsed_seconds: float | None = Field(None, description="From the first start to now, or to the finish")
     job_seconds_total: float = Field(description="Running time of the completed samples, summed")
-    job_seconds_mean: Optional[float] = None
+    job_seconds_mean: float | None = None
 
 
 class BatchOut(ResponseModel):
@@ -95,19 +96,19 @@ class BatchOut(ResponseModel):
     updated_at: Timestamp
     params: dict[str, object]
     source: Literal["api", "inbox"]
-    folder: Optional[str] = Field(None, description="inbox/{username}/{folder}/ of a batch formed by bucket drops")
+    folder: str | None = Field(None, description="inbox/{username}/{folder}/ of a batch formed by bucket drops")
     total: int = Field(description="Jobs in the batch now")
     counts: BatchCounts
     progress: float = Field(ge=0, le=100, description="Finished samples (any end status) per 100 samples")
     status: Literal["Submitted", "Running", "Finished", "Cancelled"]
-    cancelled_at: Optional[Timestamp] = None
+    cancelled_at: Timestamp | None = None
     timing: BatchTiming
 
 
 class CreatedJob(ResponseModel):
     job: JobOut
     upload: UploadOut
-    mate_upload: Optional[UploadOut] = None
+    mate_upload: UploadOut | None = None
 
 
 class CreateBatchResponse(ResponseModel):
@@ -117,7 +118,7 @@ class CreateBatchResponse(ResponseModel):
 
 class BatchListResponse(ResponseModel):
     batches: list[BatchOut]
-    next_token: Optional[str] = None
+    next_token: str | None = None
 
 
 class MatrixRow(ResponseModel):
@@ -127,7 +128,7 @@ class MatrixRow(ResponseModel):
     calls: dict[str, Call] = Field(description="Per antibiotic: R resistant, S no resistance found, '' not known yet")
     genes: list[str]
     mutations: list[str]
-    error: Optional[str] = None
+    error: str | None = None
     st: str = Field("", description="Sequence type of the first MLST scheme (e.g. ST258, ST258-1LV, NA); '' untyped")
     replicons: list[str] = Field(default_factory=list, description="Plasmid replicons found (PlasmidFinder names)")
 

@@ -4,10 +4,12 @@ Clients honour the stage's endpoint (the emulator locally) and use botocore's
 standard/adaptive retry modes, so throttling and timeouts are retried with backoff before
 anything surfaces as `StorageUnavailable`.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,7 +22,7 @@ from chalicelib.core.settings import get_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def client(service: str) -> Any:
     """A boto3 client for `service`, shared by all invocations of this container.
 

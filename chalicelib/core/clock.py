@@ -2,16 +2,17 @@
 
 Timestamps are ISO-8601 UTC with milliseconds and `Z` (SPEC §5) so they sort as strings.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
 
 def _system_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _now: Clock = _system_now
@@ -30,7 +31,7 @@ def set_clock(clock: Clock | None) -> None:
 
 def to_iso(moment: datetime) -> str:
     """Format as `2026-11-24T19:12:00.123Z`."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -40,7 +41,7 @@ def now_iso() -> str:
 
 def parse_iso(text: str) -> datetime:
     """Parse a timestamp written by `to_iso` (or any ISO-8601 with offset)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def iso_before(delta: timedelta) -> str:
@@ -52,7 +53,7 @@ class FakeClock:
     """A settable clock for tests and the local scheduler's on-demand runs."""
 
     def __init__(self, start: datetime) -> None:
-        self.current = start.astimezone(timezone.utc)
+        self.current = start.astimezone(UTC)
 
     def __call__(self) -> datetime:
         return self.current

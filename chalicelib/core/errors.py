@@ -4,6 +4,7 @@ Domain code raises these; the HTTP layer turns any of them into the one error bo
 `{"error": {"code": ..., "message": ...}}` with the status below, and event handlers turn
 them into a job `Error` with the message. Nothing else reaches a client.
 """
+
 from __future__ import annotations
 
 from typing import Any

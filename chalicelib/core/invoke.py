@@ -9,6 +9,7 @@ Where no deployed function name is configured (the local and test stages) the sa
 event goes to an SQS queue instead — Lambda's own async queue, emulated — which the
 local stack drains into the same handler (`local/invoker.py`), and tests drain directly.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,7 @@ def invoke_async(function: str, payload: dict[str, Any]) -> None:
     settings = get_settings()
     target = settings.functions.get(function)
     if target:
-        aws.client("lambda").invoke(
-            FunctionName=target, InvocationType="Event", Payload=json.dumps(payload).encode()
-        )
+        aws.client("lambda").invoke(FunctionName=target, InvocationType="Event", Payload=json.dumps(payload).encode())
         return
     if not settings.is_local:
         raise ConfigurationError(f"No function is configured for {function} ({ASYNC_FUNCTIONS[function]})")

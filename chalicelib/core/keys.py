@@ -3,6 +3,7 @@
 Local and test stages read `AMR_JWT_SECRET`; deployed stages read the Secrets Manager
 secret named in settings and refuse to serve without a strong one.
 """
+
 from __future__ import annotations
 
 import hashlib

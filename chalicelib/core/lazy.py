@@ -10,6 +10,7 @@ thread-safe on Python 3.11: two threads touching the module at once can see it h
 initialised (the local stack serves requests and events from several threads).
 `importlib.import_module` takes the import lock, so the proxy is safe.
 """
+
 from __future__ import annotations
 
 import importlib

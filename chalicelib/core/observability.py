@@ -4,13 +4,14 @@ Powertools' Logger writes one JSON object per line and carries appended keys (re
 job and user ids) on every later line; Metrics writes CloudWatch embedded-metric-format
 lines, which CloudWatch turns into metrics without an agent or an API call.
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit

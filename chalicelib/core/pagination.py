@@ -4,6 +4,7 @@ A token carries DynamoDB's LastEvaluatedKey plus the query it belongs to, signed
 HMAC; a modified token, or one replayed against another user's or another filter's query,
 is rejected instead of silently returning a different page.
 """
+
 from __future__ import annotations
 
 import base64

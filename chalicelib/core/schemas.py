@@ -2,6 +2,7 @@
 
 Imported only by modules that already need pydantic (never at cold start).
 """
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict

@@ -4,6 +4,7 @@ Every module asks this one place for stage, resource names, region and endpoint 
 deployment (or a test) changes configuration by environment alone. Defaults are the
 local-stage names of SPEC §3.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,11 +80,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mail_sender=get("AMR_MAIL_SENDER", "no-reply@amr.example.org"),
         max_retry_attempts=int(retries) if retries.isdigit() else 3,
         retry_mode=get("AMR_RETRY_MODE", "standard"),
-        functions={
-            name: env[var].strip()
-            for name, var in ASYNC_FUNCTIONS.items()
-            if env.get(var, "").strip()
-        },
+        functions={name: env[var].strip() for name, var in ASYNC_FUNCTIONS.items() if env.get(var, "").strip()},
         async_queue=get("AMR_ASYNC_QUEUE", f"{prefix}-async-invocations"),
     )
 

@@ -15,19 +15,21 @@ Access patterns (SPEC §5), each served by GetItem or Query, never Scan:
 - a maintenance run ................. runs table, GetItem on `run_id`
 `infra/` declares the same tables; a test checks that both agree.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.attributes import TTLAttribute
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model

@@ -4,6 +4,7 @@ The gateway middleware (`chalicelib.gateway.middleware`) authenticates the reque
 binds its caller here; handlers read it with `caller()`. Errors raised as
 `chalicelib.core.errors.ServiceError` become the one error format there.
 """
+
 from __future__ import annotations
 
 import contextvars

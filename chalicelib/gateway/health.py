@@ -4,9 +4,11 @@ Each check is one cheap control-plane call. A failure is reported, never raised:
 answer is 200 or a 503 naming what is unreachable (in the usual error object too),
 so load balancers and people both get a precise verdict and never a 500.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 from chalice.app import Response

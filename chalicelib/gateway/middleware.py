@@ -4,10 +4,12 @@ It binds the request id to logs, authenticates non-public routes, turns every fa
 into the one error format `{"error": {"code", "message"}}` and never lets a stack trace
 out. Chalice's own errors (405, 415, ...) are rewritten into that format too.
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from chalice.app import Request, Response
 
@@ -61,9 +63,7 @@ def _check_method(request: Request, routes: Mapping[str, Mapping[str, Any]]) -> 
     method, path = _route_key(request)
     allowed = routes.get(path)
     if allowed is not None and method not in allowed:
-        raise MethodNotAllowed(
-            f"{method} is not supported on {path}", headers={"Allow": ", ".join(sorted(allowed))}
-        )
+        raise MethodNotAllowed(f"{method} is not supported on {path}", headers={"Allow": ", ".join(sorted(allowed))})
 
 
 def handle_http(

@@ -7,6 +7,7 @@ table and the app's routes agree). Models of other modules are referenced lazily
 generic schema instead of breaking the document. The document is built once per
 container.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,7 +32,7 @@ ERROR_REASONS: dict[int, str] = {
     400: "Invalid request: malformed JSON, wrong types, unknown fields, values out of range, bad page token",
     401: "Missing, invalid or expired bearer token",
     403: "The caller may not do this (a deactivated account, not an administrator, or a migrated "
-         "account that must reset its password: code password_reset_required)",
+    "account that must reset its password: code password_reset_required)",
     404: "No such resource for this caller (another user's job is 404 too)",
     409: "The resource's state does not allow this (e.g. job already terminal, or Running)",
     415: "The body must be JSON with Content-Type: application/json",
@@ -102,77 +103,262 @@ def _runs(name: str) -> Ref:
 
 ROUTES: tuple[RouteDoc, ...] = (
     # --- auth (chalicelib.accounts.api) ---
-    RouteDoc("POST", "/auth/register", "Create an account", "public", 201, _accounts("UserOut"),
-             _accounts("RegisterRequest"), errors=(409, 429), tag="auth"),
-    RouteDoc("POST", "/auth/login", "Exchange username and password for a bearer token", "public", 200,
-             _accounts("TokenOut"), _accounts("LoginRequest"), errors=(401, 403, 429), tag="auth"),
+    RouteDoc(
+        "POST",
+        "/auth/register",
+        "Create an account",
+        "public",
+        201,
+        _accounts("UserOut"),
+        _accounts("RegisterRequest"),
+        errors=(409, 429),
+        tag="auth",
+    ),
+    RouteDoc(
+        "POST",
+        "/auth/login",
+        "Exchange username and password for a bearer token",
+        "public",
+        200,
+        _accounts("TokenOut"),
+        _accounts("LoginRequest"),
+        errors=(401, 403, 429),
+        tag="auth",
+    ),
     RouteDoc("GET", "/auth/me", "The caller's account", "user", 200, _accounts("UserOut"), tag="auth"),
-    RouteDoc("POST", "/auth/password", "Change the password; older tokens stop working", "user", 204, None,
-             _accounts("PasswordChangeRequest"), errors=(403, 429), tag="auth"),
-    RouteDoc("POST", "/auth/password-reset", "Email a password-reset token (always 202)", "public", 202,
-             _accounts("ResetAccepted"),
-             _accounts("PasswordResetRequest"), errors=(429,), tag="auth"),
-    RouteDoc("POST", "/auth/password-reset/confirm", "Set a new password with a reset token", "public", 204, None,
-             _accounts("PasswordResetConfirm"), tag="auth"),
-    RouteDoc("GET", "/admin/users", "List accounts", "admin", 200, _accounts("UserList"),
-             query=_accounts("UserListQuery"), tag="admin"),
-    RouteDoc("PATCH", "/admin/users/{user_id}", "Activate/deactivate an account or change its role", "admin", 200,
-             _accounts("UserOut"), _accounts("AdminUserPatch"), errors=(404, 409), tag="admin"),
+    RouteDoc(
+        "POST",
+        "/auth/password",
+        "Change the password; older tokens stop working",
+        "user",
+        204,
+        None,
+        _accounts("PasswordChangeRequest"),
+        errors=(403, 429),
+        tag="auth",
+    ),
+    RouteDoc(
+        "POST",
+        "/auth/password-reset",
+        "Email a password-reset token (always 202)",
+        "public",
+        202,
+        _accounts("ResetAccepted"),
+        _accounts("PasswordResetRequest"),
+        errors=(429,),
+        tag="auth",
+    ),
+    RouteDoc(
+        "POST",
+        "/auth/password-reset/confirm",
+        "Set a new password with a reset token",
+        "public",
+        204,
+        None,
+        _accounts("PasswordResetConfirm"),
+        tag="auth",
+    ),
+    RouteDoc(
+        "GET",
+        "/admin/users",
+        "List accounts",
+        "admin",
+        200,
+        _accounts("UserList"),
+        query=_accounts("UserListQuery"),
+        tag="admin",
+    ),
+    RouteDoc(
+        "PATCH",
+        "/admin/users/{user_id}",
+        "Activate/deactivate an account or change its role",
+        "admin",
+        200,
+        _accounts("UserOut"),
+        _accounts("AdminUserPatch"),
+        errors=(404, 409),
+        tag="admin",
+    ),
     # --- jobs (chalicelib.jobs.api) ---
-    RouteDoc("POST", "/jobs", "Submit a job and get a presigned POST for its input file", "user", 201,
-             m.CreateJobResponse, m.CreateJobRequest,
-             description="Upload the FASTA file with the returned presigned POST within its expiry; "
-                         "its arrival starts the prediction."),
-    RouteDoc("GET", "/jobs", "The caller's jobs, newest first; with scope=all, every user's jobs of one status "
-             "(administrators)", "user", 200, m.JobListResponse, query=m.JobListQuery, errors=(403,)),
+    RouteDoc(
+        "POST",
+        "/jobs",
+        "Submit a job and get a presigned POST for its input file",
+        "user",
+        201,
+        m.CreateJobResponse,
+        m.CreateJobRequest,
+        description="Upload the FASTA file with the returned presigned POST within its expiry; "
+        "its arrival starts the prediction.",
+    ),
+    RouteDoc(
+        "GET",
+        "/jobs",
+        "The caller's jobs, newest first; with scope=all, every user's jobs of one status (administrators)",
+        "user",
+        200,
+        m.JobListResponse,
+        query=m.JobListQuery,
+        errors=(403,),
+    ),
     RouteDoc("GET", "/jobs/{job_id}", "One job", "user", 200, m.JobOut),
-    RouteDoc("POST", "/jobs/{job_id}/cancel", "Cancel a Submitted or Running job", "user", 202, m.JobOut,
-             errors=(409,)),
-    RouteDoc("DELETE", "/jobs/{job_id}", "Delete a job with its events and files", "user", 204, None,
-             errors=(409,)),
-    RouteDoc("GET", "/jobs/{job_id}/logs", "The job's events, oldest first", "user", 200, m.LogsResponse,
-             query=m.LogsQuery),
-    RouteDoc("GET", "/jobs/{job_id}/results", "predictions.json plus download links of every result file",
-             "user", 200, m.ResultsResponse, errors=(409,)),
+    RouteDoc(
+        "POST", "/jobs/{job_id}/cancel", "Cancel a Submitted or Running job", "user", 202, m.JobOut, errors=(409,)
+    ),
+    RouteDoc("DELETE", "/jobs/{job_id}", "Delete a job with its events and files", "user", 204, None, errors=(409,)),
+    RouteDoc(
+        "GET", "/jobs/{job_id}/logs", "The job's events, oldest first", "user", 200, m.LogsResponse, query=m.LogsQuery
+    ),
+    RouteDoc(
+        "GET",
+        "/jobs/{job_id}/results",
+        "predictions.json plus download links of every result file",
+        "user",
+        200,
+        m.ResultsResponse,
+        errors=(409,),
+    ),
     # --- batches (chalicelib.batches.api) ---
-    RouteDoc("POST", "/batches", "Submit a batch of 1-500 samples; a presigned POST for each sample's file",
-             "user", 201, _batches("CreateBatchResponse"), _batches("CreateBatchRequest"), tag="batches",
-             description="Every sample becomes a job with `batch_id`; upload each file with its presigned POST."),
-    RouteDoc("GET", "/batches", "The caller's batches, newest first", "user", 200, _batches("BatchListResponse"),
-             query=_batches("BatchListQuery"), tag="batches"),
-    RouteDoc("GET", "/batches/{batch_id}", "One batch: counts by status, progress, timing", "user", 200,
-             _batches("BatchOut"), tag="batches"),
-    RouteDoc("POST", "/batches/{batch_id}/cancel", "Cancel every Submitted or Running job of the batch", "user",
-             202, _batches("BatchOut"), tag="batches"),
-    RouteDoc("DELETE", "/batches/{batch_id}", "Delete the batch with every job, event and file of it", "user",
-             204, None, errors=(409,), tag="batches",
-             description="409 while a job of the batch is Running: cancel the batch first."),
-    RouteDoc("GET", "/batches/{batch_id}/matrix", "Sample x antibiotic matrix (R, S, or empty while unknown)",
-             "user", 200, _batches("MatrixResponse"), query=_batches("MatrixQuery"), tag="batches",
-             description="format=tsv answers text/tab-separated-values for a spreadsheet."),
-    RouteDoc("GET", "/stats", "Job statistics of the caller, or of everyone (admins)", "user", 200,
-             m.StatsResponse, query=m.StatsQuery, errors=(403,)),
+    RouteDoc(
+        "POST",
+        "/batches",
+        "Submit a batch of 1-500 samples; a presigned POST for each sample's file",
+        "user",
+        201,
+        _batches("CreateBatchResponse"),
+        _batches("CreateBatchRequest"),
+        tag="batches",
+        description="Every sample becomes a job with `batch_id`; upload each file with its presigned POST.",
+    ),
+    RouteDoc(
+        "GET",
+        "/batches",
+        "The caller's batches, newest first",
+        "user",
+        200,
+        _batches("BatchListResponse"),
+        query=_batches("BatchListQuery"),
+        tag="batches",
+    ),
+    RouteDoc(
+        "GET",
+        "/batches/{batch_id}",
+        "One batch: counts by status, progress, timing",
+        "user",
+        200,
+        _batches("BatchOut"),
+        tag="batches",
+    ),
+    RouteDoc(
+        "POST",
+        "/batches/{batch_id}/cancel",
+        "Cancel every Submitted or Running job of the batch",
+        "user",
+        202,
+        _batches("BatchOut"),
+        tag="batches",
+    ),
+    RouteDoc(
+        "DELETE",
+        "/batches/{batch_id}",
+        "Delete the batch with every job, event and file of it",
+        "user",
+        204,
+        None,
+        errors=(409,),
+        tag="batches",
+        description="409 while a job of the batch is Running: cancel the batch first.",
+    ),
+    RouteDoc(
+        "GET",
+        "/batches/{batch_id}/matrix",
+        "Sample x antibiotic matrix (R, S, or empty while unknown)",
+        "user",
+        200,
+        _batches("MatrixResponse"),
+        query=_batches("MatrixQuery"),
+        tag="batches",
+        description="format=tsv answers text/tab-separated-values for a spreadsheet.",
+    ),
+    RouteDoc(
+        "GET",
+        "/stats",
+        "Job statistics of the caller, or of everyone (admins)",
+        "user",
+        200,
+        m.StatsResponse,
+        query=m.StatsQuery,
+        errors=(403,),
+    ),
     # --- maintenance (chalicelib.maintenance.tasks) ---
-    RouteDoc("DELETE", "/jobs/cleanup", "Delete terminal jobs older than N days", "admin", 200,
-             _maintenance("CleanupReport"), query=_maintenance("CleanupQuery"),
-             tag="admin", description="Bounded: at most cleanup.max_jobs_per_run jobs and "
-             "about 20 seconds per call; `more_due` asks the caller to call again."),
-    RouteDoc("POST", "/admin/maintenance", "Queue an archive / purge / stalled-job recovery run now", "admin",
-             202, _runs("RunAccepted"), _maintenance("MaintenanceRequest"), tag="admin",
-             description="Answers at once; the run executes in the maintenance function. "
-             "Follow it with GET /admin/maintenance/{run_id}."),
-    RouteDoc("GET", "/admin/maintenance/{run_id}", "A maintenance run: queued, running, finished (with its "
-             "report) or failed", "admin", 200, _runs("RunOut"), tag="admin", errors=(404,)),
+    RouteDoc(
+        "DELETE",
+        "/jobs/cleanup",
+        "Delete terminal jobs older than N days",
+        "admin",
+        200,
+        _maintenance("CleanupReport"),
+        query=_maintenance("CleanupQuery"),
+        tag="admin",
+        description="Bounded: at most cleanup.max_jobs_per_run jobs and "
+        "about 20 seconds per call; `more_due` asks the caller to call again.",
+    ),
+    RouteDoc(
+        "POST",
+        "/admin/maintenance",
+        "Queue an archive / purge / stalled-job recovery run now",
+        "admin",
+        202,
+        _runs("RunAccepted"),
+        _maintenance("MaintenanceRequest"),
+        tag="admin",
+        description="Answers at once; the run executes in the maintenance function. "
+        "Follow it with GET /admin/maintenance/{run_id}.",
+    ),
+    RouteDoc(
+        "GET",
+        "/admin/maintenance/{run_id}",
+        "A maintenance run: queued, running, finished (with its report) or failed",
+        "admin",
+        200,
+        _runs("RunOut"),
+        tag="admin",
+        errors=(404,),
+    ),
     # --- service ---
-    RouteDoc("GET", "/health", "Storage reachability", "public", 200, HealthResponse, tag="service",
-             extra_responses={503: ("Storage is unreachable; the body names what", HealthResponse)}),
+    RouteDoc(
+        "GET",
+        "/health",
+        "Storage reachability",
+        "public",
+        200,
+        HealthResponse,
+        tag="service",
+        extra_responses={503: ("Storage is unreachable; the body names what", HealthResponse)},
+    ),
     RouteDoc("GET", "/openapi.json", "This document", "public", 200, GenericObject, tag="service"),
     # --- the browser app (chalicelib.gateway.webapp) ---
-    RouteDoc("GET", "/", "The web app's page", "public", 200, media_type="text/html", tag="web",
-             description="Served with a Content-Security-Policy that allows only the app's own assets, "
-             "this API and the upload bucket."),
-    RouteDoc("GET", "/assets/{name}", "One asset of the web app (script, style sheet, icon)", "public", 200,
-             media_type="*/*", tag="web", description="ETag-validated (Cache-Control: no-cache; 304 when unchanged)."),
+    RouteDoc(
+        "GET",
+        "/",
+        "The web app's page",
+        "public",
+        200,
+        media_type="text/html",
+        tag="web",
+        description="Served with a Content-Security-Policy that allows only the app's own assets, "
+        "this API and the upload bucket.",
+    ),
+    RouteDoc(
+        "GET",
+        "/assets/{name}",
+        "One asset of the web app (script, style sheet, icon)",
+        "public",
+        200,
+        media_type="*/*",
+        tag="web",
+        description="ETag-validated (Cache-Control: no-cache; 304 when unchanged).",
+    ),
 )
 
 
@@ -284,7 +470,10 @@ def _operation(route: RouteDoc, refs: dict[tuple[type[BaseModel], str], str], de
             entry["content"] = _json_content(refs[(model, "serialization")])
         responses[str(code)] = entry
     for code in _error_codes(route):
-        responses[str(code)] = {"description": ERROR_REASONS[code], "content": _json_content(refs[(ErrorBody, "serialization")])}
+        responses[str(code)] = {
+            "description": ERROR_REASONS[code],
+            "content": _json_content(refs[(ErrorBody, "serialization")]),
+        }
     op["responses"] = dict(sorted(responses.items()))
     return op
 
@@ -296,7 +485,11 @@ def _def_name(ref: str) -> str:
 def _models(routes: tuple[RouteDoc, ...]) -> list[tuple[type[BaseModel], Literal["validation", "serialization"]]]:
     wanted: dict[tuple[type[BaseModel], str], None] = {(ErrorBody, "serialization"): None}
     for route in routes:
-        for ref, mode in ((route.request, "validation"), (route.query, "validation"), (route.response, "serialization")):
+        for ref, mode in (
+            (route.request, "validation"),
+            (route.query, "validation"),
+            (route.response, "serialization"),
+        ):
             model = _resolve(ref)
             if model is not None:
                 wanted[(model, mode)] = None
@@ -322,7 +515,7 @@ def build_document(routes: tuple[RouteDoc, ...] = ROUTES) -> dict[str, Any]:
             "title": "AMR prediction job service",
             "version": API_VERSION,
             "description": "Submit bacterial genome assemblies, follow their prediction jobs and fetch "
-                           "antimicrobial-resistance results. Every error is {\"error\": {\"code\", \"message\"}}.",
+            'antimicrobial-resistance results. Every error is {"error": {"code", "message"}}.',
         },
         "servers": [{"url": "/"}],
         "tags": [{"name": t} for t in ("auth", "jobs", "batches", "admin", "service", "web")],

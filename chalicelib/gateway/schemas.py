@@ -3,9 +3,10 @@
 Only the OpenAPI document needs them; handlers build these bodies from
 `chalicelib.core.errors.ServiceError.body()` and `chalicelib.gateway.health`.
 """
+
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,7 +15,7 @@ from chalicelib.core.schemas import ResponseModel
 
 class HealthCheck(ResponseModel):
     status: Literal["ok", "error"]
-    detail: Optional[str] = None
+    detail: str | None = None
 
 
 class HealthResponse(BaseModel):
@@ -24,13 +25,13 @@ class HealthResponse(BaseModel):
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, HealthCheck]
-    error: Optional[dict[str, Any]] = None
+    error: dict[str, Any] | None = None
 
 
 class ErrorDetail(ResponseModel):
     code: str = Field(description="Stable machine-readable code, e.g. validation_error, not_found")
     message: str
-    details: Optional[Any] = None
+    details: Any | None = None
 
 
 class ErrorBody(ResponseModel):

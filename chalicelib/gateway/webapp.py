@@ -7,6 +7,7 @@ and network requests to this service and to the upload bucket (the browser posts
 file straight to S3 with the presigned POST of its job). Assets are revalidated by ETag
 (`Cache-Control: no-cache`, 304 when unchanged), so a new deployment is seen at once.
 """
+
 from __future__ import annotations
 
 import functools

@@ -18,10 +18,12 @@ versions wrote, so existing totals stay exact): a bounded, fixed number of reads
 Everything that changes a count goes through `add_in` (inside a lifecycle transaction)
 or `add` (outside one, e.g. importing jobs): the one place that knows the item layout.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
@@ -34,9 +36,19 @@ SHARDS = 16
 GLOBAL_SCOPE = "global"
 #: Per-status counters and lifetime totals summed by `read`.
 FIELDS = (
-    "n_submitted", "n_running", "n_completed", "n_error", "n_archived", "n_cancelled",
-    "created_total", "completed_total", "error_total", "cancelled_total",
-    "duration_sum", "duration_count", "model_resfinder",
+    "n_submitted",
+    "n_running",
+    "n_completed",
+    "n_error",
+    "n_archived",
+    "n_cancelled",
+    "created_total",
+    "completed_total",
+    "error_total",
+    "cancelled_total",
+    "duration_sum",
+    "duration_count",
+    "model_resfinder",
 )
 
 
@@ -63,9 +75,7 @@ def _items(user_id: str, job_id: str, batch_id: str | None) -> list[CounterModel
     return [CounterModel(shard_key(scope, shard)) for scope in scopes]
 
 
-def add_in(
-    tx: TransactWrite, *, user_id: str, job_id: str, actions: list[Any], batch_id: str | None = None
-) -> None:
+def add_in(tx: TransactWrite, *, user_id: str, job_id: str, actions: list[Any], batch_id: str | None = None) -> None:
     """Count a job's change in the same transaction as the change (global, the user's
     and, for a job of a batch, the batch's)."""
     for item in _items(user_id, job_id, batch_id):
@@ -96,8 +106,7 @@ def read_many(scopes: Iterable[str]) -> dict[str, dict[str, Any]]:
     scopes = list(dict.fromkeys(scopes))
     owner = {key: scope for scope in scopes for key in keys(scope)}
     out: dict[str, dict[str, Any]] = {
-        scope: {**{name: 0.0 for name in FIELDS}, "first_started_at": None, "last_changed_at": None}
-        for scope in scopes
+        scope: {**{name: 0.0 for name in FIELDS}, "first_started_at": None, "last_changed_at": None} for scope in scopes
     }
     items: Iterable[CounterModel] = CounterModel.batch_get(list(owner), consistent_read=True)
     for item in items:

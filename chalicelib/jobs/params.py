@@ -4,10 +4,12 @@ The API (`jobs.schemas.JobParams`), bucket-drop metadata and the predictor all a
 `PredictParams` for the verdict, so a rule is written once. It lives with the jobs
 because parameters are part of a job's record; the predictors read them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 SUPPORTED_MODELS = ("resfinder",)
 NO_SPECIES = "other"
@@ -26,12 +28,17 @@ SPECIES: dict[str, str] = {
     "plasmodium_falciparum": "plasmodium falciparum",
 }
 #: Abbreviations ResFinder's species table accepts for the species above.
-_ABBREVIATIONS = {"e. coli": "escherichia_coli", "e.coli": "escherichia_coli", "e coli": "escherichia_coli",
-                  "ecoli": "escherichia_coli"}
+_ABBREVIATIONS = {
+    "e. coli": "escherichia_coli",
+    "e.coli": "escherichia_coli",
+    "e coli": "escherichia_coli",
+    "ecoli": "escherichia_coli",
+}
 #: PointFinder databases of a whole genus: "Klebsiella pneumoniae" searches `klebsiella`, as in ResFinder.
 _GENERA = ("klebsiella", "salmonella", "campylobacter")
 SPECIES_HELP = (
-    "one of " + ", ".join(list(SPECIES) + [NO_SPECIES])
+    "one of "
+    + ", ".join(list(SPECIES) + [NO_SPECIES])
     + " (case-insensitive; ResFinder's spellings such as 'Escherichia coli' or 'Klebsiella pneumoniae' too)"
 )
 
@@ -114,7 +121,7 @@ class PredictParams:
         return SPECIES.get(self.species)
 
     @classmethod
-    def from_dict(cls, params: Mapping[str, Any] | None) -> "PredictParams":
+    def from_dict(cls, params: Mapping[str, Any] | None) -> PredictParams:
         """Build from a job's ``params`` dict; unknown names raise ValueError."""
         params = dict(params or {})
         known = set(cls.__dataclass_fields__)

@@ -3,6 +3,7 @@
 Validated strictly (unknown keys, wrong types and out-of-range values are errors naming
 the field) because a typo in a retention policy silently deletes or keeps data.
 """
+
 from __future__ import annotations
 
 import os
@@ -86,9 +87,7 @@ def parse_policy(override: dict[str, Any] | None = None) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigurationError(f"Invalid lifecycle policy: {problems}") from exc
 
 

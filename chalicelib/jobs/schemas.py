@@ -8,18 +8,19 @@ declares the same fields for the document (types, defaults, bounds) and then ask
 sizes (`MAX_SEGMENT_LENGTH`, `MAX_BATCH_SIZE`): a request must not be able to ask for
 more memory than a Lambda function has, nor for a number DynamoDB cannot store.
 """
+
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import fields as dataclass_fields
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from chalicelib.core.schemas import QueryModel, RequestModel, ResponseModel
-from chalicelib.jobs import s3layout
-from chalicelib.core.tables import STATUSES
 from chalicelib.core.pagination import MAX_TOKEN_LENGTH
+from chalicelib.core.schemas import QueryModel, RequestModel, ResponseModel
+from chalicelib.core.tables import STATUSES
+from chalicelib.jobs import s3layout
 from chalicelib.jobs.params import SPECIES_HELP, SUPPORTED_MODELS, PredictParams, normalise_species
 
 MAX_SEGMENT_LENGTH = 10_000_000
@@ -86,20 +87,25 @@ class JobParams(RequestModel):
     min_identity: float = Field(_DEFAULTS["min_identity"], ge=0.0, le=1.0)
     min_coverage: float = Field(_DEFAULTS["min_coverage"], ge=0.0, le=1.0)
     species: str = Field(
-        _DEFAULTS["species"], max_length=64,
+        _DEFAULTS["species"],
+        max_length=64,
         description=f"Species for the chromosomal point-mutation search: {SPECIES_HELP}; 'other': none",
     )
-    point_mutations: Optional[bool] = Field(
+    point_mutations: bool | None = Field(
         None, description="Search the species' PointFinder mutations; omitted or null: true when a species is given"
     )
 
     min_depth: float = Field(
-        _DEFAULTS["min_depth"], ge=0.0, le=10_000.0,
+        _DEFAULTS["min_depth"],
+        ge=0.0,
+        le=10_000.0,
         description="Reads only: least mean read depth of a called gene, and least reads at a position "
         "for its point mutations to be read",
     )
     min_allele_fraction: float = Field(
-        _DEFAULTS["min_allele_fraction"], gt=0.0, le=1.0,
+        _DEFAULTS["min_allele_fraction"],
+        gt=0.0,
+        le=1.0,
         description="Reads only: least fraction of the reads at a position that must show a change "
         "for it to be called (0.3: a mixed population at 50 % is called)",
     )
@@ -112,7 +118,7 @@ class JobParams(RequestModel):
         return value
 
     @model_validator(mode="after")
-    def _predictor_rules(self) -> "JobParams":
+    def _predictor_rules(self) -> JobParams:
         """PredictParams has the final word (e.g. segment_overlap < segment_length)."""
         PredictParams.from_dict(self.model_dump())  # ValueError -> a 400 naming the rule
         return self
@@ -127,13 +133,13 @@ class JobParams(RequestModel):
 
 class CreateJobRequest(RequestModel):
     job_name: JobName
-    params: Optional[JobParams] = Field(None, description="Omitted or null: every parameter at its default")
-    filename: Optional[Filename] = Field(
+    params: JobParams | None = Field(None, description="Omitted or null: every parameter at its default")
+    filename: Filename | None = Field(
         None,
         description=f"Name of the FASTA (assembly) or FASTQ (reads) file you will upload; omitted or null: "
         f"{DEFAULT_FILENAME}",
     )
-    mate_filename: Optional[Filename] = Field(
+    mate_filename: Filename | None = Field(
         None,
         description="Paired reads: name of the second mate's FASTQ file (then `filename` is the first "
         "mate's); the answer has a second presigned POST, `mate_upload`, and the job starts when both "
@@ -141,7 +147,7 @@ class CreateJobRequest(RequestModel):
     )
 
     @model_validator(mode="after")
-    def _pair(self) -> "CreateJobRequest":
+    def _pair(self) -> CreateJobRequest:
         check_mates(self.filename, self.mate_filename)
         return self
 
@@ -159,20 +165,20 @@ def check_mates(filename: str | None, mate_filename: str | None) -> None:
 
 
 class JobListQuery(QueryModel):
-    status: Optional[Status] = None
+    status: Status | None = None
     limit: int = Field(50, ge=1, le=100)
-    next_token: Optional[PageToken] = None
+    next_token: PageToken | None = None
     scope: Literal["mine", "all"] = Field(
         "mine",
         description="'all': every user's jobs in one status (administrators; needs `status`), "
         "newest status change first",
     )
-    batch_id: Optional[BatchId] = Field(
+    batch_id: BatchId | None = Field(
         None, description="Only the jobs of this batch, in submission order (not with status or scope=all)"
     )
 
     @model_validator(mode="after")
-    def _all_needs_status(self) -> "JobListQuery":
+    def _all_needs_status(self) -> JobListQuery:
         if self.scope == "all" and self.status is None:
             raise ValueError("scope=all lists one status at a time: add status=Submitted|Running|...")
         if self.batch_id is not None and (self.status is not None or self.scope == "all"):
@@ -182,7 +188,7 @@ class JobListQuery(QueryModel):
 
 class LogsQuery(QueryModel):
     limit: int = Field(100, ge=1, le=500)
-    next_token: Optional[PageToken] = None
+    next_token: PageToken | None = None
 
 
 class StatsQuery(QueryModel):
@@ -192,14 +198,14 @@ class StatsQuery(QueryModel):
 class MateInput(ResponseModel):
     filename: str
     key: str = Field(description="Object key of the second mate in the upload bucket")
-    size: Optional[int] = Field(None, description="Bytes, once the job has started")
+    size: int | None = Field(None, description="Bytes, once the job has started")
 
 
 class JobInput(ResponseModel):
-    filename: Optional[str] = None
-    key: Optional[str] = Field(None, description="Object key of the input in the upload bucket")
-    size: Optional[int] = Field(None, description="Bytes, once the upload has arrived")
-    mate: Optional[MateInput] = Field(None, description="Paired reads: the second mate")
+    filename: str | None = None
+    key: str | None = Field(None, description="Object key of the input in the upload bucket")
+    size: int | None = Field(None, description="Bytes, once the upload has arrived")
+    mate: MateInput | None = Field(None, description="Paired reads: the second mate")
 
 
 class JobOut(ResponseModel):
@@ -211,15 +217,15 @@ class JobOut(ResponseModel):
     status: Status
     progress: float = Field(ge=0, le=100)
     created_at: Timestamp
-    started_at: Optional[Timestamp] = None
-    completed_at: Optional[Timestamp] = None
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
     updated_at: Timestamp
-    duration_seconds: Optional[float] = Field(None, description="Running time so far, or in total once finished")
-    error: Optional[str] = None
+    duration_seconds: float | None = Field(None, description="Running time so far, or in total once finished")
+    error: str | None = None
     params: dict[str, Any]
     input: JobInput
-    summary: Optional[dict[str, Any]] = None
-    batch_id: Optional[str] = Field(None, description="The batch this job is a sample of")
+    summary: dict[str, Any] | None = None
+    batch_id: str | None = Field(None, description="The batch this job is a sample of")
 
 
 class UploadOut(ResponseModel):
@@ -234,24 +240,24 @@ class UploadOut(ResponseModel):
 class CreateJobResponse(ResponseModel):
     job: JobOut
     upload: UploadOut
-    mate_upload: Optional[UploadOut] = Field(None, description="Paired reads: the presigned POST of the second mate")
+    mate_upload: UploadOut | None = Field(None, description="Paired reads: the presigned POST of the second mate")
 
 
 class JobListResponse(ResponseModel):
     jobs: list[JobOut]
-    next_token: Optional[str] = None
+    next_token: str | None = None
 
 
 class EventOut(ResponseModel):
     timestamp: Timestamp
     level: str
     message: str
-    data: Optional[dict[str, Any]] = None
+    data: dict[str, Any] | None = None
 
 
 class LogsResponse(ResponseModel):
     events: list[EventOut]
-    next_token: Optional[str] = None
+    next_token: str | None = None
 
 
 class MutationOut(ResponseModel):
@@ -268,7 +274,7 @@ class MutationOut(ResponseModel):
     resistance: list[str] = Field(description="Antibiotics the database lists for this change")
     pmids: list[str]
     reference: str = Field(description="PointFinder reference sequence")
-    depth: Optional[float] = None
+    depth: float | None = None
 
 
 class PhenotypeOut(ResponseModel):
@@ -279,7 +285,7 @@ class PhenotypeOut(ResponseModel):
     antimicrobial: str
     drug_class: str = Field(alias="class")
     phenotype: Literal["Resistant", "No resistance", "NA"]
-    match: Optional[int] = Field(None, ge=0, le=3, description="0 none; 1 partial; 2 < 100 % identity; 3 exact")
+    match: int | None = Field(None, ge=0, le=3, description="0 none; 1 partial; 2 < 100 % identity; 3 exact")
     genetic_background: str = Field(description="Genes 'gene (gene_accession)' and mutations 'gene (p.S83L)'")
     genes: list[str]
     mutations: list[str]
@@ -370,14 +376,14 @@ class ResultsResponse(BaseModel):
 
     job_id: str
     database: dict[str, Any]
-    point_database: Optional[dict[str, Any]] = Field(None, description="PointFinder name and version, when searched")
-    species: Optional[str] = Field(None, description="PointFinder species key; 'other': no point-mutation search")
+    point_database: dict[str, Any] | None = Field(None, description="PointFinder name and version, when searched")
+    species: str | None = Field(None, description="PointFinder species key; 'other': no point-mutation search")
     genes: list[GeneOut]
     mutations: list[MutationOut] = Field(default_factory=list)
     resistance: dict[str, list[str]]
     resistant: list[str] = Field(default_factory=list, description="Antibiotics predicted Resistant")
     phenotypes: list[PhenotypeOut] = Field(default_factory=list, description="Every antibiotic of the databases")
-    phenotype_panel: Optional[PhenotypePanelOut] = None
+    phenotype_panel: PhenotypePanelOut | None = None
     mlst: list[MlstOut] = Field(
         default_factory=list, description="MLST of the sample's scheme(s); the first is its ST (SPEC §20)"
     )
@@ -398,6 +404,6 @@ class StatsResponse(ResponseModel):
     scope: Literal["mine", "all"]
     total: int
     by_status: dict[str, int]
-    success_rate: Optional[float] = Field(None, description="Completed / (Completed + Error), lifetime")
-    avg_duration_seconds: Optional[float] = None
+    success_rate: float | None = Field(None, description="Completed / (Completed + Error), lifetime")
+    avg_duration_seconds: float | None = None
     top_models: list[ModelCount]

@@ -11,12 +11,13 @@ A run whose function was killed (Lambda's 15-minute limit) stays `running`; Lamb
 retries the event, and a retry may claim a run that has been `running` longer than
 `STALE_AFTER`, so a killed run is finished by its retry instead of hanging forever.
 """
+
 from __future__ import annotations
 
 import json
 import uuid
 from datetime import timedelta
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from chalice.app import Request, Response
 from pydantic import BaseModel, Field
@@ -54,10 +55,10 @@ class RunOut(BaseModel):
     dry_run: bool
     requested_by: str
     created_at: str
-    started_at: Optional[str] = None
-    finished_at: Optional[str] = None
-    report: Optional[tasks.MaintenanceReport] = Field(None, description="Present once finished")
-    error: Optional[str] = Field(None, description="Why a failed run failed")
+    started_at: str | None = None
+    finished_at: str | None = None
+    report: tasks.MaintenanceReport | None = Field(None, description="Present once finished")
+    error: str | None = Field(None, description="Why a failed run failed")
 
 
 def run_out(run: MaintenanceRunModel) -> dict[str, Any]:

@@ -6,6 +6,7 @@ artifact (`schedule_rates.json`); a deployed function reads two numbers from it 
 of validating the whole policy (pydantic, YAML) in every cold start. Without the file
 (local stack, tests) the rates come from the policy itself.
 """
+
 from __future__ import annotations
 
 import json

@@ -38,9 +38,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import mappy
 
@@ -90,9 +91,7 @@ def clear_index_cache() -> None:
         _INDEX.clear()
 
 
-def _aligner_and_seconds(
-    db: ResfinderDB, typing: typing_db.TypingDB | None = None
-) -> tuple[mappy.Aligner, float]:
+def _aligner_and_seconds(db: ResfinderDB, typing: typing_db.TypingDB | None = None) -> tuple[mappy.Aligner, float]:
     """The allele index, with the typing references in it when ``typing`` is given (one pass
     over the genome serves both; see ``typescan``)."""
     key = (db.path, db.version, typing.path if typing else "")
@@ -245,9 +244,7 @@ def predict(
                 continue
             if _clipped_by_edge(h, seg, contig_len):
                 pad = h.ctg_len + EDGE_SLACK
-                windows.append(
-                    (max(0, seg.offset + h.q_st - pad), min(contig_len, seg.offset + h.q_en + pad))
-                )
+                windows.append((max(0, seg.offset + h.q_st - pad), min(contig_len, seg.offset + h.q_en + pad)))
             c = _to_cand(h, seg.contig_index, seg.offset)
             if c.identity >= min_id and c.coverage >= min_cov:
                 found.append(c)
@@ -330,9 +327,18 @@ def predict(
     point = search.finish(contig_names) if search is not None else None
     typed = typing_search.finish(contig_names) if typing_search is not None else None
     return conclude(
-        db, params, genes, point, search.species if search else None, started=t0, index_seconds=index_seconds,
-        point_database_version=point_version, typing=typed,
-        contigs=len(contig_names), bases=state["bases_seen"], segments=segments_done,
+        db,
+        params,
+        genes,
+        point,
+        search.species if search else None,
+        started=t0,
+        index_seconds=index_seconds,
+        point_database_version=point_version,
+        typing=typed,
+        contigs=len(contig_names),
+        bases=state["bases_seen"],
+        segments=segments_done,
     )
 
 
@@ -369,9 +375,7 @@ def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> li
     unique: dict[tuple[str, int, int, int, str], _Cand] = {}
     for c in cands:
         unique.setdefault((c.allele, c.contig_index, c.start0, c.end0, c.strand), c)
-    ordered = sorted(
-        unique.values(), key=lambda c: (-c.score, -c.blen, -c.identity, c.allele, c.start0)
-    )
+    ordered = sorted(unique.values(), key=lambda c: (-c.score, -c.blen, -c.identity, c.allele, c.start0))
     accepted: dict[tuple[str, int], list[_Cand]] = {}  # (class db, contig) -> kept hits
     winners: dict[int, _Cand] = {}
     ties: dict[int, dict[str, None]] = {}
@@ -384,8 +388,12 @@ def _resolve(cands: list[_Cand], db: ResfinderDB, contig_names: list[str]) -> li
                 kept.append(c)
                 winners[id(c)] = c
             for k in clash:
-                if (k.allele != c.allele and (k.start0, k.end0) == (c.start0, c.end0)
-                        and k.identity == c.identity and k.coverage == c.coverage):
+                if (
+                    k.allele != c.allele
+                    and (k.start0, k.end0) == (c.start0, c.end0)
+                    and k.identity == c.identity
+                    and k.coverage == c.coverage
+                ):
                     ties.setdefault(id(k), {})[c.allele] = None
     # The same allele winning in two class databases at one locus is one call.
     final: list[_Cand] = []

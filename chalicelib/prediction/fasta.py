@@ -18,8 +18,10 @@ import queue
 import re
 import threading
 import zlib
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
+
 import isal.isal_zlib as izlib
-from typing import BinaryIO, Iterator, Protocol
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_SIZE = 1 << 20
@@ -148,17 +150,14 @@ class FastaReader:
             data = b""
         self.bytes_read += len(data)
         if self.max_bytes is not None and self.bytes_read > self.max_bytes:
-            raise InputError(
-                f"{self.name}: file is larger than the limit of {_fmt_bytes(self.max_bytes)}"
-            )
+            raise InputError(f"{self.name}: file is larger than the limit of {_fmt_bytes(self.max_bytes)}")
         return data
 
     def _count_out(self, data: bytes) -> bytes:
         self.bytes_decompressed += len(data)
         if self.max_bytes is not None and self.bytes_decompressed > self.max_bytes:
             raise InputError(
-                f"{self.name}: decompressed content is larger than the limit of "
-                f"{_fmt_bytes(self.max_bytes)}"
+                f"{self.name}: decompressed content is larger than the limit of {_fmt_bytes(self.max_bytes)}"
             )
         return data
 
@@ -209,15 +208,11 @@ class FastaReader:
                 if not rest:
                     return
                 if not rest.startswith(GZIP_MAGIC[: len(rest)]):
-                    raise InputError(
-                        f"{self.name}: unexpected data after the end of the gzip stream"
-                    )
+                    raise InputError(f"{self.name}: unexpected data after the end of the gzip stream")
                 d = izlib.decompressobj(16 + zlib.MAX_WBITS)
                 pending = rest
         if not d.eof:
-            raise InputError(
-                f"{self.name}: gzip data is truncated (ended after {self.bytes_read} compressed bytes)"
-            )
+            raise InputError(f"{self.name}: gzip data is truncated (ended after {self.bytes_read} compressed bytes)")
 
     def _lines(self) -> Iterator[bytes]:
         """Lines without their line ending; pieces of a long line are joined once (no quadratic copy)."""
@@ -270,7 +265,7 @@ class FastaReader:
             line_no += 1
             line = raw.strip()
             if line_no == 1 and line.startswith(_BOM):
-                line = line[len(_BOM):].strip()
+                line = line[len(_BOM) :].strip()
             if not line:
                 continue
             if line[:1] == b">":
@@ -307,8 +302,7 @@ class FastaReader:
                     "only plain or gzip-compressed FASTA is accepted)"
                 )
         return InputError(
-            f"{self.name}, line {line_no}: not a FASTA file "
-            "(the first non-empty line must be a '>' header)"
+            f"{self.name}, line {line_no}: not a FASTA file (the first non-empty line must be a '>' header)"
         )
 
     def _header_id(self, line: bytes, line_no: int) -> str:
@@ -322,9 +316,7 @@ class FastaReader:
             raise InputError(f"{self.name}, line {line_no}: header without a sequence id")
         return words[0]
 
-    def _finish(
-        self, cid: str, header_line: int, parts: list[bytes], part_lines: list[int]
-    ) -> tuple[str, str]:
+    def _finish(self, cid: str, header_line: int, parts: list[bytes], part_lines: list[int]) -> tuple[str, str]:
         """Validate and assemble one record; the whole-record regex keeps the hot path in C."""
         seq = b"".join(parts)
         if _INVALID_RE.search(seq) is not None:
@@ -333,9 +325,7 @@ class FastaReader:
                 if _INVALID_RE.search(part) is not None:
                     raise self._invalid(part, part_line)
         if not seq:
-            raise InputError(
-                f"{self.name}, line {header_line}: sequence {cid!r} is empty (header with no sequence)"
-            )
+            raise InputError(f"{self.name}, line {header_line}: sequence {cid!r} is empty (header with no sequence)")
         self.contigs += 1
         self.bases += len(seq)
         return cid, seq.upper().decode("ascii")

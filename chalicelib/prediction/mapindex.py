@@ -4,12 +4,14 @@
 alleles, a species' PointFinder genes, the reads-mode references) is built from a
 temporary FASTA file, removed once the index is in memory.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import mappy
 

@@ -3,6 +3,7 @@ event names (:class:`ObjectRef`), what `head_object` says of it (:class:`ObjectI
 body read as a stream (:func:`open_body`), and the tags that tell people what became of it
 (:func:`tag`).
 """
+
 from __future__ import annotations
 
 import re
@@ -84,7 +85,7 @@ def head_object(ref: ObjectRef) -> ObjectInfo | None:
 
 
 @storage_call("s3.get")
-def open_body(ref: ObjectRef) -> "InputBody":
+def open_body(ref: ObjectRef) -> InputBody:
     """The object's streaming body: read in chunks by the FASTA reader, never whole."""
     return InputBody(aws.client("s3").get_object(Bucket=ref.bucket, Key=ref.key)["Body"])
 

@@ -3,6 +3,7 @@ tooling and logs), and the two notes a step may leave on the way: a job event
 (:func:`job_event`, best effort) and, for an object that starts no job, the reason in the
 log and on the object (:func:`reject`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

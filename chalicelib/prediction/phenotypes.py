@@ -17,10 +17,12 @@
 * Species panel: ResFinder's `phenotype_panels.txt` view for the species (its antibiotics
   in panel order; one the database does not know is `NA` / `Not in database`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from chalicelib.prediction.pointfinder import MutationCall
 from chalicelib.prediction.pointfinder_db import PointRow, SpeciesDB

@@ -29,13 +29,15 @@ How a genome is searched (why it looks like this):
   are reported, with ResFinder's resistance (every antibiotic listed for that change)
   and PMIDs; a premature stop in a gene whose database lists stop codons is known too.
 """
+
 from __future__ import annotations
 
 import functools
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import mappy
 
@@ -255,9 +257,7 @@ class PointSearch:
                 yield cidx, lo, seq
 
     def finish(self, contig_names: list[str]) -> PointResult:
-        alignments = [
-            a for cidx, lo, seq in self.windows() for a in self._align(seq, lo, contig_names[cidx])
-        ]
+        alignments = [a for cidx, lo, seq in self.windows() for a in self._align(seq, lo, contig_names[cidx])]
         return call(self.species, alignments)
 
     def _align(self, window: str, lo: int, contig: str) -> list[Alignment]:
@@ -310,9 +310,7 @@ def _alignment(gene: PointGene, h: Any, window: str, lo: int, contig: str) -> Al
     right = min(len(gene.sequence) - r, len(oriented) - q, EDGE_EXTEND)
     ref_s = gene.sequence[h.r_st - left : h.r_st] + "".join(ref) + gene.sequence[r : r + right]
     qry_s = oriented[qs - left : qs] + "".join(qry) + oriented[q : q + right]
-    positions = (
-        [contig_pos(qs - left + j) for j in range(left)] + pos + [contig_pos(q + j) for j in range(right)]
-    )
+    positions = [contig_pos(qs - left + j) for j in range(left)] + pos + [contig_pos(q + j) for j in range(right)]
     return Alignment(gene, contig, h.r_st - left, ref_s, qry_s.upper(), tuple(positions), "+" if plus else "-")
 
 
@@ -358,8 +356,7 @@ def _best_per_locus(alignments: list[Alignment]) -> list[Alignment]:
     kept: list[Alignment] = []
     for a in sorted(alignments, key=lambda a: (-_score(a), a.gene.template, a.contig, a.contig_start)):
         clash = any(
-            k.contig == a.contig
-            and min(k.contig_end, a.contig_end) - max(k.contig_start, a.contig_start) > 30
+            k.contig == a.contig and min(k.contig_end, a.contig_end) - max(k.contig_start, a.contig_start) > 30
             for k in kept
         )
         if not clash:
@@ -440,12 +437,15 @@ def differences(a: Alignment) -> list[Mutation]:
     return out + _read_codons(a.ref[col:], a.query[col:], start, lambda c: a.positions[col + c])
 
 
-def _nucleotide_diffs(seq: str, ev: _Events, lo: int, hi: int, number: Any, prefix: str, promoter: bool) -> list[Mutation]:
+def _nucleotide_diffs(
+    seq: str, ev: _Events, lo: int, hi: int, number: Any, prefix: str, promoter: bool
+) -> list[Mutation]:
     out: list[Mutation] = []
 
     def mut(kind: str, pos: int, name: str, ref: str, alt: str, where: int, nuc_pos: int) -> Mutation:
-        return Mutation(kind, pos, name, ref, alt, nucleotide=True, promoter=promoter,
-                        contig_position=where, nuc_position=nuc_pos)
+        return Mutation(
+            kind, pos, name, ref, alt, nucleotide=True, promoter=promoter, contig_position=where, nuc_position=nuc_pos
+        )
 
     for i in range(lo, hi):
         if i in ev.bases and ev.bases[i] != seq[i]:
@@ -509,8 +509,10 @@ def _indel_name(ref: str, ref_rf: str, qry_rf: str, codon_no: int, kind: str, of
         name = f"p.{translate(ref_nucs)}{codon_no}{translate(qry_nucs)}"
     elif len(gapped) == gaps and kind == "ins":
         first = codon_no if len(ref_nucs) == 3 else codon_no - 1
-        name = (f"p.{translate(_codon_at(ref, first, offset))}{first}_"
-                f"{translate(_codon_at(ref, codon_no, offset))}{codon_no}ins{aa_alt}")
+        name = (
+            f"p.{translate(_codon_at(ref, first, offset))}{first}_"
+            f"{translate(_codon_at(ref, codon_no, offset))}{codon_no}ins{aa_alt}"
+        )
         aa_ref = "ins"
     else:
         what = "del" if len(gapped) == gaps else "delins"
@@ -570,7 +572,9 @@ def _read_codons(ref: str, qry: str, start: int, where: Any) -> list[Mutation]:
             after = abs(s_shift - q_shift)
             if before and after % 3 == 0:  # this indel restores the frame of an earlier one
                 if s_shift > q_shift:
-                    longer = _inframe(qry[q_i:], len(ref_rf) + after)  # PointFinder: the whole stretch, not whole codons
+                    longer = _inframe(
+                        qry[q_i:], len(ref_rf) + after
+                    )  # PointFinder: the whole stretch, not whole codons
                     q_shift += len(longer) - len(qry_rf)
                     qry_rf = longer
                 elif q_shift > s_shift:
@@ -580,8 +584,20 @@ def _read_codons(ref: str, qry: str, start: int, where: Any) -> list[Mutation]:
                 name, aa_ref, aa_alt = _indel_name(ref, ref_rf, qry_rf, codon_no, kind, start - 1)
                 if "Frameshift" in name:
                     name = name.split("-")[0] + "- Frame restored"
-            out.append(Mutation(kind, indel_codon, name, ref_rf, qry_rf, aa_ref, aa_alt,
-                                contig_position=where(skip + q_i), nuc_position=pos, indel=bases))
+            out.append(
+                Mutation(
+                    kind,
+                    indel_codon,
+                    name,
+                    ref_rf,
+                    qry_rf,
+                    aa_ref,
+                    aa_alt,
+                    contig_position=where(skip + q_i),
+                    nuc_position=pos,
+                    indel=bases,
+                )
+            )
             extra = len(re.findall(r"-\w", ref_rf)) + len(re.findall(r"-\w", qry_rf)) - 1
             used += max(0, extra)  # further indels inside this stretch are part of its name
             if kind == "del":
@@ -596,8 +612,19 @@ def _read_codons(ref: str, qry: str, start: int, where: Any) -> list[Mutation]:
             stop = aa_alt == "*"
             if stop:
                 name += " - Premature stop codon"
-            out.append(Mutation("sub", codon_no, name, ref_codon, qry_codon, aa_ref, aa_alt,
-                                contig_position=where(skip + q_i), nuc_position=codon_no))
+            out.append(
+                Mutation(
+                    "sub",
+                    codon_no,
+                    name,
+                    ref_codon,
+                    qry_codon,
+                    aa_ref,
+                    aa_alt,
+                    contig_position=where(skip + q_i),
+                    nuc_position=codon_no,
+                )
+            )
             if stop:
                 break
     return sorted(out, key=lambda m: m.position)
@@ -611,7 +638,9 @@ def _known(species: SpeciesDB, gene: PointGene, a: Alignment, m: Mutation) -> Mu
         deleted = (m.indel or m.ref).replace("-", "").upper()
         for i in range(len(deleted)):
             for row in species.rows_at(gene.gene, "del", m.nuc_position + i):
-                if any(deleted[i : i + len(alt)] == alt and len(deleted) % 3 == len(alt) % 3 for alt in row.alternatives):
+                if any(
+                    deleted[i : i + len(alt)] == alt and len(deleted) % 3 == len(alt) % 3 for alt in row.alternatives
+                ):
                     rows.append(row)
     for pos in positions if m.kind != "del" else ():
         for row in species.rows_at(gene.gene, m.kind, pos):
@@ -625,4 +654,6 @@ def _known(species: SpeciesDB, gene: PointGene, a: Alignment, m: Mutation) -> Mu
     for row in rows + stop_rows:
         drugs.update(dict.fromkeys(row.antibiotics))
         pmids.update(dict.fromkeys(row.pmids_for(m.lookup.upper()) or row.pmids[:1]))
-    return MutationCall(gene.display, gene.template, m, a.contig, tuple(drugs), tuple(pmids), tuple(rows), tuple(stop_rows))
+    return MutationCall(
+        gene.display, gene.template, m, a.contig, tuple(drugs), tuple(pmids), tuple(rows), tuple(stop_rows)
+    )

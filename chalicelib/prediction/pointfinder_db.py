@@ -17,6 +17,7 @@ alternative, `Required mutation` lists mutations that must be present too
 
 Loaded once per process and species (a Lambda container serves many jobs).
 """
+
 from __future__ import annotations
 
 import functools

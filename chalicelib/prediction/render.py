@@ -20,9 +20,9 @@ from typing import Any
 import mappy
 
 from chalicelib.jobs import s3layout
-from chalicelib.prediction.results import GeneHit, Prediction
 from chalicelib.prediction.phenotypes import TSV_COLUMNS as PHENOTYPE_COLUMNS
 from chalicelib.prediction.pointfinder import MutationCall
+from chalicelib.prediction.results import GeneHit, Prediction
 from chalicelib.prediction.typing_render import gene_location, mlst_tsv, plasmids_tsv, summary_fields, typing_fields
 
 SOFTWARE_NAME = "amr-predictor"
@@ -113,7 +113,8 @@ def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:
         "phenotypes": [r.to_dict() for r in table.rows] if table else [],
         "phenotype_panel": (
             {"name": table.panel_name, "phenotypes": [r.to_dict() for r in table.panel]}
-            if table and table.panel_name else None
+            if table and table.panel_name
+            else None
         ),
         **typing_fields(prediction.typing),
         "stats": prediction.stats(),

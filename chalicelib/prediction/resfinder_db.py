@@ -19,9 +19,9 @@ import functools
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 DEFAULT_DB_DIR = "/usr/share/resfinder/db"
 DB_ENV_VAR = "AMR_RESFINDER_DB"
@@ -227,10 +227,10 @@ def _read_panels(path: Path) -> dict[str, tuple[str, ...]]:
         if not line or line.startswith("#"):
             continue
         if line.startswith(":Panel:"):
-            current = line[len(":Panel:"):].strip().lower()
+            current = line[len(":Panel:") :].strip().lower()
             panels[current] = []
         elif line.startswith(":Include:") and current:
-            includes.setdefault(current, []).append(line[len(":Include:"):].strip().lower())
+            includes.setdefault(current, []).append(line[len(":Include:") :].strip().lower())
         elif current:
             panels[current].append(line.lower())
     out = {}

@@ -9,8 +9,9 @@ Both predictors, :mod:`.acquired` (assemblies) and :mod:`.reads.predictor` (read
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import phenotypes, pointfinder_db
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # typescan loads mappy and the typing data; the type alone is
 class Cancelled(Exception):
     """Raised by a predictor when ``on_batch`` returned False."""
 
-    def __init__(self, progress: "BatchProgress") -> None:
+    def __init__(self, progress: BatchProgress) -> None:
         super().__init__(f"prediction cancelled after {progress.segments_done} segments")
         self.progress = progress
 
@@ -136,8 +137,13 @@ class Prediction:
     def stats(self) -> dict[str, Any]:
         """SPEC §6 ``stats`` object (reads jobs: ``reads`` and ``batches`` instead of contigs)."""
         if self.reads is not None:
-            return {"input": "reads", "reads": self.reads, "bases": self.bases, "batches": self.segments,
-                    "seconds": round(self.seconds, 3)}
+            return {
+                "input": "reads",
+                "reads": self.reads,
+                "bases": self.bases,
+                "batches": self.segments,
+                "seconds": round(self.seconds, 3),
+            }
         return {
             "contigs": self.contigs,
             "bases": self.bases,
@@ -147,18 +153,35 @@ class Prediction:
 
 
 def conclude(
-    db: ResfinderDB, params: PredictParams, genes: list[GeneHit], point: PointResult | None,
-    species: pointfinder_db.SpeciesDB | None, *, started: float, index_seconds: float, point_database_version: str | None,
-    typing: TypingResult | None = None, **counts: int,
+    db: ResfinderDB,
+    params: PredictParams,
+    genes: list[GeneHit],
+    point: PointResult | None,
+    species: pointfinder_db.SpeciesDB | None,
+    *,
+    started: float,
+    index_seconds: float,
+    point_database_version: str | None,
+    typing: TypingResult | None = None,
+    **counts: int,
 ) -> Prediction:
     """The prediction of called genes and mutations, assemblies and reads alike: the
     resistance profile, the phenotype table and the run's figures (``counts``: contigs,
     bases, segments, reads)."""
     table = phenotypes.build(db, genes, point.mutations if point else (), species, params.species_name)
     return Prediction(
-        genes=genes, resistance=resistance_profile(genes, db), seconds=time.perf_counter() - started,
-        index_seconds=index_seconds, database_name=db.name, database_version=db.version, params=params,
-        point=point, point_database_version=point_database_version, phenotypes=table, typing=typing, **counts,
+        genes=genes,
+        resistance=resistance_profile(genes, db),
+        seconds=time.perf_counter() - started,
+        index_seconds=index_seconds,
+        database_name=db.name,
+        database_version=db.version,
+        params=params,
+        point=point,
+        point_database_version=point_database_version,
+        phenotypes=table,
+        typing=typing,
+        **counts,
     )
 
 

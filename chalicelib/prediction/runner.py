@@ -5,6 +5,7 @@ exactly one predicts. Once a job is Running it always ends: Completed with resul
 Cancelled (stopped at the next batch, no results kept) or Error with a message for the
 user — never a trace.
 """
+
 from __future__ import annotations
 
 import os
@@ -118,13 +119,23 @@ def _predict_and_store(
         try:
             if s3layout.is_fastq_name(names[0]):
                 pred = reads_predictor.predict_streams(
-                    bodies, names, total, max_bytes=s3layout.max_upload_bytes(), params=params,
-                    on_batch=tracker, db=db,
+                    bodies,
+                    names,
+                    total,
+                    max_bytes=s3layout.max_upload_bytes(),
+                    params=params,
+                    on_batch=tracker,
+                    db=db,
                 )
             else:
                 pred = acquired.predict_stream(
-                    bodies[0], name=names[0], size=total, max_bytes=s3layout.max_upload_bytes(),
-                    params=params, on_batch=tracker, db=db,
+                    bodies[0],
+                    name=names[0],
+                    size=total,
+                    max_bytes=s3layout.max_upload_bytes(),
+                    params=params,
+                    on_batch=tracker,
+                    db=db,
                 )
         finally:
             for body in bodies:
@@ -153,9 +164,8 @@ def _completion_message(pred: Prediction) -> str:
     if pred.point is not None:
         found += f", {len(pred.point.mutations)} point mutation(s) ({pred.species})"
     resistant = ", ".join(pred.resistant[:20]) + (" ..." if len(pred.resistant) > 20 else "")
-    return (
-        f"Completed: {found} in {source}, {pred.seconds:.1f} s; "
-        + (f"resistant to {resistant}" if resistant else "no resistance predicted")
+    return f"Completed: {found} in {source}, {pred.seconds:.1f} s; " + (
+        f"resistant to {resistant}" if resistant else "no resistance predicted"
     )
 
 
@@ -181,8 +191,12 @@ class ProgressTracker:
                     self.job_id,
                     f"Progress {pct:.0f}%: batch {progress.batch}, {progress.reads} reads, "
                     f"{progress.bytes_read or 0} bytes read, {progress.hits} reads on resistance genes",
-                    data={"batch": progress.batch, "progress": str(pct), "reads": progress.reads,
-                          "bytes_read": progress.bytes_read or 0},
+                    data={
+                        "batch": progress.batch,
+                        "progress": str(pct),
+                        "reads": progress.reads,
+                        "bytes_read": progress.bytes_read or 0,
+                    },
                 )
                 return True
             job_event(

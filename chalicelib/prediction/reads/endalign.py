@@ -12,6 +12,7 @@ Why hand-written: no well-kept Python aligner offers this end mode (global on th
 free on the far end of the reference) with KMA's scores; it runs on the few reads whose
 clipped end is long, one numpy row per read base.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,14 +69,19 @@ def align_end(read: str, ref: str) -> list[tuple[str, int, str]]:
     return _traceback(H, F, pre, r, t, i, j)
 
 
-def _traceback(H: np.ndarray, F: np.ndarray, pre: np.ndarray, r: np.ndarray, t: np.ndarray,
-               i: int, j: int) -> list[tuple[str, int, str]]:
+def _traceback(
+    H: np.ndarray, F: np.ndarray, pre: np.ndarray, r: np.ndarray, t: np.ndarray, i: int, j: int
+) -> list[tuple[str, int, str]]:
     ops: list[tuple[str, int, str]] = []
     state = "H"
     while i > 0 or j > 0:
         if state == "H":
-            if i > 0 and j > 0 and H[i, j] == pre[i, j] and pre[i, j] == H[i - 1, j - 1] + (
-                    MATCH if t[j - 1] == r[i - 1] else MISMATCH):
+            if (
+                i > 0
+                and j > 0
+                and H[i, j] == pre[i, j]
+                and pre[i, j] == H[i - 1, j - 1] + (MATCH if t[j - 1] == r[i - 1] else MISMATCH)
+            ):
                 ops.append(("M", j - 1, chr(r[i - 1])))
                 i, j = i - 1, j - 1
             elif i > 0 and H[i, j] == pre[i, j] and pre[i, j] == F[i, j]:

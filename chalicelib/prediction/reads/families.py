@@ -13,12 +13,14 @@ Scores are those of :func:`chalicelib.prediction.reads.predictor._score` on an a
 same span: matches − 3 × mismatches; the span must be ≥ ``min_aligned`` and ≥
 ``min_identity`` identical, as for any alignment.
 """
+
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +72,9 @@ def group(records: list[tuple[str, str, tuple[str, ...]]]) -> dict[str, Family]:
     return families
 
 
-def member_scores(family: Family, hit: Any, read: bytes, min_aligned: int, min_identity: float) -> dict[str, int] | None:
+def member_scores(
+    family: Family, hit: Any, read: bytes, min_aligned: int, min_identity: float
+) -> dict[str, int] | None:
     """Scores of the read on every member from its alignment (``cs``) to the
     representative, or None when the alignment has an indel (align to the members).
 

@@ -13,11 +13,13 @@ line, quality length different from sequence length, invalid bases, a FASTA file
 FASTQ is expected, an empty file; for a pair, different read counts and read names that
 do not match.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO
 
 import numpy as np
 
@@ -114,8 +116,9 @@ class FastqReader(FastaReader):
         ends -= (arr[np.maximum(ends - 1, 0)] == _CR) & (ends > starts)  # CRLF line endings
         heads, seqs, plus, quals = starts[0::4], starts[1::4], starts[2::4], starts[3::4]
         lengths = ends[1::4] - seqs
-        if not ((arr[heads] == _AT).all() and (arr[plus] == _PLUS).all()
-                and np.array_equal(lengths, ends[3::4] - quals)):
+        if not (
+            (arr[heads] == _AT).all() and (arr[plus] == _PLUS).all() and np.array_equal(lengths, ends[3::4] - quals)
+        ):
             self._locate(_split_lines(data), record, line_no)
             raise InputError(f"{self._where(record + 1, line_no + 1)}: malformed FASTQ record")
         bases = _gather(arr, seqs, lengths).tobytes()
@@ -127,7 +130,9 @@ class FastqReader(FastaReader):
             column = bad.start() - (int(read_ends[i - 1]) if i else 0)
             ch = chr(bases[bad.start()])
             shown = repr(ch) if ch.isprintable() else f"0x{ord(ch):02x}"
-            raise InputError(f"{self._where(record + i + 1, line_no + 4 * i + 2)}: invalid base {shown} at column {column + 1}")
+            raise InputError(
+                f"{self._where(record + i + 1, line_no + 4 * i + 2)}: invalid base {shown} at column {column + 1}"
+            )
         head_blob = b""
         if names:  # header lines with their newlines, for the mate check
             head_blob = _gather(arr, heads, newlines[0::4] + 1 - heads).tobytes().replace(b"\r", b"")
@@ -259,15 +264,19 @@ class ReadBlock:
         return i + half if i < half else i - half
 
     @classmethod
-    def of(cls, reads: Sequence[bytes | str]) -> "ReadBlock":
+    def of(cls, reads: Sequence[bytes | str]) -> ReadBlock:
         blobs = [r.encode("ascii") if isinstance(r, str) else r for r in reads]
         return cls(b"".join(blobs), np.cumsum(np.fromiter(map(len, blobs), np.int64, len(blobs))))
 
     @classmethod
-    def pair(cls, first: "ReadBlock", second: "ReadBlock") -> "ReadBlock":
+    def pair(cls, first: ReadBlock, second: ReadBlock) -> ReadBlock:
         """First mates and their mates (same count, same order) as one paired block."""
-        return cls(first.bases + second.bases, np.concatenate((first.ends, second.ends + len(first.bases))),
-                   first.heads + second.heads, paired=True)
+        return cls(
+            first.bases + second.bases,
+            np.concatenate((first.ends, second.ends + len(first.bases))),
+            first.heads + second.heads,
+            paired=True,
+        )
 
 
 def _gather(arr: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -24,9 +24,10 @@ How:
   Random reads of 64 MiB miss the caches, so a 2 MiB summary (one bit per 32) is asked
   first and the bitmap only for the ~8 % of words the summary does not rule out.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

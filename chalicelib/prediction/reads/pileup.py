@@ -12,6 +12,7 @@ From a pileup come KMA's per-template numbers, which ResFinder's read mode thres
 * coverage: positions with a consensus base (not a deletion), / reference length;
 * depth: aligned read bases (incl. deletions), / reference length (KMA's `Depth`).
 """
+
 from __future__ import annotations
 
 import re
@@ -145,7 +146,7 @@ class Pileup:
         a, c, g, t, d = self.counts
         return [a[i] + c[i] + g[i] + t[i] + d[i] for i in range(len(self.ref))]
 
-    def consensus(self) -> "np.ndarray":
+    def consensus(self) -> np.ndarray:
         """Per position, the index of the most frequent option (0-3 a base, 4 deletion),
         -1 when uncovered; ties go to the reference base, as a consensus should not invent
         a change."""

@@ -33,14 +33,16 @@ minimap2's short-read preset (mappy) in two passes, streaming the reads once:
    depth at its position. `contig` is the reference sequence's name and positions are
    positions in it (a read set has no contigs).
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import mappy
 
@@ -281,7 +283,7 @@ def predict_batches(
                 best[cls] = (tuple(sorted(a for a, s in total.items() if s == top)), top)
             top_point = best.pop(POINT, None)
             if top_point is not None:
-                names = tuple(n[len(SPECIES_PREFIX):] for n in top_point[0])
+                names = tuple(n[len(SPECIES_PREFIX) :] for n in top_point[0])
                 point.append(_Kept(seqs, {POINT: (names, top_point[1])}))
             if best:
                 kept.append(_Kept(seqs, best))
@@ -303,10 +305,18 @@ def predict_batches(
             fraction = 1.0 if finished else max(state["fraction"], min(0.999, input_fraction() or 0.0))
             state["fraction"] = fraction
         progress = BatchProgress(
-            batch=state["batch"], segments_done=state["reads"], segments_seen=state["reads"], contigs_seen=0,
-            bases_done=state["bases"], bases_seen=state["bases"], hits=len(kept) + len(point_reads),
-            elapsed=time.perf_counter() - t0, fraction=fraction, finished=finished,
-            reads=state["reads"], bytes_read=bytes_read() if bytes_read else None,
+            batch=state["batch"],
+            segments_done=state["reads"],
+            segments_seen=state["reads"],
+            contigs_seen=0,
+            bases_done=state["bases"],
+            bases_seen=state["bases"],
+            hits=len(kept) + len(point_reads),
+            elapsed=time.perf_counter() - t0,
+            fraction=fraction,
+            finished=finished,
+            reads=state["reads"],
+            bytes_read=bytes_read() if bytes_read else None,
         )
         if on_batch is not None and on_batch(progress) is False:
             raise Cancelled(progress)
@@ -338,9 +348,18 @@ def predict_batches(
         genes = call_genes(kept, db, params)
         point = mutations.result() if mutations is not None else None
     return conclude(
-        db, params, genes, point, species, started=t0, index_seconds=index_seconds,
+        db,
+        params,
+        genes,
+        point,
+        species,
+        started=t0,
+        index_seconds=index_seconds,
         point_database_version=point_version,
-        contigs=0, bases=state["bases"], segments=state["batch"], reads=state["reads"],
+        contigs=0,
+        bases=state["bases"],
+        segments=state["batch"],
+        reads=state["reads"],
     )
 
 
@@ -410,12 +429,23 @@ def call_genes(kept: list[_Kept], db: ResfinderDB, params: PredictParams) -> lis
         a = db.alleles[name]
         out.append(
             GeneHit(
-                gene=a.gene, allele=a.name, accession=a.accession, contig=a.name,
-                start=first + 1, end=last, strand="+",
-                identity=round(identity * 100, 2), coverage=round(coverage * 100, 2),
-                drug_class=a.drug_class, phenotypes=a.phenotypes, allele_length=a.length,
-                ref_start=first + 1, ref_end=last, alignment_length=round(coverage * a.length),
-                mechanism=a.mechanism, depth=round(depth, 2),
+                gene=a.gene,
+                allele=a.name,
+                accession=a.accession,
+                contig=a.name,
+                start=first + 1,
+                end=last,
+                strand="+",
+                identity=round(identity * 100, 2),
+                coverage=round(coverage * 100, 2),
+                drug_class=a.drug_class,
+                phenotypes=a.phenotypes,
+                allele_length=a.length,
+                ref_start=first + 1,
+                ref_end=last,
+                alignment_length=round(coverage * a.length),
+                mechanism=a.mechanism,
+                depth=round(depth, 2),
             )
         )
     return sorted(out, key=lambda g: (g.gene, g.allele))
@@ -439,8 +469,9 @@ class _WinnerAligner:
         self.combined: mappy.Aligner | None = None
         self.buf = mappy.ThreadBuffer()
 
-    def pile_up(self, seqs: tuple[str, ...], target: str | None, ranks: dict[str, int],
-                piles: dict[str, Pileup]) -> None:
+    def pile_up(
+        self, seqs: tuple[str, ...], target: str | None, ranks: dict[str, int], piles: dict[str, Pileup]
+    ) -> None:
         """Add the fragment's reads to the pileup of its winner: ``target``, or (None)
         the winner the fragment scores best on."""
         if target is None:
@@ -456,7 +487,9 @@ class _WinnerAligner:
     def to(self, name: str, read: str) -> Any:
         aligner = self.single.get(name)
         if aligner is None:
-            aligner = self.single[name] = mappy.Aligner(seq=self.sequences[name], **{**READ_OPTIONS, "best_n": 5, **CALL_OPTIONS})
+            aligner = self.single[name] = mappy.Aligner(
+                seq=self.sequences[name], **{**READ_OPTIONS, "best_n": 5, **CALL_OPTIONS}
+            )
         hits = [h for h in aligner.map(read, buf=self.buf, cs=True) if _passes(h)]
         return max(hits, key=_score) if hits else None
 
@@ -493,8 +526,9 @@ def call_mutations(kept: list[_Kept], species: SpeciesDB, params: PredictParams)
     depths: dict[str, list[int]] = {}
     for template, pile in sorted(piles.items()):
         depths[template] = pile.depths()
-        alignments += pileup_alignments(pile, genes[template], depths[template],
-                                        float(params.min_depth), float(params.min_allele_fraction))
+        alignments += pileup_alignments(
+            pile, genes[template], depths[template], float(params.min_depth), float(params.min_allele_fraction)
+        )
     result = pointfinder.call(species, alignments)
     result.mutations = [
         replace(m, depth=float(_depth_at(depths.get(m.template, []), m.mutation.contig_position)))
@@ -579,6 +613,11 @@ def predict_streams(
         return sum(r.bytes_read for r in readers)
 
     return predict_batches(
-        batches, params, on_batch, db=db, point_db=point_db,
-        input_fraction=(lambda: min(1.0, consumed() / size)) if size else None, bytes_read=consumed,
+        batches,
+        params,
+        on_batch,
+        db=db,
+        point_db=point_db,
+        input_fraction=(lambda: min(1.0, consumed() / size)) if size else None,
+        bytes_read=consumed,
     )
