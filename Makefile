@@ -41,7 +41,7 @@ debs:
 debs-bench:
 	@bash scripts/ensure-debs.sh $(DEBS_TEST) $(DEBS_BENCH)
 
-# MLST schemes and PlasmidFinder replicons (SPEC §20) from pinned, hash-checked wheels into
+# MLST schemes and PlasmidFinder replicons (design §20) from pinned, hash-checked wheels into
 # build/typing-db (a no-op when current).
 typing-db: $(RUN_STAMP)
 	$(PY) scripts/typing_db.py

@@ -98,7 +98,7 @@ def location_text(location: Any) -> str:
 
 
 def typing_rows(predictions: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
-    """MLST rows (scheme, ST, alleles) and replicon rows of ``predictions.json`` (SPEC §20)."""
+    """MLST rows (scheme, ST, alleles) and replicon rows of ``predictions.json`` (design §20)."""
     mlst = [
         [
             c.get("label") or c.get("scheme"),

@@ -1,4 +1,4 @@
-"""Typing parity and cost (SPEC §20): ours against Kleborate 3.2.4 and PlasmidFinder 3.0.3.
+"""Typing parity and cost (design §20): ours against Kleborate 3.2.4 and PlasmidFinder 3.0.3.
 
 Run from the repository root with the project venv:  ``python bench/typing_parity.py
 [--refenv DIR] [FASTA ...]`` (default: the four ``kleborate-examples`` genomes).

@@ -1,9 +1,9 @@
-"""Fetch the typing reference data (SPEC §20) from pinned, hash-checked wheels.
+"""Fetch the typing reference data (design §20) from pinned, hash-checked wheels.
 
     python scripts/typing_db.py [--out build/typing-db]
 
 * MLST schemes: Kleborate 3.2.4 ships the PubMLST / BIGSdb-Pasteur schemes it types with
-  (alleles as FASTA, profiles as TSV) inside its wheel; we take the four schemes SPEC §20
+  (alleles as FASTA, profiles as TSV) inside its wheel; we take the four schemes design §20
   names (K. pneumoniae complex, K. oxytoca complex, E. coli Achtman and Pasteur).
 * Plasmid replicons: staramr 0.12.3 ships a copy of the PlasmidFinder database (its git
   commit in ``plasmidfinder-info.ini``); we take the ``.fsa`` files, ``config`` and the

@@ -68,7 +68,7 @@ def _row(job: JobModel, read: dict[str, Any] | str | None) -> dict[str, Any]:
 
 
 def _typing(predictions: dict[str, Any] | None, summary: dict[str, Any]) -> tuple[str, list[str]]:
-    """The sample's ST (first MLST scheme, "" when untyped) and replicon names (SPEC §20)."""
+    """The sample's ST (first MLST scheme, "" when untyped) and replicon names (design §20)."""
     if predictions is not None and "mlst" in predictions:
         calls = predictions.get("mlst") or []
         st = str(calls[0].get("st") or "") if calls else ""

@@ -297,7 +297,7 @@ class PhenotypePanelOut(ResponseModel):
 
 
 class LocationOut(ResponseModel):
-    """Where a resistance gene sits (SPEC §20)."""
+    """Where a resistance gene sits (design §20)."""
 
     kind: Literal["plasmid", "chromosome-like"] = Field(
         description="plasmid: its contig carries a replicon; chromosome-like: no replicon on its contig"
@@ -306,7 +306,7 @@ class LocationOut(ResponseModel):
 
 
 class GeneOut(BaseModel):
-    """One acquired resistance gene (SPEC §6), with its location when the job typed."""
+    """One acquired resistance gene (design §6), with its location when the job typed."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -339,7 +339,7 @@ class MlstLocusOut(ResponseModel):
 
 
 class MlstOut(ResponseModel):
-    """One MLST scheme's typing, with Kleborate 3.2.4's semantics (SPEC §20)."""
+    """One MLST scheme's typing, with Kleborate 3.2.4's semantics (design §20)."""
 
     scheme: str = Field(description="klebsiella_pneumo_complex, klebsiella_oxytoca_complex, escherichia_achtman, ...")
     label: str
@@ -385,9 +385,9 @@ class ResultsResponse(BaseModel):
     phenotypes: list[PhenotypeOut] = Field(default_factory=list, description="Every antibiotic of the databases")
     phenotype_panel: PhenotypePanelOut | None = None
     mlst: list[MlstOut] = Field(
-        default_factory=list, description="MLST of the sample's scheme(s); the first is its ST (SPEC §20)"
+        default_factory=list, description="MLST of the sample's scheme(s); the first is its ST (design §20)"
     )
-    plasmids: list[RepliconOut] = Field(default_factory=list, description="Plasmid replicons (SPEC §20)")
+    plasmids: list[RepliconOut] = Field(default_factory=list, description="Plasmid replicons (design §20)")
     typing_database: dict[str, Any] | None = Field(
         None, description="MLST data source (Kleborate version) and PlasmidFinder version and commit"
     )

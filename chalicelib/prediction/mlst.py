@@ -1,4 +1,4 @@
-"""Multi-locus sequence typing with Kleborate 3.2.4's semantics (SPEC §20).
+"""Multi-locus sequence typing with Kleborate 3.2.4's semantics (design §20).
 
 How a scheme is typed (``call_scheme``), step for step as ``kleborate/shared/mlst.py`` does:
 

@@ -122,7 +122,7 @@ def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:
 
 
 def _gene(g: GeneHit, prediction: Prediction) -> dict[str, Any]:
-    """A gene entry with its ``location`` when the job typed (SPEC §20)."""
+    """A gene entry with its ``location`` when the job typed (design §20)."""
     data = g.to_dict()
     location = gene_location(prediction.typing, g.contig)
     if location is not None:

@@ -1,4 +1,4 @@
-"""Plasmid replicons with PlasmidFinder's semantics, and where each resistance gene sits (SPEC §20).
+"""Plasmid replicons with PlasmidFinder's semantics, and where each resistance gene sits (design §20).
 
 PlasmidFinder 3.0.3 on an assembly (blastn through cgecore's ``Blaster``) reports, per
 database file (``enterobacteriales``, ``Inc18``, ...), every replicon sequence aligned with

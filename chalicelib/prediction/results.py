@@ -122,7 +122,7 @@ class Prediction:
     phenotypes: PhenotypeTable | None = None
     #: reads mode: number of reads (mates counted one by one); None for assemblies
     reads: int | None = None
-    #: MLST, replicons and gene locations (SPEC §20); None when the job typed nothing
+    #: MLST, replicons and gene locations (design §20); None when the job typed nothing
     typing: TypingResult | None = None
 
     @property

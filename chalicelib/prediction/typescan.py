@@ -1,4 +1,4 @@
-"""Typing in the genome job's one pass over the contigs: MLST loci and plasmid replicons (SPEC §20).
+"""Typing in the genome job's one pass over the contigs: MLST loci and plasmid replicons (design §20).
 
 One small minimap2 index holds a few representative alleles of every locus of every shipped
 MLST scheme and every PlasmidFinder replicon sequence (~0.5 Mb). ``TypingSearch.scan`` maps

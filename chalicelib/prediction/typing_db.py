@@ -1,4 +1,4 @@
-"""The typing reference data (SPEC §20): MLST schemes and the PlasmidFinder replicons.
+"""The typing reference data (design §20): MLST schemes and the PlasmidFinder replicons.
 
 Made by ``scripts/typing_db.py`` from pinned wheels (Kleborate 3.2.4 for the schemes,
 staramr 0.12.3 for its PlasmidFinder copy) and read here as plain files:

@@ -1,4 +1,4 @@
-"""Typing in the result files (SPEC §20): ``mlst.tsv``, ``plasmids.tsv`` and the JSON fields.
+"""Typing in the result files (design §20): ``mlst.tsv``, ``plasmids.tsv`` and the JSON fields.
 
 ``mlst.tsv`` has Kleborate's columns (ST, then one column per locus, allele marks as
 Kleborate writes them) with the scheme first, one row per typed scheme; a job that typed

@@ -1,4 +1,4 @@
-"""The job page's typing section (SPEC §20) in headless Chromium against the local stack: a
+"""The job page's typing section (design §20) in headless Chromium against the local stack: a
 complete K. pneumoniae genome (MGH 78578, Debian's kleborate-examples) gets its ST, its
 replicons and the location of its genes; the section is photographed into
 `build/screenshots/job-typing.png`."""

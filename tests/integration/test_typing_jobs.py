@@ -1,4 +1,4 @@
-"""A genome job reports MLST, replicons and where each gene sits (SPEC §20), end to end through
+"""A genome job reports MLST, replicons and where each gene sits (design §20), end to end through
 the upload event, on a small genome made of real scheme alleles, a real replicon and blaKPC-2."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_typed_results_match_the_openapi_models(aws_env: None, genome: bytes) ->
     doc = json.loads(result_objects(job)["predictions.json"]["body"])
     typed = ResultsResponse.model_validate({**doc, "download_urls": {}})
     # the job's species is a PointFinder key ("klebsiella": both Klebsiella complexes), so the
-    # complex is the best match; a detected species name (SPEC §19) will choose it outright
+    # complex is the best match; a detected species name (design §19) will choose it outright
     assert typed.mlst[0].st == "ST258" and typed.mlst[0].selected_by == "best match"
     assert typed.plasmids[0].name == "IncFII(K)"
     assert any(g.location and g.location.kind == "plasmid" for g in typed.genes)

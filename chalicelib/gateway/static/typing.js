@@ -1,4 +1,4 @@
-// The job page's typing section (SPEC §20): sequence type per MLST scheme with its alleles,
+// The job page's typing section (design §20): sequence type per MLST scheme with its alleles,
 // plasmid replicons with their contigs, and each resistance gene's location.
 import { h, table } from "./dom.js";
 
