@@ -175,7 +175,7 @@ def openapi_document() -> Response:
     return openapi.serve()
 
 
-# --- the browser app (SPEC §15) ----------------------------------------------
+# --- the browser app (design §15) ----------------------------------------------
 
 
 @app.route("/", methods=["GET"], content_types=NO_BODY)
@@ -193,7 +193,7 @@ def web_asset(name: str) -> Response:
 
 @app.on_s3_event(bucket=get_settings().upload_bucket, events=["s3:ObjectCreated:*"])
 def on_upload(event: S3Event) -> list[dict[str, Any]]:
-    """API uploads and inbox drops start predictions (SPEC §7)."""
+    """API uploads and inbox drops start predictions (design §7)."""
     return [o.to_dict() for o in intake.handle_upload_event(event.to_dict(), event.context)]
 
 

@@ -1,4 +1,4 @@
-"""`amr`: the command-line client of the AMR prediction job service (SPEC §14).
+"""`amr`: the command-line client of the AMR prediction job service (design §14).
 
 It talks to the HTTP API and, for uploads and downloads, straight to S3 through the
 presigned URLs the API hands out. It imports nothing from the service (`chalicelib/`),

@@ -43,7 +43,9 @@ def _all_users(api: Api) -> list[dict[str, Any]]:
     users: list[dict[str, Any]] = []
     token: str | None = None
     while True:
-        page = _as_admin(lambda: api.call("GET", "/admin/users", params={"limit": 100, "next_token": token}))
+        page = _as_admin(
+            lambda token=token: api.call("GET", "/admin/users", params={"limit": 100, "next_token": token})
+        )
         users.extend(page["users"])
         token = page.get("next_token")
         if not token:

@@ -1,7 +1,7 @@
 """The service's HTTP API through httpx, with its errors turned into `CliError`s.
 
 The service answers every failure as `{"error": {"code", "message"}}`; that message and
-code are what the user sees, with the exit status SPEC §14 gives the HTTP status and a
+code are what the user sees, with the exit status design §14 gives the HTTP status and a
 hint for the next step. Transport failures (refused, timed out) are exit 5.
 Presigned S3 URLs are called through `storage()` — a client without the bearer token,
 which must never travel to S3.

@@ -1,4 +1,4 @@
-"""Batch commands: `batches`, `batch show|matrix|cancel|delete` (SPEC §13, §14)."""
+"""Batch commands: `batches`, `batch show|matrix|cancel|delete` (design §13, §14)."""
 
 from __future__ import annotations
 

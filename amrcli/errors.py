@@ -1,4 +1,4 @@
-"""Exit statuses (SPEC §14) and the one error every command raises to end with one.
+"""Exit statuses (design §14) and the one error every command raises to end with one.
 
 Scripts branch on the status, people read the message; so each error carries both, plus
 a hint that says what to do next.

@@ -16,7 +16,7 @@ from amrcli.errors import CliError, Exit
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 FASTQ_SUFFIXES = (".fq", ".fastq")
-#: `{sample}_R1`, `{sample}_2`, Illumina's `{sample}_S1_L001_R1_001` (the mate suffix of SPEC §12).
+#: `{sample}_R1`, `{sample}_2`, Illumina's `{sample}_S1_L001_R1_001` (the mate suffix of design §12).
 _MATE = re.compile(r"^(?P<sample>.+?)_R?(?P<mate>[12])(?:_001)?$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 128

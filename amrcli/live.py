@@ -37,7 +37,7 @@ def watch_jobs(api: Api, out: Output, jobs: list[dict[str, Any]], poller: Poller
     )
     tasks = {
         j["job_id"]: progress.add_task(
-            j["job_name"], total=100, completed=float(j.get("progress") or 0), status=_status_markup(j["status"])
+            j["job_name"], total=100, completed=int(float(j.get("progress") or 0)), status=_status_markup(j["status"])
         )
         for j in jobs
     }

@@ -1,7 +1,7 @@
 """Entry point of `amr` (console script) and `python -m amrcli`.
 
 Typer parses and dispatches; this function turns whatever a command ends with into the
-exit status of SPEC §14 and a message on stderr — never a stack trace.
+exit status of design §14 and a message on stderr — never a stack trace.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Where output goes and how it looks: rich tables and colour on a terminal; on a pipe,
-plain tab-separated lines without colour (SPEC §14); JSON when `--json` asks.
+plain tab-separated lines without colour (design §14); JSON when `--json` asks.
 
 rich decides colour itself (no colour without a terminal, `NO_COLOR` honoured); this
 module only decides *shape*, because a rich table wrapped at 80 columns is no use to

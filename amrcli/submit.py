@@ -107,14 +107,14 @@ def _create_batch(
     if params:
         body["params"] = params
     answer = api.call("POST", "/batches", json=body)
-    return answer["batch"], [Created(sample, opened) for sample, opened in zip(samples, answer["jobs"])]
+    return answer["batch"], [Created(sample, opened) for sample, opened in zip(samples, answer["jobs"], strict=False)]
 
 
 def _transfers(created: list[Created]) -> list[Transfer]:
     transfers = []
     for item in created:
         uploads = [item.answer["upload"]] + ([item.answer.get("mate_upload")] if item.sample.paired else [])
-        for path, upload in zip(item.sample.files, uploads):
+        for path, upload in zip(item.sample.files, uploads, strict=False):
             if not upload:
                 raise CliError(
                     f"The service gave no upload for the mate {path.name}",
@@ -214,7 +214,7 @@ def submit(
                 ["Job", "Name", "Status", "Files"],
                 [
                     [j["job_id"], j["job_name"], status_text(j["status"]), [p.name for p in u.sample.files]]
-                    for j, u in zip(jobs, uploaded)
+                    for j, u in zip(jobs, uploaded, strict=False)
                 ],
             )
             if made_batch:

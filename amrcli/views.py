@@ -1,7 +1,7 @@
 """Rows people read, derived from the service's documents (jobs, predictions).
 
 Plain functions over plain data. They accept both shapes the service has had:
-the phenotype table (`phenotypes`, `summary.resistant`, SPEC §12) when present, else
+the phenotype table (`phenotypes`, `summary.resistant`, design §12) when present, else
 the acquired-gene profile (`resistance` = {class: [antibiotics]}) it derives from.
 """
 

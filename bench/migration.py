@@ -1,4 +1,4 @@
-"""Legacy import and backup round trip at scale (SPEC §16), on in-process moto.
+"""Legacy import and backup round trip at scale (design §16), on in-process moto.
 
 Builds an earlier-service database of 10,000 jobs (every awkward row of the tests
 included), imports it, imports it again (idempotent), then exports the stage, restores

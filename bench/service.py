@@ -1,4 +1,4 @@
-"""Time inside the running service against the benchmark's time, per genome (SPEC §12 Speed).
+"""Time inside the running service against the benchmark's time, per genome (design §12 Speed).
 
     python bench/service.py [--species klebsiella]
 

@@ -67,7 +67,7 @@ class StackConfig:
 
 
 def load_config() -> StackConfig:
-    """Stack settings from the environment (defaults are SPEC §3's)."""
+    """Stack settings from the environment (defaults are design §3's)."""
     state_dir = Path(os.environ.get("AMR_STATE_DIR", "").strip() or PROJECT_DIR / ".local" / "state")
     return StackConfig(
         host=HOST,

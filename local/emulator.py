@@ -224,7 +224,8 @@ def _rollback_by_item(original: Callable[..., Any]) -> Callable[..., Any]:
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
         before = touched(self, transact_items)
-        models.copy = types.SimpleNamespace(deepcopy=no_table_copy)  # type: ignore[attr-defined]
+        # assignment: moto's models module reads `copy.deepcopy`; a namespace stands in for the module
+        models.copy = types.SimpleNamespace(deepcopy=no_table_copy)  # type: ignore[assignment]
         try:
             return original(self, transact_items, *args, **kwargs)
         except BaseException:
@@ -235,7 +236,7 @@ def _rollback_by_item(original: Callable[..., Any]) -> Callable[..., Any]:
                     self.put_item(table_name, attrs)
             raise
         finally:
-            models.copy = copy  # type: ignore[attr-defined]
+            models.copy = copy
 
     return transact_write_items
 
@@ -249,7 +250,7 @@ class Emulator:
         # moto's server answers every cross-origin request with `*`; S3 answers by the
         # bucket's CORS rules. Like S3, so a missing rule fails locally too (the web app
         # posts uploads from the API's origin; `local.stack` sets the upload bucket's rules).
-        werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
+        werkzeug_app.DISABLE_GLOBAL_CORS = True
         self.tracker = ChangeTracker(BrowserPostCors(DomainDispatcherApplication(create_backend_app)))
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

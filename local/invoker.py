@@ -40,7 +40,7 @@ def deliver(app: Chalice, body: str) -> tuple[str, Any]:
 
 def drain(app: Chalice, sqs: Any, url: str) -> list[tuple[str, Any]]:
     """Run every invocation queued now, one after another (tests and `--once` use it)."""
-    done = []
+    done: list[tuple[str, Any]] = []
     while True:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:

@@ -80,7 +80,7 @@ def allow_browser_uploads(s3: Any, bucket: str, api_port: int) -> None:
 def _bootstrap_admin(cfg: StackConfig) -> tuple[str, str | None, bool] | None:
     """Create the admin account if the app has accounts; returns (name, shown password, created)."""
     try:
-        from chalicelib.accounts import users  # type: ignore[attr-defined]
+        from chalicelib.accounts import users
     except ImportError:
         return None
     bootstrap = getattr(users, "bootstrap_admin", None)
@@ -319,7 +319,7 @@ def _status_lines(stack: LocalStack, admin: tuple[str, str | None, bool] | None)
 
 
 def _example_lines(api: str, emu: str, bucket: str, admin: str) -> list[str]:
-    """One copy-paste example per way of use (SPEC §3)."""
+    """One copy-paste example per way of use (design §3)."""
     json_h = "-H 'Content-Type: application/json'"
     token = "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
     job_id = '$(python3 -c \'import json; print(json.load(open("job.json"))["job"]["job_id"])\')'

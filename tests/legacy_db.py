@@ -1,4 +1,4 @@
-"""Databases of the earlier AMR service (SPEC §16), built for tests and the benchmark.
+"""Databases of the earlier AMR service (design §16), built for tests and the benchmark.
 
 `build` writes a SQLite file in either parameter shape with every awkward row the import
 must survive, plus `bulk_jobs` ordinary jobs, and returns what a correct import must

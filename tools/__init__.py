@@ -1,2 +1,2 @@
 """Operator tooling run from a checkout (not shipped to Lambda): the legacy import and
-stage backups (SPEC §16). Each tool writes into the stage the usual settings name."""
+stage backups (design §16). Each tool writes into the stage the usual settings name."""

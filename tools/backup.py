@@ -1,4 +1,4 @@
-"""Export a whole stage to a directory, and restore it from there (SPEC §16).
+"""Export a whole stage to a directory, and restore it from there (design §16).
 
     python -m tools.backup export DIR
     python -m tools.backup restore DIR [--allow-non-empty] [--create-missing]
@@ -235,7 +235,7 @@ def verify(root: Path) -> dict[str, Any]:
     mismatch, so a damaged backup is refused before anything is written."""
     manifest = load_manifest(root)
     for kind, count_field in (("tables", "items"), ("buckets", "objects")):
-        for role, entry in manifest[kind].items():
+        for _role, entry in manifest[kind].items():
             path = root / entry["file"]
             if not path.is_file() or sha256_file(path) != entry["sha256"]:
                 raise BackupError(f"{entry['file']}: missing or its checksum does not match the manifest")
@@ -402,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify":
         manifest = verify(args.dir)
         print(
-            f"{args.dir}: every file, count and checksum matches the manifest ({manifest['created_at']}, stage {manifest['stage']})"
+            f"{args.dir}: every file, count and checksum matches the manifest "
+            f"({manifest['created_at']}, stage {manifest['stage']})"
         )
         return 0
     settings = stage.connect()

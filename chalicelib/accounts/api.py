@@ -1,4 +1,4 @@
-"""HTTP handlers of the account routes (SPEC §8) and their request/response models.
+"""HTTP handlers of the account routes (design §8) and their request/response models.
 
 The pydantic models here are the contract: handlers validate with them and the OpenAPI
 description is generated from them. Requests are strict (no type coercion) and reject
@@ -90,7 +90,7 @@ class UserOut(BaseModel):
             user_id=str(user.user_id),
             username=str(user.username),
             email=str(user.email),
-            role=user.role,  # type: ignore[arg-type]
+            role=user.role,
             is_active=bool(user.is_active),
             created_at=str(user.created_at),
             last_login=user.last_login,

@@ -1,4 +1,4 @@
-"""Passwords, access tokens, login throttling and password reset (SPEC §8).
+"""Passwords, access tokens, login throttling and password reset (design §8).
 
 Decisions (see the report / docs):
 - Passwords: Argon2id (`chalicelib.accounts.passwords` says how).
@@ -15,7 +15,7 @@ Decisions (see the report / docs):
   work (a dummy hash is verified for unknown names). Failures are counted per username
   whether or not it exists (so throttling reveals nothing); the 5th failure within 15
   minutes locks the name for 15 minutes: 429 with Retry-After, even for the right password.
-- Imported accounts (SPEC §16): a legacy bcrypt / pbkdf2_sha256 / Argon2 hash works at
+- Imported accounts (design §16): a legacy bcrypt / pbkdf2_sha256 / Argon2 hash works at
   login and is replaced by Argon2id at the first success. An account imported with a
   hash of an unknown scheme answers 403 `password_reset_required` until its owner sets a
   password through the reset flow (the username is no secret: registration says it is
@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Request
 
 from chalicelib.accounts import passwords, users
-from chalicelib.core import clock, observability
+from chalicelib.core import clock, observability, web
 from chalicelib.core.aws import client
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
 from chalicelib.core.invoke import invoke_async
@@ -73,7 +73,7 @@ class AccountDisabled(Forbidden):
 
 
 class PasswordResetRequired(Forbidden):
-    """An account imported with a password hash we cannot verify (SPEC §16)."""
+    """An account imported with a password hash we cannot verify (design §16)."""
 
     code = "password_reset_required"
 
@@ -128,7 +128,9 @@ def decode_token(token: str) -> dict[str, Any]:
         logger.info("token rejected", extra={"reason": type(exc).__name__})
         raise _unauthorized() from None
     now = clock.now().timestamp()
-    iat, exp, nbf = claims.get("iat"), claims.get("exp"), claims.get("nbf", 0)
+    iat: Any = claims.get("iat")
+    exp: Any = claims.get("exp")
+    nbf: Any = claims.get("nbf", 0)
     problems = [
         not (_is_int(iat) and _is_int(exp) and _is_int(nbf)) and "time claims are not integers",
         not isinstance(claims.get("sub"), str) and "sub is not a string",
@@ -148,7 +150,7 @@ def decode_token(token: str) -> dict[str, Any]:
 
 
 def _bearer(request: Request) -> str:
-    header = (request.headers or {}).get("authorization") or ""
+    header = web.header(request, "authorization") or ""
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(

@@ -7,7 +7,7 @@ so composed and decomposed spellings of one password match. The `test` stage use
 parameters (AMR_ARGON2_TIME_COST, AMR_ARGON2_MEMORY_KIB override them there); other
 stages ignore those variables.
 
-Accounts imported from the earlier service (SPEC §16) may carry bcrypt (`$2a$`/`$2b$`/
+Accounts imported from the earlier service (design §16) may carry bcrypt (`$2a$`/`$2b$`/
 `$2y$`) or passlib `pbkdf2_sha256` hashes. Those are verified with the `bcrypt` and
 passlib (`libpass`) libraries, imported only when such a hash is seen so the Lambda's
 cold start does not pay for them, and `needs_rehash` says True for them so the first
@@ -48,7 +48,10 @@ def argon2_parameters(stage: str | None = None, environ: dict[str, str] | None =
 
 @lru_cache(maxsize=1)
 def hasher() -> PasswordHasher:
-    return PasswordHasher(type=Type.ID, **argon2_parameters())
+    cost = argon2_parameters()
+    return PasswordHasher(
+        time_cost=cost["time_cost"], memory_cost=cost["memory_cost"], parallelism=cost["parallelism"], type=Type.ID
+    )
 
 
 def normalise(password: str) -> str:

@@ -2,7 +2,7 @@
 
 Every write to the users table goes through here. Uniqueness of username and email is a
 property of the storage, not of a read-then-write: registration writes the account and
-its two guard items in one transaction conditioned on the guards not existing (SPEC §5).
+its two guard items in one transaction conditioned on the guards not existing (design §5).
 Usernames and emails compare case-insensitively; the spelling given at registration is
 kept for display.
 """
@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.accounts import passwords
@@ -155,7 +156,7 @@ def _insert_user(username: str, email: str, password_hash: str, role: str) -> Us
 
 @dataclass(frozen=True)
 class ImportedAccount:
-    """An account brought over from the earlier service (SPEC §16), already validated.
+    """An account brought over from the earlier service (design §16), already validated.
 
     `password_hash` None means the old hash's scheme is unknown: the account is imported
     with a password reset required.
@@ -270,7 +271,7 @@ def list_users(limit: int = 50, next_token: str | None = None) -> UserPage:
     result = UserModel.users_index.query(
         LIST_PK, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=start
     )
-    items = [item for _, item in zip(range(limit), result)]
+    items = [item for _, item in zip(range(limit), result, strict=False)]
     return UserPage(items, pagination.encode(result.last_evaluated_key, scope))
 
 
@@ -439,7 +440,7 @@ def record_login_failure(username: str, *, window: timedelta, limit: int, lockou
         try:
             if state.window_start is None or state.window_start <= now - window:
                 fresh = UserModel(key, kind="login", failures=1, window_start=clock.to_iso(now), expires_at=expires)
-                condition = UserModel.pk.does_not_exist()
+                condition: Condition = UserModel.pk.does_not_exist()
                 if state.window_start is not None:
                     condition = UserModel.window_start == clock.to_iso(state.window_start)
                 fresh.save(condition=condition)

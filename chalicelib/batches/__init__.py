@@ -1,1 +1,1 @@
-"""Batches (SPEC §13): a sequencing run's samples submitted, followed and read together."""
+"""Batches (design §13): a sequencing run's samples submitted, followed and read together."""

@@ -5,18 +5,16 @@ Each job goes through the same functions as its own route (`jobs.api.cancel`,
 small thread pool: a 500-sample deletion is a few thousand storage calls, which one by
 one would outlast API Gateway's 29-second limit.
 """
-
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
-from chalicelib.batches import store
 from chalicelib.core.errors import Conflict, InvalidTransition
 from chalicelib.core.tables import BatchModel, JobModel
-from chalicelib.jobs import api as jobs_api
-from chalicelib.jobs import lifecycle
+from chalicelib.jobs import api as jobs_api, lifecycle
+from chalicelib.batches import store
 
 #: Concurrent storage calls of one batch action (boto3 clients are thread-safe).
 WORKERS = 8

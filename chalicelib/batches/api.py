@@ -1,4 +1,4 @@
-"""Handlers of the batches routes (SPEC §13): validate, act, shape the answer.
+"""Handlers of the batches routes (design §13): validate, act, shape the answer.
 
 A batch that is not the caller's is 404, as for jobs; administrators see every batch.
 """

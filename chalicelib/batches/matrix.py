@@ -83,7 +83,7 @@ def build(batch: BatchModel) -> dict[str, Any]:
     jobs = lifecycle.batch_jobs(batch.batch_id)
     finished = [j for j in jobs if j.status in FINISHED]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        reads = dict(zip((j.job_id for j in finished), pool.map(_read, finished)))
+        reads = dict(zip((j.job_id for j in finished), pool.map(_read, finished), strict=False))
     rows = [_row(job, reads.get(job.job_id)) for job in jobs]
     antibiotics = sorted({name for row in rows for name in row["calls"]}, key=str.casefold)
     for row in rows:

@@ -1,4 +1,4 @@
-"""Request and response models of the batches API (SPEC §13).
+"""Request and response models of the batches API (design §13).
 
 Samples reuse the job models' rules (names, file names, parameters), so a batch accepts
 exactly what `POST /jobs` accepts, sample by sample.

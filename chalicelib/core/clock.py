@@ -1,6 +1,6 @@
 """The one clock of the service, injectable so tests never sleep.
 
-Timestamps are ISO-8601 UTC with milliseconds and `Z` (SPEC §5) so they sort as strings.
+Timestamps are ISO-8601 UTC with milliseconds and `Z` (design §5) so they sort as strings.
 """
 
 from __future__ import annotations

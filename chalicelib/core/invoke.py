@@ -1,4 +1,4 @@
-"""Run one of this app's functions later, outside the current request (SPEC §17).
+"""Run one of this app's functions later, outside the current request (design §17).
 
 Work that must not hold up a request — a maintenance run (API Gateway ends a request at
 29 s) or sending an email (its duration would tell which addresses have accounts) — is

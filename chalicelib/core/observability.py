@@ -1,4 +1,4 @@
-"""Structured logging and metrics shared by every function (SPEC §9).
+"""Structured logging and metrics shared by every function (design §9).
 
 Powertools' Logger writes one JSON object per line and carries appended keys (request,
 job and user ids) on every later line; Metrics writes CloudWatch embedded-metric-format

@@ -2,7 +2,7 @@
 
 Every module asks this one place for stage, resource names, region and endpoint so a
 deployment (or a test) changes configuration by environment alone. Defaults are the
-local-stage names of SPEC §3.
+local-stage names of design §3.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """DynamoDB table layout: the one module that knows tables, keys and indexes.
 
-Access patterns (SPEC §5), each served by GetItem or Query, never Scan:
+Access patterns (design §5), each served by GetItem or Query, never Scan:
 - job by id ........................ jobs table, GetItem on `job_id`
 - a user's jobs, newest first ...... jobs `user-created-index` (user_id, created_at)
 - a user's jobs with one status .... jobs `user-status-index` (user_status, created_at)
@@ -102,25 +102,25 @@ class JobModel(Model):
     completed_at = UnicodeAttribute(null=True)
     heartbeat_at = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
-    params = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    params: MapAttribute[str, Any] = MapAttribute(default=dict)
     model_name = UnicodeAttribute(default="resfinder")
     source = UnicodeAttribute(default="api")
     input_key = UnicodeAttribute(null=True)
     input_filename = UnicodeAttribute(null=True)
     input_size = NumberAttribute(null=True)
-    #: paired reads (SPEC §12): the second mate's object, as `input_*` is the first's;
+    #: paired reads (design §12): the second mate's object, as `input_*` is the first's;
     #: `mate_reported_at` is set once maintenance has reported a mate that never came
     mate_key = UnicodeAttribute(null=True)
     mate_filename = UnicodeAttribute(null=True)
     mate_size = NumberAttribute(null=True)
     mate_reported_at = UnicodeAttribute(null=True)
-    result_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
-    archive_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
-    summary = MapAttribute(null=True)  # type: ignore[var-annotated]
+    result_keys = ListAttribute(of=UnicodeAttribute, null=True)
+    archive_keys = ListAttribute(of=UnicodeAttribute, null=True)
+    summary: MapAttribute[str, Any] = MapAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     #: jobs imported from the earlier service (source `legacy`): its id, status and file paths
-    legacy = MapAttribute(null=True)  # type: ignore[var-annotated]
-    #: the batch (SPEC §13) this job is a sample of
+    legacy: MapAttribute[str, Any] = MapAttribute(null=True)
+    #: the batch (design §13) this job is a sample of
     batch_id = UnicodeAttribute(null=True)
     #: `{created_at}#{sample index}` (API batches) or `{created_at}#{job_id}` (drops)
     batch_order = UnicodeAttribute(null=True)
@@ -142,7 +142,7 @@ class JobEventModel(Model):
     timestamp = UnicodeAttribute()
     level = UnicodeAttribute(default="INFO")
     message = UnicodeAttribute()
-    data = MapAttribute(null=True)  # type: ignore[var-annotated]
+    data: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 class CounterModel(Model):
@@ -191,7 +191,7 @@ class MaintenanceRunModel(Model):
 
     run_id = UnicodeAttribute(hash_key=True)
     status = UnicodeAttribute()
-    tasks = ListAttribute(of=UnicodeAttribute)  # type: ignore[var-annotated]
+    tasks = ListAttribute(of=UnicodeAttribute)
     dry_run = BooleanAttribute(default=False)
     requested_by = UnicodeAttribute()
     created_at = UnicodeAttribute()
@@ -212,7 +212,7 @@ class BatchUserIndex(GlobalSecondaryIndex["BatchModel"]):
 
 
 class BatchModel(Model):
-    """A batch of jobs (SPEC §13): its name and parameters. How many of its jobs are in
+    """A batch of jobs (design §13): its name and parameters. How many of its jobs are in
     each status lives in the sharded counters (scope `batch#{id}`), updated in each job's
     own transitions, so this item is written only when the batch is created, cancelled
     or removed. `folder` is set for batches formed by bucket drops."""
@@ -225,7 +225,7 @@ class BatchModel(Model):
     batch_name = UnicodeAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
-    params = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    params: MapAttribute[str, Any] = MapAttribute(default=dict)
     source = UnicodeAttribute(default="api")
     folder = UnicodeAttribute(null=True)
     cancelled_at = UnicodeAttribute(null=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -66,7 +67,13 @@ def require_admin() -> Caller:
     return current
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def header(request: Request, name: str) -> str | None:
+    """A request header by name (any case); Chalice leaves `headers` None on some events."""
+    headers = request.headers
+    return None if headers is None else headers.get(name)
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str | list[str]] | None = None) -> Response:
     return Response(
         body=json.dumps(body, default=str, ensure_ascii=False) if body is not None else "",
         status_code=status,
@@ -87,7 +94,8 @@ def parse_body(request: Request, model: type[M], max_bytes: int = MAX_BODY_BYTES
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'")
-    raw = request.raw_body or b""
+    body = request.raw_body or b""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
     if len(raw) > max_bytes:
         raise BadRequest(f"Body is larger than {max_bytes} bytes")
     try:

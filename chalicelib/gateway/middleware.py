@@ -17,7 +17,7 @@ from chalicelib.core import observability, web
 from chalicelib.core.errors import MethodNotAllowed, ServiceError
 from chalicelib.core.observability import logger
 
-#: Routes reachable without a token (SPEC §8).
+#: Routes reachable without a token (design §8).
 PUBLIC_ROUTES = frozenset(
     {
         ("GET", "/health"),

@@ -14,8 +14,9 @@ import functools
 import importlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
@@ -65,7 +66,7 @@ class Ref:
         return self.load() or GenericObject
 
 
-ModelRef = Union[type[BaseModel], Ref, None]
+ModelRef = type[BaseModel] | Ref | None
 
 
 @dataclass(frozen=True)
@@ -437,7 +438,7 @@ def _error_codes(route: RouteDoc) -> list[int]:
     return sorted(codes - set(route.extra_responses))
 
 
-def _operation(route: RouteDoc, refs: dict[tuple[type[BaseModel], str], str], defs: dict[str, Any]) -> dict[str, Any]:
+def _operation(route: RouteDoc, refs: Mapping[Any, Any], defs: dict[str, Any]) -> dict[str, Any]:
     op_id = route.method.lower() + "_" + re.sub(r"[^A-Za-z0-9]+", "_", route.path).strip("_")
     op: dict[str, Any] = {"operationId": op_id, "summary": route.summary, "tags": [route.tag]}
     if route.description:

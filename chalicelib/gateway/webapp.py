@@ -1,4 +1,4 @@
-"""The browser app (SPEC §15): its page at `/` and its files at `/assets/{name}`.
+"""The browser app (design §15): its page at `/` and its files at `/assets/{name}`.
 
 The files are plain HTML, CSS and ES modules in `static/` beside this module (data, not
 code: nothing is built, nothing is loaded from the internet). Every answer carries a
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from chalice.app import Request, Response
 
+from chalicelib.core import web
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger
 
@@ -86,7 +87,7 @@ def content_security_policy() -> str:
     )
 
 
-def _headers(asset: Asset) -> dict[str, str]:
+def _headers(asset: Asset) -> dict[str, str | list[str]]:
     return {
         "Content-Type": asset.content_type,
         "Cache-Control": "no-cache",
@@ -110,7 +111,7 @@ def _base_path(request: Request) -> str:
 
 def _answer(asset: Asset, request: Request, body: str | None = None) -> Response:
     headers = _headers(asset)
-    if (request.headers or {}).get("if-none-match") == asset.etag:
+    if web.header(request, "if-none-match") == asset.etag:
         return Response(body="", status_code=304, headers=headers)
     return Response(body=asset.body if body is None else body, status_code=200, headers=headers)
 

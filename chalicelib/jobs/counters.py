@@ -1,4 +1,4 @@
-"""Statistics counters, sharded so that no item is written by every job (SPEC §17).
+"""Statistics counters, sharded so that no item is written by every job (design §17).
 
 A DynamoDB item takes about 1,000 writes/s, and two transactions that touch one item at
 once conflict. One `global` item written by every transition would cap the whole
@@ -8,7 +8,7 @@ counts in the shard its id hashes to: transitions of different jobs spread over 
 shards, while every count of one job lands in one item (so no shard ever shows a job
 leaving a status it never entered there).
 
-A job of a batch (SPEC §13) also counts in its batch's scope (`batch#{id}`), in the same
+A job of a batch (design §13) also counts in its batch's scope (`batch#{id}`), in the same
 transaction, so a batch's counts are exact under concurrent completions and no batch item
 is hot while hundreds of its jobs finish at once.
 

@@ -1,4 +1,4 @@
-"""A job's prediction parameters (SPEC §6) and their rules, in one place.
+"""A job's prediction parameters (design §6) and their rules, in one place.
 
 The API (`jobs.schemas.JobParams`), bucket-drop metadata and the predictor all ask
 `PredictParams` for the verdict, so a rule is written once. It lives with the jobs
@@ -13,7 +13,7 @@ from typing import Any
 
 SUPPORTED_MODELS = ("resfinder",)
 NO_SPECIES = "other"
-#: PointFinder species keys (SPEC §12) and the name ResFinder gives each (its panels use it).
+#: PointFinder species keys (design §12) and the name ResFinder gives each (its panels use it).
 SPECIES: dict[str, str] = {
     "escherichia_coli": "escherichia coli",
     "klebsiella": "klebsiella",
@@ -63,7 +63,7 @@ def normalise_species(value: Any) -> str:
 
 @dataclass(frozen=True)
 class PredictParams:
-    """Job parameters of SPEC §6; invalid values raise ValueError on construction."""
+    """Job parameters of design §6; invalid values raise ValueError on construction."""
 
     model_name: str = "resfinder"
     segment_length: int = 100_000
@@ -79,7 +79,7 @@ class PredictParams:
     #: reads only: least fraction of the reads at a position showing a change for it to count
     min_allele_fraction: float = 0.3
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 - one check per parameter, each a plain if; reads as the list it is
         def is_int(v: Any) -> bool:
             return isinstance(v, int) and not isinstance(v, bool)
 

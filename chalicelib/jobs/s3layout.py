@@ -1,4 +1,4 @@
-"""Where a job's objects live in S3 (SPEC §7), and the operations on them.
+"""Where a job's objects live in S3 (design §7), and the operations on them.
 
 uploads bucket:  uploads/{user_id}/{job_id}/{filename}   (API uploads, presigned POST)
                  inbox/{username}/{filename}            (bucket drops)
@@ -28,7 +28,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 MAX_UPLOAD_ENV = "AMR_MAX_UPLOAD_BYTES"
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 FASTQ_SUFFIXES = (".fq", ".fastq")
-#: Files a completed job has under `results/{user_id}/{job_id}/` (SPEC §6).
+#: Files a completed job has under `results/{user_id}/{job_id}/` (design §6).
 PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV = "predictions.json", "predictions.tsv", "hamronization.tsv"
 POINTFINDER_TSV, PHENOTYPES_TSV = "pointfinder.tsv", "phenotypes.tsv"
 MLST_TSV, PLASMIDS_TSV = "mlst.tsv", "plasmids.tsv"
@@ -44,7 +44,7 @@ RESULT_FILES = (
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UPLOAD_KEY = re.compile(r"^uploads/([^/]+)/([0-9a-f-]{36})/([^/]+)$")
 _INBOX_KEY = re.compile(r"^inbox/([^/]+)/(?:([^/]{1,128})/)?([^/]+)$")
-#: Mates of a read pair (SPEC §12): `{sample}_R1…`/`_R2…`, `_1`/`_2`, Illumina's `_R1_001`.
+#: Mates of a read pair (design §12): `{sample}_R1…`/`_R2…`, `_1`/`_2`, Illumina's `_R1_001`.
 _MATE = re.compile(r"^(?P<sample>.+?)_(?P<r>[Rr]?)(?P<n>[12])(?P<tail>(?:_001)?\.(?:fq|fastq|FQ|FASTQ)(?:\.gz|\.GZ)?)$")
 
 
@@ -73,7 +73,7 @@ def is_fasta_name(filename: str) -> bool:
 
 
 def is_fastq_name(filename: str) -> bool:
-    """Reads (SPEC §12): `.fq`/`.fastq`, optionally `.gz`."""
+    """Reads (design §12): `.fq`/`.fastq`, optionally `.gz`."""
     return _stem(filename).endswith(FASTQ_SUFFIXES)
 
 

@@ -1,4 +1,4 @@
-"""Request and response models of the jobs API (SPEC §8), in one place.
+"""Request and response models of the jobs API (design §8), in one place.
 
 The route handlers validate with these models and `chalicelib.gateway.openapi` derives the
 OpenAPI document from them, so the description cannot drift from the behaviour.
@@ -71,11 +71,12 @@ BatchId = Annotated[
 Timestamp = Annotated[str, Field(description="ISO-8601 UTC with milliseconds, e.g. 2026-11-24T19:12:00.123Z")]
 
 
-_DEFAULTS = {f.name: f.default for f in dataclass_fields(PredictParams)}
+# Any: each field's own annotation types its default (dataclass fields here all have one).
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclass_fields(PredictParams)}
 
 
 class JobParams(RequestModel):
-    """Prediction parameters of SPEC §6; all optional."""
+    """Prediction parameters of design §6; all optional."""
 
     model_name: ModelName = Field(_DEFAULTS["model_name"], description="Reference database / predictor")
     segment_length: int = Field(_DEFAULTS["segment_length"], ge=1, le=MAX_SEGMENT_LENGTH)
@@ -209,7 +210,7 @@ class JobInput(ResponseModel):
 
 
 class JobOut(ResponseModel):
-    """A job as the API shows it (SPEC §8)."""
+    """A job as the API shows it (design §8)."""
 
     job_id: str = Field(json_schema_extra={"format": "uuid"})
     user_id: str = Field(description="The owner's user id")
@@ -261,7 +262,7 @@ class LogsResponse(ResponseModel):
 
 
 class MutationOut(ResponseModel):
-    """A known chromosomal point mutation (SPEC §12), named as ResFinder names it."""
+    """A known chromosomal point mutation (design §12), named as ResFinder names it."""
 
     gene: str
     mutation: str = Field(description="e.g. 'gyrA p.S83L', '23S r.2058A>G', 'ampC-promoter-size-53bp n.-42C>T'")
@@ -366,7 +367,7 @@ class RepliconOut(ResponseModel):
 
 
 class ResultsResponse(BaseModel):
-    """The job's predictions.json (SPEC §6) plus presigned links to every result file.
+    """The job's predictions.json (design §6) plus presigned links to every result file.
 
     For an Archived job the links point at the archived, gzip-compressed copies, so
     their names end in `.gz`.

@@ -1,4 +1,4 @@
-"""Maintenance runs requested by administrators, executed asynchronously (SPEC §17).
+"""Maintenance runs requested by administrators, executed asynchronously (design §17).
 
 `POST /admin/maintenance` records a `queued` run and invokes the `maintenance_run`
 function asynchronously (`chalicelib.core.invoke`), then answers 202 with the run id:
@@ -22,6 +22,7 @@ from typing import Any, Literal
 from chalice.app import Request, Response
 from pydantic import BaseModel, Field
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib.core import clock, observability, web
 from chalicelib.core.aws import storage_call
@@ -30,6 +31,7 @@ from chalicelib.core.invoke import invoke_async
 from chalicelib.core.observability import logger
 from chalicelib.core.tables import MaintenanceRunModel
 from chalicelib.maintenance import tasks
+from chalicelib.maintenance.tasks import MaintenanceReport, Task
 
 RunStatus = Literal["queued", "running", "finished", "failed"]
 FUNCTION = "maintenance_run"
@@ -51,13 +53,13 @@ class RunOut(BaseModel):
 
     run_id: str = Field(json_schema_extra={"format": "uuid"})
     status: RunStatus
-    tasks: list[tasks.Task]
+    tasks: list[Task]
     dry_run: bool
     requested_by: str
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None
-    report: tasks.MaintenanceReport | None = Field(None, description="Present once finished")
+    report: MaintenanceReport | None = Field(None, description="Present once finished")
     error: str | None = Field(None, description="Why a failed run failed")
 
 
@@ -131,7 +133,10 @@ def _claim(run: MaintenanceRunModel) -> bool:
 
 @storage_call("maintenance_run.finish")
 def _finish(run: MaintenanceRunModel, status: RunStatus, report: str | None, error: str | None) -> None:
-    actions = [MaintenanceRunModel.status.set(status), MaintenanceRunModel.finished_at.set(clock.now_iso())]
+    actions: list[Action] = [
+        MaintenanceRunModel.status.set(status),
+        MaintenanceRunModel.finished_at.set(clock.now_iso()),
+    ]
     actions.append(MaintenanceRunModel.report.set(report) if report else MaintenanceRunModel.report.remove())
     actions.append(MaintenanceRunModel.error.set(error) if error else MaintenanceRunModel.error.remove())
     run.update(actions=actions)

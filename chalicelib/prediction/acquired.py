@@ -185,7 +185,7 @@ def _clipped_by_edge(h: Any, seg: _Segment, contig_len: int) -> bool:
 # --------------------------------------------------------------------------- predict
 
 
-def predict(
+def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and cancel share its state
     contigs: Iterable[tuple[str, str]],
     params: PredictParams | None = None,
     on_batch: Callable[[BatchProgress], bool | None] | None = None,
@@ -253,7 +253,8 @@ def predict(
         return found, windows
 
     contig_names: list[str] = []
-    state = {"bases_seen": 0, "segments_seen": 0, "frac_at_read": 0.0}
+    state: dict[str, int] = {"bases_seen": 0, "segments_seen": 0}
+    frac_at_read = [0.0]  # the input fraction read when the current contig began
 
     def segments() -> Iterator[_Segment]:
         for cid, seq in contigs:
@@ -261,7 +262,7 @@ def predict(
             contig_names.append(cid)
             state["bases_seen"] += len(seq)
             if input_fraction is not None:
-                state["frac_at_read"] = input_fraction() or 0.0
+                frac_at_read[0] = input_fraction() or 0.0
             for st in segment_starts(len(seq), params.segment_length, params.segment_overlap):
                 state["segments_seen"] += 1
                 yield _Segment(cid, seq, idx, st, min(len(seq), st + params.segment_length))
@@ -284,7 +285,7 @@ def predict(
             finished = pending is None
             rescue: dict[int, list[tuple[int, int]]] = {}
             seqs: dict[int, str] = {}
-            for seg, (found, windows) in zip(batch, pool.map(map_segment, batch)):
+            for seg, (found, windows) in zip(batch, pool.map(map_segment, batch), strict=False):
                 cands.extend(found)
                 if windows:
                     rescue.setdefault(seg.contig_index, []).extend(windows)
@@ -305,7 +306,7 @@ def predict(
                 if finished:
                     fraction = 1.0
                 elif state["bases_seen"]:
-                    fraction = state["frac_at_read"] * min(1.0, bases_done / state["bases_seen"])
+                    fraction = frac_at_read[0] * min(1.0, bases_done / state["bases_seen"])
                 fraction = max(last_fraction, min(1.0, fraction or 0.0))
                 last_fraction = fraction
             progress = BatchProgress(

@@ -161,7 +161,7 @@ class FastaReader:
             )
         return data
 
-    def _chunks(self) -> Iterator[bytes]:
+    def _chunks(self) -> Iterator[bytes]:  # noqa: C901 - gzip members, size limit and errors in one pass
         """Decompressed chunks; handles multi-member gzip and detects truncation/corruption."""
         first = self._read_raw()
         while len(first) < 2:  # a stream may return short reads; make sure we can see the magic
@@ -195,7 +195,8 @@ class FastaReader:
                     if not d.unconsumed_tail:
                         break
                     out = d.decompress(d.unconsumed_tail, self._chunk_size)
-            except (zlib.error, izlib.error) as exc:
+            # misc: isal's stub declares izlib.error as a plain name; at run time it is an Exception
+            except (zlib.error, izlib.error) as exc:  # type: ignore[misc]
                 raise InputError(
                     f"{self.name}: corrupt gzip data near compressed byte {self.bytes_read} ({exc})"
                 ) from None
@@ -321,7 +322,7 @@ class FastaReader:
         seq = b"".join(parts)
         if _INVALID_RE.search(seq) is not None:
             # Locate the offending line only now, on the error path.
-            for part, part_line in zip(parts, part_lines):
+            for part, part_line in zip(parts, part_lines, strict=False):
                 if _INVALID_RE.search(part) is not None:
                     raise self._invalid(part, part_line)
         if not seq:

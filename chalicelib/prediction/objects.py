@@ -1,4 +1,4 @@
-"""The uploaded objects as the prediction function sees them (SPEC §7): which object an
+"""The uploaded objects as the prediction function sees them (design §7): which object an
 event names (:class:`ObjectRef`), what `head_object` says of it (:class:`ObjectInfo`), its
 body read as a stream (:func:`open_body`), and the tags that tell people what became of it
 (:func:`tag`).

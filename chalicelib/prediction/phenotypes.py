@@ -84,13 +84,21 @@ class PhenotypeTable:
 class GeneHit(Protocol):
     """What the table reads of an acquired-gene hit (`results.GeneHit` has it)."""
 
-    gene: str
-    allele: str
-    accession: str
-    identity: float
-    alignment_length: int
-    allele_length: int
-    tied: tuple[str, ...]
+    # properties: the hits are frozen dataclasses, whose fields a protocol may only read
+    @property
+    def gene(self) -> str: ...
+    @property
+    def allele(self) -> str: ...
+    @property
+    def accession(self) -> str: ...
+    @property
+    def identity(self) -> float: ...
+    @property
+    def alignment_length(self) -> int: ...
+    @property
+    def allele_length(self) -> int: ...
+    @property
+    def tied(self) -> tuple[str, ...]: ...
 
 
 class _Evidence:
@@ -172,18 +180,22 @@ def build(
                 ev = evidence.setdefault(antibiotic, _Evidence())
                 ev.mutations.update(dict.fromkeys([_label(call)] + required))
                 ev.match = 3
-    rows = []
+    rows: list[PhenotypeRow] = []
     for antibiotic, cls in antibiotic_order(db, species):
-        ev = evidence.get(antibiotic)
-        if ev is None:
+        found_ev = evidence.get(antibiotic)
+        if found_ev is None:
             rows.append(PhenotypeRow(antibiotic, cls, NO_RESISTANCE, 0))
         else:
-            rows.append(PhenotypeRow(antibiotic, cls, RESISTANT, ev.match, tuple(ev.genes), tuple(ev.mutations)))
+            rows.append(
+                PhenotypeRow(
+                    antibiotic, cls, RESISTANT, found_ev.match, tuple(found_ev.genes), tuple(found_ev.mutations)
+                )
+            )
     panel: tuple[PhenotypeRow, ...] = ()
     panel_abx = db.panels.get(panel_name or "")
     if panel_abx:
-        first = {}
-        for row in rows:
-            first.setdefault(row.antimicrobial, row)
+        first: dict[str, PhenotypeRow] = {}
+        for table_row in rows:
+            first.setdefault(table_row.antimicrobial, table_row)
         panel = tuple(first.get(ab) or PhenotypeRow(ab, "NA", NOT_IN_DATABASE, None) for ab in panel_abx)
     return PhenotypeTable(tuple(rows), panel_name if panel else None, panel)

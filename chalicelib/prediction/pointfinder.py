@@ -1,4 +1,4 @@
-"""Chromosomal point mutations with ResFinder 4.3's PointFinder semantics (SPEC §12).
+"""Chromosomal point mutations with ResFinder 4.3's PointFinder semantics (design §12).
 
 How a genome is searched (why it looks like this):
 
@@ -59,6 +59,7 @@ _CODONS = {
     for (a, b, c), aa in zip(
         ((x, y, z) for x in "TCAG" for y in "TCAG" for z in "TCAG"),
         "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        strict=False,
     )
 }
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
@@ -96,7 +97,7 @@ class Alignment:
 
     @functools.cached_property
     def matches(self) -> int:
-        return sum(1 for r, q in zip(self.ref, self.query) if r == q)
+        return sum(1 for r, q in zip(self.ref, self.query, strict=False) if r == q)
 
     @functools.cached_property
     def identity(self) -> float:
@@ -280,7 +281,9 @@ def _alignment(gene: PointGene, h: Any, window: str, lo: int, contig: str) -> Al
     def contig_pos(i: int) -> int:  # oriented index -> 1-based contig position
         return lo + (i if plus else n - 1 - i) + 1
 
-    ref, qry, pos = [], [], []
+    ref: list[str] = []
+    qry: list[str] = []
+    pos: list[int] = []
     r, q = h.r_st, qs
     for op in _CS.findall(h.cs):
         if op[0] == ":":
@@ -390,7 +393,7 @@ def _events(a: Alignment) -> _Events:
     ev = _Events()
     r = a.ref_start
     del_start = ins_after = None
-    for rb, qb, cp in zip(a.ref, a.query, a.positions):
+    for rb, qb, cp in zip(a.ref, a.query, a.positions, strict=False):
         if rb == "-":
             after = r - 1
             if ins_after == after:
@@ -475,7 +478,7 @@ def _nucleotide_diffs(
 
 def _inframe(seq: str, needed: int = 3) -> str:
     """The prefix of a gapped string holding `needed` bases, or a clean gap of >= 3."""
-    taken = []
+    taken: list[str] = []
     bases = 0
     for ch in seq:
         if ch != "-":
@@ -539,7 +542,7 @@ def _indels(ref: str, qry: str, start: int) -> list[tuple[str, int, int, str]]:
     return sorted(found, key=lambda x: (x[1], x[2]))
 
 
-def _read_codons(ref: str, qry: str, start: int, where: Any) -> list[Mutation]:
+def _read_codons(ref: str, qry: str, start: int, where: Any) -> list[Mutation]:  # noqa: C901 - ResFinder's codon walk, kept step for step
     """Codon changes of a coding alignment starting at gene position `start` (1-based);
     `where(column)` gives the contig position of a genome column."""
     skip = (3 - (start - 1) % 3) % 3  # the first whole codon

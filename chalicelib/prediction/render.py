@@ -1,6 +1,6 @@
-"""Render a :class:`chalicelib.prediction.results.Prediction` into the result files of SPEC §6.
+"""Render a :class:`chalicelib.prediction.results.Prediction` into the result files of design §6.
 
-* ``predictions.json`` — the SPEC shape (job_id, database, genes, resistance, stats);
+* ``predictions.json`` — the design's shape (job_id, database, genes, resistance, stats);
 * ``predictions.tsv`` — ResFinder's ``ResFinder_results_tab.txt`` columns, so users
   and tools that read ResFinder output can read ours;
 * ``hamronization.tsv`` — the hAMRonization 1.x table (genes and point mutations), so
@@ -96,7 +96,7 @@ def _tsv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
 
 
 def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:
-    """The ``predictions.json`` document (SPEC §6)."""
+    """The ``predictions.json`` document (design §6)."""
     table = prediction.phenotypes
     point = prediction.point
     return {
@@ -131,7 +131,7 @@ def _gene(g: GeneHit, prediction: Prediction) -> dict[str, Any]:
 
 
 def predictions_json(prediction: Prediction, job_id: str) -> str:
-    """``predictions.json`` text (UTF-8, keys in SPEC order)."""
+    """``predictions.json`` text (UTF-8, keys in the design's order)."""
     return json.dumps(predictions_dict(prediction, job_id), indent=2, ensure_ascii=False) + "\n"
 
 

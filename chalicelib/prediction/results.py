@@ -58,7 +58,7 @@ class BatchProgress:
 
 @dataclass(frozen=True)
 class GeneHit:
-    """One called gene; ``to_dict`` gives the SPEC §6 ``genes[]`` entry."""
+    """One called gene; ``to_dict`` gives the design §6 ``genes[]`` entry."""
 
     gene: str
     allele: str
@@ -83,7 +83,7 @@ class GeneHit:
     depth: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """SPEC §6 gene entry (with `depth` for reads)."""
+        """design §6 gene entry (with `depth` for reads)."""
         data = {
             "gene": self.gene,
             "allele": self.allele,
@@ -135,7 +135,7 @@ class Prediction:
         return self.phenotypes.resistant if self.phenotypes else []
 
     def stats(self) -> dict[str, Any]:
-        """SPEC §6 ``stats`` object (reads jobs: ``reads`` and ``batches`` instead of contigs)."""
+        """design §6 ``stats`` object (reads jobs: ``reads`` and ``batches`` instead of contigs)."""
         if self.reads is not None:
             return {
                 "input": "reads",

@@ -1,4 +1,4 @@
-"""Running a job (SPEC §4, §6): claim it, predict, store the result files, end it.
+"""Running a job (design §4, §6): claim it, predict, store the result files, end it.
 
 Running needs the conditional claim Submitted → Running, so of two deliveries of an event
 exactly one predicts. Once a job is Running it always ends: Completed with results,
@@ -9,6 +9,7 @@ user — never a trace.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from chalicelib.core import aws, observability
 from chalicelib.core.aws import storage_call
@@ -52,7 +53,7 @@ def run_job(
     observability.bind(job_id=job.job_id, user_id=job.user_id)
     event_key = ref.key
     inputs = [(ref, info)] if mate is None else [(ObjectRef(ref.bucket, job.input_key or ref.key), info), mate]
-    sizes = {"input_size": inputs[0][1].size}
+    sizes: dict[str, Any] = {"input_size": inputs[0][1].size}
     if mate is not None:
         sizes["mate_size"] = mate[1].size
     try:

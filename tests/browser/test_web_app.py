@@ -1,4 +1,4 @@
-"""The web app in a real headless Chromium against the local stack (SPEC §15).
+"""The web app in a real headless Chromium against the local stack (design §15).
 
 One stack and one browser serve the module; the tests run in file order as one user's
 session: register, sign in (by keyboard, and with a wrong password), submit a genome and
@@ -275,7 +275,7 @@ def batches_available(stack: Stack, token: str) -> bool:
 @needs_db
 def test_batch_heat_map_and_its_tsv(browser: Browser, stack: Stack, tmp_path: Any) -> None:
     if not batches_available(stack, browser.token() or ""):
-        pytest.skip("the batch API (SPEC §13, POST/GET /batches) is not on this branch yet")
+        pytest.skip("the batch API (design §13, POST/GET /batches) is not on this branch yet")
     copies = []
     for name in ("isolate_a.fa.gz", "isolate_b.fa.gz"):
         copy = tmp_path / name

@@ -119,7 +119,7 @@ def test_artifact_ships_every_module_of_chalicelib(packaged: Packaged) -> None:
 
 
 def test_artifact_ships_the_web_app(packaged: Packaged) -> None:
-    """The API function serves the browser app (SPEC §15) from the artifact: every file."""
+    """The API function serves the browser app (design §15) from the artifact: every file."""
     source = Path(__file__).resolve().parents[2] / "chalicelib" / "gateway" / "static"
     shipped = packaged.unzipped / "chalicelib" / "gateway" / "static"
     names = sorted(p.name for p in source.iterdir() if p.is_file())

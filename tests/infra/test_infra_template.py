@@ -113,7 +113,7 @@ def test_buckets_are_encrypted_private_and_tls_only() -> None:
 
 
 def test_only_the_upload_bucket_takes_browser_posts_from_the_apis_origin() -> None:
-    """The web app posts files straight to S3 with presigned POSTs (SPEC §15)."""
+    """The web app posts files straight to S3 with presigned POSTs (design §15)."""
     buckets = _buckets()
     rules = buckets["UploadBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
     assert len(rules) == 1 and rules[0]["AllowedMethods"] == ["POST"]

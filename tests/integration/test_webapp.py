@@ -1,4 +1,4 @@
-"""The web app's page and assets as the API serves them (SPEC §15): public, typed,
+"""The web app's page and assets as the API serves them (design §15): public, typed,
 ETag-revalidated, behind a Content-Security-Policy that names only this service and the
 upload bucket, and built without HTML strings (every name is text)."""
 from __future__ import annotations

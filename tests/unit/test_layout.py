@@ -1,4 +1,4 @@
-"""The layout of `chalicelib/` (SPEC §11, §18): one package per domain, no import cycles, and
+"""The layout of `chalicelib/` (design §11, §18): one package per domain, no import cycles, and
 reads mode in its own subpackage (`prediction/reads/`) that the assembly side never loads.
 
 Imports are read from the source (every `import`, at any depth, including imports inside

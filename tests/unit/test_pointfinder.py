@@ -1,4 +1,4 @@
-"""Point mutations and the phenotype table (SPEC §12), on the real PointFinder and ResFinder
+"""Point mutations and the phenotype table (design §12), on the real PointFinder and ResFinder
 databases (Debian's resfinder-example and resfinder-db, installed by `make test`).
 
 Synthetic genomes put a database gene, changed at a chosen codon or base, between random

@@ -1,4 +1,4 @@
-"""The reads predictor (chalicelib/prediction/reads/predictor.py, SPEC §12): genes with
+"""The reads predictor (chalicelib/prediction/reads/predictor.py, design §12): genes with
 depth and point mutations from pileups.
 
 Synthetic pairs come from known sequences at a chosen depth and error rate (the seeded

@@ -1,4 +1,4 @@
-// PointFinder species keys the service accepts (SPEC §12) and how they are written.
+// PointFinder species keys the service accepts (design §12) and how they are written.
 export const SPECIES = [
   ["other", "Other or unknown (no point mutations)"],
   ["escherichia_coli", "Escherichia coli"],

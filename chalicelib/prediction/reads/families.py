@@ -43,7 +43,9 @@ class Family:
         """A small index of the members, for reads whose alignment has an indel."""
         with self._lock:
             if self._aligner is None:
-                self._aligner = build((n, row.tobytes().decode("ascii")) for n, row in zip(self.names, self.matrix))
+                self._aligner = build(
+                    (n, row.tobytes().decode("ascii")) for n, row in zip(self.names, self.matrix, strict=False)
+                )
             return self._aligner
 
 

@@ -1,4 +1,4 @@
-"""Streaming, validating FASTQ reader (plain or gzip), single-end or paired (SPEC §12).
+"""Streaming, validating FASTQ reader (plain or gzip), single-end or paired (design §12).
 
 Read files are large (a 2 x 1 GB gzip pair must run in a 3 GB Lambda), so reads are
 pulled record by record from the S3 stream and never held whole; the byte layer (gzip
@@ -67,11 +67,13 @@ class FastqReader(FastaReader):
             raise RuntimeError("FastqReader can be iterated only once")
         self._started = True
         chunks = read_ahead(self._chunks())
-        pending, pending_lines = b"", np.zeros(0, np.int64)
+        pending = b""
+        pending_lines: np.ndarray = np.zeros(0, np.int64)
         exhausted = False
         while True:
             # Each byte is scanned for newlines once; their positions are carried along.
-            parts, found, size = [pending], [pending_lines], len(pending)
+            parts, size = [pending], len(pending)
+            found: list[np.ndarray] = [pending_lines]
             lines = len(pending_lines)
             while not exhausted and lines < 4 * max_reads:
                 chunk = next(chunks, None)
@@ -161,7 +163,7 @@ class FastqReader(FastaReader):
                     f"{self._where(rec, start)}: quality length {len(qual)} differs from sequence length {len(seq)}"
                 )
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[tuple[str, str]]:
         for block in self.blocks(names=True):
             for i, head in enumerate(block.heads.split(b"\n")[: len(block)]):
                 yield read_name(head), block.read(i).upper().decode("ascii")
@@ -212,7 +214,7 @@ def pair_batches(first: FastqReader, second: FastqReader, max_pairs: int = 10_00
         assert b1 is not None and b2 is not None
         if b1.heads != b2.heads and _names_key(b1.heads) != _names_key(b2.heads):
             h1, h2 = b1.heads.split(b"\n"), b2.heads.split(b"\n")
-            i = next(i for i, (x, y) in enumerate(zip(h1, h2)) if read_name(x) != read_name(y))
+            i = next(i for i, (x, y) in enumerate(zip(h1, h2, strict=False)) if read_name(x) != read_name(y))
             raise InputError(
                 f"{first.name} and {second.name}, record {record + i + 1}: mate names do not match "
                 f"({read_name(h1[i])!r} vs {read_name(h2[i])!r}); the files are not mates or are not in "

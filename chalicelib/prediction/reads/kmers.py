@@ -3,7 +3,7 @@
 In a read set, about one read in a hundred comes from a resistance gene or a PointFinder
 gene; aligning every read (even with minimap2) is what made reads mode slow. The screen
 asks only "does this read share at least two 16-mers with any reference?", vectorised
-over a whole batch with numpy, and only reads that do are aligned (SPEC §12 speed).
+over a whole batch with numpy, and only reads that do are aligned (design §12 speed).
 
 Why hand-written: aligners (mappy, KMA) answer a bigger question per read and cost
 microseconds per read in C; no well-kept library offers a batch-vectorised membership
@@ -59,7 +59,7 @@ def _words(packed: np.ndarray, step: int = 1) -> np.ndarray:
     if len(packed) < K // 4:
         return np.zeros(0, np.uint32)
     count = (len(packed) - K // 4) // step + 1
-    view = np.ndarray((count,), dtype="<u4", buffer=packed, strides=(step,))
+    view: np.ndarray = np.ndarray((count,), dtype="<u4", buffer=packed, strides=(step,))
     return (view * _MUL) >> _SHIFT
 
 
@@ -74,8 +74,8 @@ class KmerScreen:
         for strand in (forward, forward.translate(_COMPLEMENT)[::-1]):
             clean = np.concatenate(([0], np.cumsum(_VALID[np.frombuffer(strand, np.uint8)] == 0)))
             for offset in range(4):
-                hashed = _words(_packed(strand[offset:]))
-                starts = offset + 4 * np.arange(len(hashed))  # a word per packed byte
+                hashed: np.ndarray = _words(_packed(strand[offset:]))
+                starts: np.ndarray = offset + 4 * np.arange(len(hashed))  # a word per packed byte
                 inside = starts + K <= len(strand)
                 hashed, starts = hashed[inside], starts[inside]
                 words.append(hashed[clean[starts + K] == clean[starts]])

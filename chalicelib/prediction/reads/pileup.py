@@ -1,6 +1,6 @@
 """Read pileups on a reference sequence, from minimap2's difference strings (`cs`).
 
-Reads-mode calling (SPEC §12) needs, per reference (an allele or a PointFinder gene),
+Reads-mode calling (design §12) needs, per reference (an allele or a PointFinder gene),
 how many reads show each base at each position, how many skip it (deletion) and what
 they insert after it. A pileup holds that in five flat integer arrays (A, C, G, T,
 deletion) plus a sparse insertion table, so a 3 kb gene costs ~60 kB whatever the depth.

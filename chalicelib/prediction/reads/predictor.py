@@ -1,4 +1,4 @@
-"""Resistance from raw reads (FASTQ): genes with depth and point mutations from pileups (SPEC §12).
+"""Resistance from raw reads (FASTQ): genes with depth and point mutations from pileups (design §12).
 
 ResFinder maps reads with KMA, one run per class database; KMA's ConClave gives each read
 to its best-scoring template and reports, per template, identity and coverage relative to
@@ -189,7 +189,7 @@ def predict_reads(
     return predict_batches(batched(reads, READS_PER_BATCH), params, on_batch, **options)
 
 
-def predict_batches(
+def predict_batches(  # noqa: C901 - the streaming loop: read blocks, screen, align, progress, cancel
     batches: Iterable[ReadBlock | list[Any]],
     params: PredictParams | None = None,
     on_batch: Callable[[BatchProgress], bool | None] | None = None,
@@ -291,7 +291,8 @@ def predict_batches(
 
     kept: list[_Kept] = []
     point_reads: list[_Kept] = []
-    state = {"reads": 0, "bases": 0, "batch": 0, "fraction": 0.0}
+    state: dict[str, int] = {"reads": 0, "bases": 0, "batch": 0}
+    last_fraction = [0.0]
 
     def collect(future: Any, finished: bool) -> None:
         k, p = future.result()
@@ -302,8 +303,8 @@ def predict_batches(
         state["batch"] += 1
         fraction: float | None = None
         if input_fraction is not None:
-            fraction = 1.0 if finished else max(state["fraction"], min(0.999, input_fraction() or 0.0))
-            state["fraction"] = fraction
+            fraction = 1.0 if finished else max(last_fraction[0], min(0.999, input_fraction() or 0.0))
+            last_fraction[0] = fraction
         progress = BatchProgress(
             batch=state["batch"],
             segments_done=state["reads"],
@@ -383,14 +384,16 @@ def choose_winners(kept: list[_Kept], lengths: dict[str, int]) -> dict[str, list
         total: dict[str, float] = {}
         unique: dict[str, float] = {}
         reads_of: dict[str, list[int]] = {}
-        for n, (rid, alleles, score) in enumerate(items):
+        for n, (_rid, alleles, score) in enumerate(items):
             for a in alleles:
                 total[a] = total.get(a, 0.0) + max(score, 1)
                 reads_of.setdefault(a, []).append(n)
             if len(alleles) == 1:
                 unique[alleles[0]] = unique.get(alleles[0], 0.0) + max(score, 1)
 
-        def rank(a: str) -> tuple[float, float, float, int]:
+        def rank(
+            a: str, total: dict[str, float] = total, unique: dict[str, float] = unique
+        ) -> tuple[float, float, float, int]:
             return (-total[a], -total[a] / max(1, lengths.get(a, 1)), -unique.get(a, 0.0), order.get(a, len(order)))
 
         taken: set[int] = set()
@@ -601,7 +604,7 @@ def predict_streams(
     """Read one FASTQ stream (single-end) or two (mates, read in step) and predict;
     ``size`` (bytes of all streams) makes progress a fraction of the bytes consumed.
     Each file is held to ``max_bytes`` (compressed and decompressed)."""
-    readers = [FastqReader(s, name=n, max_bytes=max_bytes) for s, n in zip(streams, names)]
+    readers = [FastqReader(s, name=n, max_bytes=max_bytes) for s, n in zip(streams, names, strict=False)]
     if len(readers) == 2:
         batches: Iterable[ReadBlock] = pair_batches(readers[0], readers[1], READS_PER_BATCH // 2)
     elif len(readers) == 1:
