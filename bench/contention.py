@@ -42,7 +42,7 @@ from moto.dynamodb.models.table import Table  # noqa: E402
 
 from chalicelib.core import aws, tables as models  # noqa: E402
 from chalicelib.core.settings import get_settings  # noqa: E402
-from chalicelib.jobs import counters, lifecycle  # noqa: E402
+from chalicelib.jobs import counters, lifecycle, queries  # noqa: E402
 from local.emulator import serialise_writes  # noqa: E402
 
 ITEM_WRITE_LIMIT = 1000  # DynamoDB writes/s per item (per partition key)
@@ -138,7 +138,7 @@ def run_case(writers: int, jobs_per_writer: int, shards: int, window: float) -> 
         for t in threads:
             t.join()
         seconds = time.perf_counter() - began
-        stats = lifecycle.get_stats(lifecycle.GLOBAL_SCOPE)
+        stats = queries.get_stats(queries.GLOBAL_SCOPE)
     undo_model()
     hottest = max(model.counter_writes.values()) if model.counter_writes else 0
     attempted = sum(model.counter_writes.values()) // 2  # each transition writes two counter items

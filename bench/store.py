@@ -2,7 +2,7 @@
 
 Runs the real store code against moto and prints one row per operation. Targets (from
 the design this service replaces): get 1, create <= 2, transition <= 2, progress 1,
-one list page 1. Batch operations (SPEC §13) run on a 500-sample batch and count S3
+one list page 1. Batch operations (design §13) run on a 500-sample batch and count S3
 calls too: the matrix must cost a bounded number of Query pages plus one GetObject per
 finished sample.
 """
@@ -21,7 +21,7 @@ import json  # noqa: E402
 
 from chalicelib.batches import actions, matrix, store as batches  # noqa: E402
 from chalicelib.core import aws, tables as models  # noqa: E402
-from chalicelib.jobs import api as jobs_api, lifecycle as jobs, s3layout  # noqa: E402
+from chalicelib.jobs import api as jobs_api, lifecycle as jobs, queries, s3layout  # noqa: E402
 from chalicelib.core.settings import get_settings  # noqa: E402
 
 BATCH_SAMPLES = 500
@@ -83,20 +83,20 @@ def run() -> list[tuple[str, Counter[str]]]:
     for i in range(30):
         jobs.create_job(user_id="bench-user", job_name=f"seed{i}", params={})
     job = op("create", lambda: jobs.create_job(user_id="bench-user", job_name="bench", params={}))
-    op("get", lambda: jobs.get_job(job.job_id))
+    op("get", lambda: queries.get_job(job.job_id))
     op("transition", lambda: jobs.transition(job.job_id, "Running"))
     op("progress", lambda: jobs.update_progress(job.job_id, 40))
     op("heartbeat", lambda: jobs.heartbeat(job.job_id))
     op("append event", lambda: jobs.append_event(job.job_id, "batch done"))
-    held = jobs.get_job(job.job_id)
+    held = queries.get_job(job.job_id)
     op("transition (job in hand)", lambda: jobs.transition(held, "Completed"))
-    op("list page", lambda: jobs.list_user_jobs("bench-user", limit=10))
-    token = jobs.list_user_jobs("bench-user", limit=10).next_token
-    op("list next page", lambda: jobs.list_user_jobs("bench-user", limit=10, next_token=token))
-    op("list page by status", lambda: jobs.list_user_jobs("bench-user", status="Submitted", limit=10))
-    op("events page", lambda: jobs.list_events(job.job_id, limit=50))
-    op("stats", lambda: jobs.get_stats(jobs.user_scope("bench-user")))
-    op("delete (events + record)", lambda: jobs.delete_job(jobs.get_job(job.job_id)))
+    op("list page", lambda: queries.list_user_jobs("bench-user", limit=10))
+    token = queries.list_user_jobs("bench-user", limit=10).next_token
+    op("list next page", lambda: queries.list_user_jobs("bench-user", limit=10, next_token=token))
+    op("list page by status", lambda: queries.list_user_jobs("bench-user", status="Submitted", limit=10))
+    op("events page", lambda: queries.list_events(job.job_id, limit=50))
+    op("stats", lambda: queries.get_stats(queries.user_scope("bench-user")))
+    op("delete (events + record)", lambda: jobs.delete_job(queries.get_job(job.job_id)))
     batch_operations(op)
     return rows
 
@@ -133,7 +133,7 @@ def batch_operations(op: Callable[[str, Callable[[], Any]], Any]) -> None:
         batches.create(user_id="bench-user", batch_name=f"older {n}", params={})
     op("batch list page", lambda: batches.totals([b.batch_id for b in batches.list_for_user("bench-user", 20).items]))
     op("batch job transition", lambda: jobs.transition(members[0], "Running"))
-    jobs.transition(jobs.get_job(members[0].job_id), "Completed")
+    jobs.transition(queries.get_job(members[0].job_id), "Completed")
     for job in members[1:]:
         _finish(job)
     op(f"batch matrix ({BATCH_SAMPLES} done)", lambda: matrix.build(batch))

@@ -1,4 +1,4 @@
-"""Import the users and jobs of the earlier AMR service's SQLite database (SPEC §16).
+"""Import the users and jobs of the earlier AMR service's SQLite database (design §16).
 
     python -m tools.legacy_import PATH.db [--dry-run] [--files-root DIR] [--report FILE.json]
 
@@ -46,7 +46,7 @@ from chalicelib.core import clock
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.settings import Settings
 from chalicelib.core.tables import JobModel, STATUSES
-from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.jobs import imports, lifecycle, s3layout
 from chalicelib.jobs.params import PredictParams
 from tools import stage
 
@@ -441,7 +441,7 @@ def to_candidate(
     result_path = _text(row, "result_file_path")
     legacy = {"id": legacy_id, "status": legacy_status, "input_file_path": input_path, "result_file_path": result_path}
     times = [t for t in (created, started, completed) if t]
-    job = lifecycle.imported_job(
+    job = imports.imported_job(
         job_id=job_id,
         user_id=owners[owner],
         status=status,
@@ -482,7 +482,7 @@ def import_jobs(db: LegacyDatabase, owners: dict[str, str], report: Report, sett
         for candidate in fresh:
             _attach_results(candidate, report, settings, files_root)
         if not report.dry_run and fresh:
-            present |= set(lifecycle.import_jobs([lifecycle.ImportedJob(c.job, c.events) for c in fresh]))
+            present |= set(imports.import_jobs([imports.ImportedJob(c.job, c.events) for c in fresh]))
         for candidate in candidates:
             _report_job(candidate, candidate.job.job_id in present, report)
 

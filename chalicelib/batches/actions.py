@@ -13,7 +13,7 @@ from typing import Callable
 
 from chalicelib.core.errors import Conflict, InvalidTransition
 from chalicelib.core.tables import BatchModel, JobModel
-from chalicelib.jobs import api as jobs_api, lifecycle
+from chalicelib.jobs import api as jobs_api, lifecycle, queries
 from chalicelib.batches import store
 
 #: Concurrent storage calls of one batch action (boto3 clients are thread-safe).
@@ -36,7 +36,7 @@ def _each(jobs: list[JobModel], act: Callable[[JobModel], bool]) -> Outcome:
 
 def cancel(batch: BatchModel, by: str) -> Outcome:
     """Cancel every Submitted or Running job of the batch; finished ones stay as they are."""
-    jobs = [j for j in lifecycle.batch_jobs(batch.batch_id) if j.status not in lifecycle.TERMINAL]
+    jobs = [j for j in queries.batch_jobs(batch.batch_id) if j.status not in lifecycle.TERMINAL]
 
     def act(job: JobModel) -> bool:
         try:
@@ -53,7 +53,7 @@ def cancel(batch: BatchModel, by: str) -> Outcome:
 def delete(batch: BatchModel) -> Outcome:
     """Delete every job (objects, events, record), then the batch. A Running job refuses
     (cancel the batch first), leaving the batch in place; a retry finishes the rest."""
-    jobs = lifecycle.batch_jobs(batch.batch_id)
+    jobs = queries.batch_jobs(batch.batch_id)
     running = [j.job_id for j in jobs if j.status == lifecycle.RUNNING]
     if running:
         raise Conflict(

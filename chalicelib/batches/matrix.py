@@ -1,4 +1,4 @@
-"""The sample × antibiotic matrix of a batch (SPEC §13).
+"""The sample × antibiotic matrix of a batch (design §13).
 
 Cost, whatever the batch holds: the Query pages of its jobs (about 1 per 400 jobs, since
 an item is ~2.5 KB and a page 1 MB) plus one GetObject of `predictions.json` per finished
@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.tables import BatchModel, JobModel, plain
 from chalicelib.jobs import api as jobs_api
-from chalicelib.jobs import lifecycle
+from chalicelib.jobs import lifecycle, queries
 
 WORKERS = 16
 FINISHED = (lifecycle.COMPLETED, lifecycle.ARCHIVED)
@@ -80,7 +80,7 @@ def _typing(predictions: dict[str, Any] | None, summary: dict[str, Any]) -> tupl
 def build(batch: BatchModel) -> dict[str, Any]:
     """Rows in submission order; columns are every antibiotic any finished sample's
     phenotype table names, alphabetically; unknown cells are empty."""
-    jobs = lifecycle.batch_jobs(batch.batch_id)
+    jobs = queries.batch_jobs(batch.batch_id)
     finished = [j for j in jobs if j.status in FINISHED]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         reads = dict(zip((j.job_id for j in finished), pool.map(_read, finished), strict=False))

@@ -1,4 +1,4 @@
-"""Batch records (SPEC §13): the one place that knows the batches table.
+"""Batch records (design §13): the one place that knows the batches table.
 
 A batch item holds what does not change as its jobs move (name, parameters, origin);
 the counts by status are the batch's scope in the sharded counters, updated in every
@@ -18,7 +18,7 @@ from chalicelib.core import clock, pagination
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
 from chalicelib.core.tables import BatchModel, STATUSES
-from chalicelib.jobs import counters, lifecycle
+from chalicelib.jobs import counters, queries, transactions
 
 API, INBOX = "api", "inbox"
 #: Namespace of inbox batch ids: uuid5(namespace, "{user_id}/{folder}") — fixed forever,
@@ -85,7 +85,7 @@ def get_for(batch_id: str, user_id: str, is_admin: bool = False) -> BatchModel:
 
 
 @storage_call("list_batches")
-def list_for_user(user_id: str, limit: int = 20, next_token: str | None = None) -> lifecycle.Page:
+def list_for_user(user_id: str, limit: int = 20, next_token: str | None = None) -> queries.Page:
     """A user's batches newest first; one Query per page."""
     page_scope = f"batches:{user_id}"
     result = BatchModel.user_created_index.query(
@@ -93,7 +93,7 @@ def list_for_user(user_id: str, limit: int = 20, next_token: str | None = None) 
         last_evaluated_key=pagination.decode(next_token, page_scope),
     )
     items = list(itertools.islice(result, limit))
-    return lifecycle.Page(items, pagination.encode(result.last_evaluated_key, page_scope))
+    return queries.Page(items, pagination.encode(result.last_evaluated_key, page_scope))
 
 
 @storage_call("batch_counts")
@@ -130,4 +130,4 @@ def _remove(batch_id: str) -> None:
         tx.delete(BatchModel(batch_id))
         counters.forget_in(tx, scope(batch_id))
 
-    lifecycle.run_transaction(build, f"Batch {batch_id} still has jobs")
+    transactions.run_transaction(build, f"Batch {batch_id} still has jobs")

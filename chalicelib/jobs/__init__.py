@@ -1,1 +1,1 @@
-"""Jobs: the state machine, parameters, S3 layout, lifecycle policy and the job routes."""
+"""Jobs: the state machine, reads, the legacy import, parameters, S3 layout, lifecycle policy and the job routes."""

@@ -1,7 +1,7 @@
-"""Handlers of the jobs routes (SPEC §8): validate, call the lifecycle, shape the answer.
+"""Handlers of the jobs routes (design §8): validate, call the lifecycle, shape the answer.
 
 `app.py` routes are one-liners into this module. Authorisation is uniform: a job that
-is not the caller's is 404 (`lifecycle.get_job_for`), admins see every job. Status changes
+is not the caller's is 404 (`queries.get_job_for`), admins see every job. Status changes
 go through `chalicelib.jobs.lifecycle` only.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from chalice.app import Request, Response
 
 from chalicelib.core import clock, web
-from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.jobs import imports, lifecycle, queries, s3layout
 from chalicelib.jobs.schemas import (
     DEFAULT_FILENAME,
     CreateJobRequest,
@@ -49,7 +49,7 @@ def _duration(job: JobModel) -> float | None:
 
 
 def job_out(job: JobModel) -> dict[str, Any]:
-    """The job as SPEC §8 shows it; internal fields (user_status, ttl, keys) stay inside."""
+    """The job as design §8 shows it; internal fields (user_status, ttl, keys) stay inside."""
     return {
         "job_id": job.job_id,
         "user_id": job.user_id,
@@ -95,7 +95,7 @@ def _job_for_caller(job_id: str) -> JobModel:
     job_id = web.path_uuid(job_id)
     bind(job_id=job_id)
     current = web.caller()
-    return lifecycle.get_job_for(job_id, current.user_id, current.is_admin)
+    return queries.get_job_for(job_id, current.user_id, current.is_admin)
 
 
 # --- routes -----------------------------------------------------------------
@@ -164,12 +164,12 @@ def list_jobs(request: Request) -> Response:
     query: JobListQuery = web.parse_query(request, JobListQuery)
     if query.batch_id is not None:
         owner = None if current.is_admin else current.user_id
-        page = lifecycle.list_batch_jobs(query.batch_id, owner, query.limit, query.next_token)
+        page = queries.list_batch_jobs(query.batch_id, owner, query.limit, query.next_token)
     elif query.scope == "all" and query.status is not None:
         web.require_admin()
-        page = lifecycle.list_jobs_in_status(query.status, query.limit, query.next_token)
+        page = queries.list_jobs_in_status(query.status, query.limit, query.next_token)
     else:
-        page = lifecycle.list_user_jobs(current.user_id, query.status, query.limit, query.next_token)
+        page = queries.list_user_jobs(current.user_id, query.status, query.limit, query.next_token)
     return web.json_response({"jobs": [job_out(j) for j in page.items], "next_token": page.next_token})
 
 
@@ -191,7 +191,7 @@ def cancel(job: JobModel, by: str) -> JobModel:
         except InvalidTransition:
             if attempt + 1 == CANCEL_ATTEMPTS:
                 raise
-            job = lifecycle.get_job(job.job_id)
+            job = queries.get_job(job.job_id)
     raise AssertionError("unreachable")
 
 
@@ -217,14 +217,14 @@ def delete_job(job_id: str) -> Response:
 def job_logs(job_id: str, request: Request) -> Response:
     job = _job_for_caller(job_id)
     query: LogsQuery = web.parse_query(request, LogsQuery)
-    page = lifecycle.list_events(job.job_id, query.limit, query.next_token)
+    page = queries.list_events(job.job_id, query.limit, query.next_token)
     return web.json_response({"events": [event_out(e) for e in page.items], "next_token": page.next_token})
 
 
 def job_results(job_id: str) -> Response:
     """predictions.json plus presigned links; Archived jobs are read from the archive."""
     job = _job_for_caller(job_id)
-    if job.source == lifecycle.LEGACY_SOURCE and job.status in (lifecycle.COMPLETED, lifecycle.ARCHIVED):
+    if job.source == imports.LEGACY_SOURCE and job.status in (lifecycle.COMPLETED, lifecycle.ARCHIVED):
         return _legacy_results(job)
     files = _finished_objects(job)
     predictions = _read_predictions(files)
@@ -322,7 +322,7 @@ def stats(request: Request) -> Response:
     query: StatsQuery = web.parse_query(request, StatsQuery)
     if query.scope == "all":
         web.require_admin()
-        scope = lifecycle.GLOBAL_SCOPE
+        scope = queries.GLOBAL_SCOPE
     else:
-        scope = lifecycle.user_scope(web.caller().user_id)
-    return web.json_response({"scope": query.scope, **lifecycle.get_stats(scope)})
+        scope = queries.user_scope(web.caller().user_id)
+    return web.json_response({"scope": query.scope, **queries.get_stats(scope)})

@@ -1,7 +1,7 @@
-"""Scheduled maintenance (SPEC §4): recover stalled jobs, purge by retention, archive.
+"""Scheduled maintenance (design §4): recover stalled jobs, purge by retention, archive.
 
 The service looks after its own data. Every task finds its work through the
-`status-changed-index` with the age cut-off as a key condition (`lifecycle.jobs_by_status`),
+`status-changed-index` with the age cut-off as a key condition (`queries.jobs_by_status`),
 so a run reads the jobs that are due and nothing else — its cost grows with the work
 found, never with the table. No Scan anywhere.
 
@@ -56,7 +56,7 @@ from chalice.app import Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from chalicelib.core import aws, clock, observability, web
-from chalicelib.jobs import lifecycle, policy, s3layout
+from chalicelib.jobs import imports, lifecycle, policy, queries, s3layout
 from chalicelib.batches import store as batches
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import NotFound, ServiceError, StorageUnavailable
@@ -236,7 +236,7 @@ def recover_stalled(run: _Run) -> None:
     budget = run.policy.cleanup.max_jobs_per_run
     acted, last_key = 0, None
     while True:
-        found, last_key = lifecycle.jobs_by_status(
+        found, last_key = queries.jobs_by_status(
             lifecycle.RUNNING, changed_before=run.cutoff(threshold), limit=budget, last_key=last_key
         )
         for job in found:
@@ -258,7 +258,7 @@ def recover_stalled(run: _Run) -> None:
         run.fail("stalled", None, exc)
 
 
-#: A lone mate is reported after this many times `stalled_running_minutes` (SPEC §12).
+#: A lone mate is reported after this many times `stalled_running_minutes` (design §12).
 LONE_MATE_FACTOR = 3
 #: Jobs that crossed that age within this window are looked at (the stalled task runs
 #: every 5 minutes, so each gets six chances); older ones were reported or had their mate.
@@ -274,7 +274,7 @@ def report_lone_mates(run: _Run) -> None:
     budget = run.policy.cleanup.max_jobs_per_run
     bucket = get_settings().upload_bucket
     newest = run.now - wait - timedelta(milliseconds=1)
-    found, _ = lifecycle.jobs_waiting_for_mate(
+    found, _ = queries.jobs_waiting_for_mate(
         changed_after=clock.to_iso(newest - LONE_MATE_WINDOW), changed_before=clock.to_iso(newest), limit=budget
     )
     for job in found:
@@ -318,7 +318,7 @@ def purge(run: _Run) -> None:
             return
         retention = timedelta(days=run.policy.retention_days.days(status))
         try:
-            found, last_key = lifecycle.jobs_by_status(status, changed_before=run.cutoff(retention), limit=budget)
+            found, last_key = queries.jobs_by_status(status, changed_before=run.cutoff(retention), limit=budget)
         except ServiceError as exc:
             run.fail("purge", None, exc)
             continue
@@ -343,7 +343,7 @@ def archive(run: _Run) -> None:
     settings = run.policy.archiving
     budget = run.policy.cleanup.max_jobs_per_run
     cutoff = run.cutoff(timedelta(days=settings.min_age_days))
-    found, last_key = lifecycle.jobs_by_status(lifecycle.COMPLETED, changed_before=cutoff, limit=budget)
+    found, last_key = queries.jobs_by_status(lifecycle.COMPLETED, changed_before=cutoff, limit=budget)
     for job in found:
         if job.job_id in run.handled:
             continue
@@ -431,7 +431,7 @@ def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport
     """Copy (compressed) → transition to Archived → delete the originals."""
     settings, rules = get_settings(), current.archiving
     results = _result_sources(job)
-    if not results and job.source == lifecycle.LEGACY_SOURCE:
+    if not results and job.source == imports.LEGACY_SOURCE:
         # Imported without its result file (docs/operations.md): nothing to move, and
         # failing here every run would keep the oldest jobs in front of the queue.
         lifecycle.transition(job, lifecycle.ARCHIVED, archive_keys=[],
@@ -547,7 +547,7 @@ def cleanup(days: int, *, current: policy.Policy | None = None, seconds: float =
         if budget <= 0 or time.monotonic() >= deadline:
             more_due = True
             break
-        found, last_key = lifecycle.jobs_by_status(status, changed_before=cutoff, limit=budget)
+        found, last_key = queries.jobs_by_status(status, changed_before=cutoff, limit=budget)
         budget -= len(found)
         more_due = more_due or (last_key is not None and budget <= 0)
         for job in found:

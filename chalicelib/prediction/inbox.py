@@ -1,4 +1,4 @@
-"""Inbox drops (SPEC §7): `inbox/{username}/[{folder}/]{filename}` creates a job for that
+"""Inbox drops (design §7): `inbox/{username}/[{folder}/]{filename}` creates a job for that
 active user, named and parametrised by the object's metadata, then runs it like an API
 upload; a drop under a folder joins the batch of that folder.
 
@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound, ServiceError
 from chalicelib.core.lazy import lazy_import
 from chalicelib.core.observability import logger
-from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.jobs import lifecycle, queries, s3layout
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import objects
 from chalicelib.prediction.objects import ObjectInfo, ObjectRef, filename_of
@@ -70,7 +70,7 @@ def process_drop(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> Out
     except Conflict:
         # A repeated event (or a retry after a crash): the job exists; the claim decides.
         logger.info("inbox job exists already", extra={"job_id": job_id, "key": ref.key})
-        job = lifecycle.get_job(job_id)
+        job = queries.get_job(job_id)
     else:
         objects.tag(ref, "accepted", f"job {job_id}", job_id=job_id)
         if ignored:
@@ -126,7 +126,7 @@ def _process_inbox_mate(
         )
     except Conflict:
         logger.info("inbox pair job exists already", extra={"job_id": job_id, "key": ref.key})
-        job = lifecycle.get_job(job_id)
+        job = queries.get_job(job_id)
     else:
         for mate in (first, second):
             objects.tag(mate, "accepted", f"job {job_id}", job_id=job_id)
@@ -164,7 +164,7 @@ def _drop_waiting(job_id: str, pair_job_id: str) -> None:
     """Remove a lone mate's waiting record once its pair has a job (best effort: a record
     that stays is reported by maintenance and purged by retention)."""
     try:
-        job = lifecycle.get_job(job_id)
+        job = queries.get_job(job_id)
     except NotFound:
         return
     if job.status != lifecycle.SUBMITTED:
@@ -207,7 +207,7 @@ def metadata_settings(
     """Job name and params from object metadata: (name, params, problem, ignored names).
 
     `x-amz-meta-job-name` names the job (default: the file name). Other entries naming a
-    parameter of SPEC §6 or §12 (`segment_length` or `segment-length`, `species`,
+    parameter of design §6 or §12 (`segment_length` or `segment-length`, `species`,
     `point-mutations`) override its default.
     Values are text: they are converted to the parameter's type, then validated by the
     same model as `POST /jobs` params, so both entry points accept exactly the same

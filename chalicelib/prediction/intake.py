@@ -1,4 +1,4 @@
-"""The prediction function: S3 `ObjectCreated` events on the upload bucket (SPEC §4, §6, §7).
+"""The prediction function: S3 `ObjectCreated` events on the upload bucket (design §4, §6, §7).
 
 Two kinds of object start work:
 
@@ -26,7 +26,7 @@ from chalicelib.core import observability
 from chalicelib.core.errors import NotFound, StorageUnavailable
 from chalicelib.core.observability import count, logger
 from chalicelib.core.settings import get_settings
-from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.jobs import lifecycle, queries, s3layout
 from chalicelib.prediction import inbox, objects
 from chalicelib.prediction.objects import ObjectRef, filename_of
 from chalicelib.prediction.outcomes import FAILED, IGNORED, RETRY, WAITING, Outcome, job_event, reject
@@ -151,7 +151,7 @@ def process_object(ref: ObjectRef, request_id: str) -> Outcome:
 
 def _process_upload(ref: ObjectRef, key: s3layout.UploadKey, request_id: str) -> Outcome:
     try:
-        job = lifecycle.get_job(key.job_id)
+        job = queries.get_job(key.job_id)
     except NotFound:
         return reject(ref, "no such job")
     if job.user_id != key.user_id or ref.key not in (job.input_key, job.mate_key):

@@ -1,4 +1,4 @@
-"""Stage export and restore (SPEC §16) on moto: a round trip into a fresh stage gives
+"""Stage export and restore (design §16) on moto: a round trip into a fresh stage gives
 identical items and objects; damaged backups and non-empty stages are refused."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.core import aws, tables
 from chalicelib.core.settings import Settings, get_settings
-from chalicelib.jobs import lifecycle
+from chalicelib.jobs import queries
 from tests import legacy_db
 from tools import backup, legacy_import, stage
 
@@ -89,7 +89,7 @@ def test_export_restore_round_trip_is_identical(filled_stage: Settings, copy_sta
     assert summary.tables["jobs_table"]["name"] == "amr-copy-jobs" and not summary.problems
     assert snapshot(copy_settings) == original
     # the restored stage serves through its own names: counters agree with the jobs
-    assert lifecycle.get_stats(lifecycle.GLOBAL_SCOPE)["total"] == len(original["jobs_table"])
+    assert queries.get_stats(queries.GLOBAL_SCOPE)["total"] == len(original["jobs_table"])
 
 
 def test_restore_refuses_a_non_empty_stage(filled_stage: Settings, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Batches (SPEC §13) through the Chalice test client on moto, with real predictions."""
+"""Batches (design §13) through the Chalice test client on moto, with real predictions."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from chalicelib.core.clock import FakeClock
 from chalicelib.core.errors import NotFound
 from chalicelib.core.settings import get_settings
 from chalicelib.core.tables import BatchModel, CounterModel, JobModel
-from chalicelib.jobs import counters, lifecycle as jobs
+from chalicelib.jobs import counters, lifecycle as jobs, queries
 from chalicelib.maintenance import tasks as maintenance
 from chalicelib.prediction import intake, outcomes
 from chalicelib.prediction.resfinder_db import load_db
@@ -80,7 +80,7 @@ def test_create_show_and_list_jobs_of_a_batch(client: Any, make_user: Any) -> No
     page = get(client, f"/jobs?batch_id={batch['batch_id']}&limit=2", headers)
     assert len(page["jobs"]) == 2 and page["next_token"]
     assert get(client, f"/batches/{batch['batch_id']}", headers)["counts"] == batch["counts"]
-    assert jobs.get_stats(jobs.user_scope(user_id))["by_status"]["Submitted"] == 3
+    assert queries.get_stats(queries.user_scope(user_id))["by_status"]["Submitted"] == 3
 
 
 def test_batch_completes_and_its_matrix_agrees_with_each_job(
@@ -205,7 +205,7 @@ def test_delete_removes_every_job_event_object_and_count(
     for bucket in (settings.upload_bucket, settings.results_bucket):
         assert aws.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
     assert list(CounterModel.batch_get(counters.keys(store.scope(batch_id)))) == []
-    assert jobs.get_stats(jobs.user_scope(user_id))["total"] == 0
+    assert queries.get_stats(queries.user_scope(user_id))["total"] == 0
     assert get(client, "/batches", headers)["batches"] == []
 
 

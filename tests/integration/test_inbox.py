@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.core.errors import NotFound
 from chalicelib.core.tables import JobModel
-from chalicelib.jobs import lifecycle as jobs
+from chalicelib.jobs import lifecycle as jobs, queries
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import inbox, intake, outcomes
 from tests.integration.test_intake import (
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not DB_PRESENT, reason="ResFinder database (resf
 
 
 def _user_jobs(user_id: str) -> list[JobModel]:
-    return jobs.list_user_jobs(user_id, limit=100).items
+    return queries.list_user_jobs(user_id, limit=100).items
 
 
 def test_inbox_drop_creates_job_with_metadata_and_completes(make_user: Callable[..., Any], kpc: str) -> None:
@@ -105,7 +105,7 @@ def test_inbox_unknown_user_creates_no_job_and_tags(aws_env: None) -> None:
     assert outcome.outcome == outcomes.REJECTED and outcome.job_id is None
     assert tags(key) == {"amr-status": "rejected", "amr-reason": "unknown user nobody"}
     with pytest.raises(NotFound):
-        jobs.get_job(inbox.inbox_job_id(intake.parse_records(event)[0]))
+        queries.get_job(inbox.inbox_job_id(intake.parse_records(event)[0]))
 
 
 def test_inbox_inactive_user_creates_no_job_and_tags(make_user: Callable[..., Any]) -> None:
@@ -139,7 +139,7 @@ def test_inbox_invalid_metadata_param_ends_job_in_error(make_user: Callable[...,
     for n, (metadata, message) in enumerate(INVALID_METADATA):
         (outcome,) = intake.handle_upload_event(put(f"inbox/frank/g{n}.fa", b">a\nACGT\n", metadata=metadata))
 
-        job = jobs.get_job(outcome.job_id)
+        job = queries.get_job(outcome.job_id)
         assert (job.user_id, job.status, job.error) == (user_id, jobs.ERROR, message)
     assert len(_user_jobs(user_id)) == len(INVALID_METADATA) and predict_calls == []
 

@@ -22,7 +22,7 @@ from chalicelib.core import aws
 from chalicelib.core.errors import StorageUnavailable
 from chalicelib.core.settings import get_settings
 from chalicelib.core.tables import JobModel
-from chalicelib.jobs import lifecycle as jobs, s3layout
+from chalicelib.jobs import lifecycle as jobs, queries, s3layout
 from chalicelib.prediction import intake, objects, outcomes
 from chalicelib.prediction.resfinder_db import DEFAULT_DB_DIR
 from tests.unit.test_acquired import insert, random_dna
@@ -118,7 +118,7 @@ def result_objects(job: JobModel) -> dict[str, dict[str, Any]]:
 
 
 def event_messages(job_id: str) -> list[str]:
-    return [e.message for e in jobs.list_events(job_id, limit=500).items]
+    return [e.message for e in queries.list_events(job_id, limit=500).items]
 
 
 def tags(key: str) -> dict[str, str]:
@@ -166,7 +166,7 @@ def test_through_the_registered_chalice_handler(local_client: Any, kpc: str) -> 
     response = client.lambda_.invoke("on_upload", event)
 
     assert response.payload == [{"key": job.input_key, "outcome": "completed", "job_id": job.job_id, "reason": None}]
-    assert jobs.get_job(job.job_id).status == jobs.COMPLETED
+    assert queries.get_job(job.job_id).status == jobs.COMPLETED
     # S3's configuration test message has no Records: logged and ignored, not a crash.
     assert client.lambda_.invoke("on_upload", {"Service": "Amazon S3", "Event": "s3:TestEvent"}).payload == []
 
@@ -180,7 +180,7 @@ def test_key_with_spaces_and_plus_signs_is_decoded(aws_env: None, kpc: str) -> N
     (outcome,) = intake.handle_upload_event(event)
 
     assert outcome.outcome == outcomes.COMPLETED
-    assert jobs.get_job(job.job_id).status == jobs.COMPLETED
+    assert queries.get_job(job.job_id).status == jobs.COMPLETED
 
 
 def test_storage_failure_before_claim_asks_lambda_to_retry(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,7 +191,7 @@ def test_storage_failure_before_claim_asks_lambda_to_retry(aws_env: None, monkey
 
     with pytest.raises(intake.RetryLater):
         intake.handle_upload_event(event)
-    assert jobs.get_job(job.job_id).status == jobs.SUBMITTED
+    assert queries.get_job(job.job_id).status == jobs.SUBMITTED
 
     monkeypatch.setattr(objects, "head_object", real)
     (outcome,) = intake.handle_upload_event(event)  # Lambda's retry of the same event
@@ -209,7 +209,7 @@ def test_upload_key_naming_another_users_job_is_rejected(aws_env: None, predict_
 
     assert outcome.outcome == outcomes.REJECTED
     assert tags(key) == {"amr-status": "rejected", "amr-reason": "key does not match the owner or upload key of the job"}
-    assert jobs.get_job(victim.job_id).status == jobs.SUBMITTED and predict_calls == []
+    assert queries.get_job(victim.job_id).status == jobs.SUBMITTED and predict_calls == []
 
 
 def test_upload_key_other_than_the_recorded_one_is_rejected(aws_env: None) -> None:
@@ -219,7 +219,7 @@ def test_upload_key_other_than_the_recorded_one_is_rejected(aws_env: None) -> No
     (outcome,) = intake.handle_upload_event(put(key, fasta({"a": random_dna(500, 17)})))
 
     assert outcome.outcome == outcomes.REJECTED and tags(key)["amr-status"] == "rejected"
-    assert jobs.get_job(job.job_id).status == jobs.SUBMITTED
+    assert queries.get_job(job.job_id).status == jobs.SUBMITTED
 
 
 def test_unknown_job_or_unsupported_key_is_tagged(aws_env: None) -> None:

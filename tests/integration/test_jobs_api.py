@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from chalicelib.core import aws
-from chalicelib.jobs import lifecycle as jobs, s3layout
+from chalicelib.jobs import lifecycle as jobs, queries, s3layout
 from chalicelib.core.clock import FakeClock
 from chalicelib.core.settings import get_settings
 
@@ -81,7 +81,7 @@ def test_create_job_returns_job_and_presigned_post_for_its_key(client: Any, make
     policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
     assert ["content-length-range", 1, s3layout.DEFAULT_MAX_UPLOAD_BYTES] in policy["conditions"]
     assert upload["max_bytes"] == s3layout.DEFAULT_MAX_UPLOAD_BYTES
-    stored = jobs.get_job(job["job_id"])
+    stored = queries.get_job(job["job_id"])
     assert stored.user_id == user_id and stored.input_key == key and stored.job_name == "K. pneumoniae 1"
 
 
@@ -154,7 +154,7 @@ def test_create_job_rejects_invalid_bodies_naming_the_field(
     error = payload(response)["error"]
     assert error["code"] == "validation_error"
     assert any(d["field"] == field for d in error["details"]), error
-    assert jobs.list_user_jobs(user_id).items == []
+    assert queries.list_user_jobs(user_id).items == []
 
 
 def test_create_job_overlap_rule_message_comes_from_the_predictor(client: Any, make_user: Any) -> None:
@@ -311,7 +311,7 @@ def test_cancel_submitted_or_running_job(client: Any, make_user: Any, path: list
     response = call(client, "POST", f"/jobs/{job['job_id']}/cancel", headers)
     assert response.status_code == 202
     assert payload(response)["status"] == "Cancelled" and payload(response)["completed_at"]
-    assert jobs.get_job(job["job_id"]).status == "Cancelled"
+    assert queries.get_job(job["job_id"]).status == "Cancelled"
     events = payload(call(client, "GET", f"/jobs/{job['job_id']}/logs", headers))["events"]
     assert "Cancelled by carol" in events[-1]["message"]
 
@@ -324,7 +324,7 @@ def test_cancel_terminal_job_is_409(client: Any, make_user: Any, path: list[str]
     move(job["job_id"], *path)
     response = call(client, "POST", f"/jobs/{job['job_id']}/cancel", headers)
     assert response.status_code == 409 and error_code(response) == "conflict"
-    assert jobs.get_job(job["job_id"]).status == path[-1]
+    assert queries.get_job(job["job_id"]).status == path[-1]
 
 
 def test_cancel_someone_elses_job_is_404_and_changes_nothing(client: Any, make_user: Any) -> None:
@@ -332,20 +332,20 @@ def test_cancel_someone_elses_job_is_404_and_changes_nothing(client: Any, make_u
     _, bob = make_user()
     job = submit(client, alice)
     assert call(client, "POST", f"/jobs/{job['job_id']}/cancel", bob).status_code == 404
-    assert jobs.get_job(job["job_id"]).status == "Submitted"
+    assert queries.get_job(job["job_id"]).status == "Submitted"
 
 
 def test_cancel_retries_when_the_job_started_meanwhile(client: Any, make_user: Any, monkeypatch: Any) -> None:
     _, headers = make_user()
     job = submit(client, headers)
-    real_get_for = jobs.get_job_for
+    real_get_for = queries.get_job_for
 
     def stale_read(*args: Any, **kwargs: Any) -> Any:
         stale = real_get_for(*args, **kwargs)
         move(job["job_id"], "Running")  # the prediction starts between our read and our write
         return stale
 
-    monkeypatch.setattr(jobs, "get_job_for", stale_read)
+    monkeypatch.setattr(queries, "get_job_for", stale_read)
     response = call(client, "POST", f"/jobs/{job['job_id']}/cancel", headers)
     assert response.status_code == 202 and payload(response)["status"] == "Cancelled"
 
@@ -370,7 +370,7 @@ def test_delete_removes_record_events_and_every_object(client: Any, make_user: A
     response = call(client, "DELETE", f"/jobs/{job['job_id']}", headers)
     assert response.status_code == 204 and response.body in (b"", "")
     assert call(client, "GET", f"/jobs/{job['job_id']}", headers).status_code == 404
-    assert jobs.list_events(job["job_id"]).items == []
+    assert queries.list_events(job["job_id"]).items == []
     for bucket, prefix in s3layout.job_prefixes(user_id, job["job_id"]):
         assert s3_keys(bucket, prefix) == []
     for bucket, prefix in s3layout.job_prefixes(user_id, other["job_id"]):
@@ -401,7 +401,7 @@ def test_delete_running_job_is_409_and_keeps_everything(client: Any, make_user: 
     move(job["job_id"], "Running")
     response = call(client, "DELETE", f"/jobs/{job['job_id']}", headers)
     assert response.status_code == 409
-    assert jobs.get_job(job["job_id"]).status == "Running"
+    assert queries.get_job(job["job_id"]).status == "Running"
     assert s3_keys(get_settings().upload_bucket, f"uploads/{user_id}/{job['job_id']}/")
 
 
@@ -411,7 +411,7 @@ def test_delete_someone_elses_job_is_404_admin_may(client: Any, make_user: Any) 
     _, admin = make_user(role="admin")
     job = submit(client, alice)
     assert call(client, "DELETE", f"/jobs/{job['job_id']}", bob).status_code == 404
-    assert jobs.get_job(job["job_id"]).status == "Submitted"
+    assert queries.get_job(job["job_id"]).status == "Submitted"
     assert call(client, "DELETE", f"/jobs/{job['job_id']}", admin).status_code == 204
     assert call(client, "GET", f"/jobs/{job['job_id']}", alice).status_code == 404
 

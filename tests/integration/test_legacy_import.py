@@ -1,4 +1,4 @@
-"""The legacy import (SPEC §16) on moto: both database shapes with every awkward row,
+"""The legacy import (design §16) on moto: both database shapes with every awkward row,
 logins with each hash kind, idempotence, records never overwritten, result files."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chalicelib.accounts import passwords, users
 from chalicelib.core import aws
 from chalicelib.core.settings import get_settings
 from chalicelib.core.tables import JobModel, STATUSES
-from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.jobs import lifecycle, queries, s3layout
 from tests import legacy_db
 from tests.integration.test_auth import mailbox, reset_token_from  # noqa: F401  (fixture)
 from tools import legacy_import
@@ -36,7 +36,7 @@ def job_of(exp: legacy_db.Expected, role: str) -> JobModel:
         job_id = str(uuid.UUID(legacy_id))
     except ValueError:
         job_id = str(uuid.uuid5(LEGACY_NAMESPACE, legacy_id))
-    return lifecycle.get_job(job_id)
+    return queries.get_job(job_id)
 
 
 def stage_user_id(exp: legacy_db.Expected, role: str) -> str:
@@ -53,11 +53,11 @@ def assert_counters_match_jobs(user_ids: list[str]) -> None:
     totals = {s: 0 for s in STATUSES}
     for user_id in user_ids:
         by_status = {s: len(list(JobModel.user_status_index.query(f"{user_id}#{s}"))) for s in STATUSES}
-        assert lifecycle.get_stats(lifecycle.user_scope(user_id))["by_status"] == by_status, user_id
+        assert queries.get_stats(queries.user_scope(user_id))["by_status"] == by_status, user_id
         assert len(list(JobModel.user_created_index.query(user_id))) == sum(by_status.values())
         for s, n in by_status.items():
             totals[s] += n
-    assert lifecycle.get_stats(lifecycle.GLOBAL_SCOPE)["by_status"] == totals
+    assert queries.get_stats(queries.GLOBAL_SCOPE)["by_status"] == totals
 
 
 @pytest.fixture(params=["rows", "columns"])
@@ -86,7 +86,7 @@ def test_import_reports_every_row_and_preserves_the_records(aws_env: None, legac
     assert (running.status, running.error, running.progress) == ("Error", INTERRUPTED, 42.5)
     assert running.user_id == stage_user_id(legacy, "bcrypt") and running.source == "legacy"
     assert running.created_at == "2024-05-01T08:00:00.000Z" and running.started_at == "2024-05-01T08:00:05.000Z"
-    events = [e.message for e in lifecycle.list_events(running.job_id).items]
+    events = [e.message for e in queries.list_events(running.job_id).items]
     assert events[0].startswith("Imported from legacy database (status running")
     assert events[1] == f"Status Running -> Error: {INTERRUPTED}"
     zoned = job_of(legacy, "zoned")
@@ -111,23 +111,23 @@ def test_import_reports_every_row_and_preserves_the_records(aws_env: None, legac
     assert users.get_user(stage_user_id(legacy, "bcrypt2a")).created_at == "2024-01-03T01:04:05.000Z"
     stage_ids = [stage_user_id(legacy, r) for r in legacy.ids if r in ("bcrypt", "legacyint") or r.startswith("bulk") and not r.startswith("bulk_job")]
     assert_counters_match_jobs(stage_ids)
-    stats = lifecycle.get_stats(lifecycle.GLOBAL_SCOPE)
+    stats = queries.get_stats(queries.GLOBAL_SCOPE)
     assert stats["by_status"] == {s: legacy.statuses.get(s, 0) for s in STATUSES}
     assert stats["top_models"] == [{"model_name": "resfinder", "count": legacy.jobs[IMPORTED]}]
 
 
 def test_second_run_imports_nothing_and_changes_nothing(aws_env: None, legacy: legacy_db.Expected) -> None:
     run(legacy)
-    before = lifecycle.get_stats(lifecycle.GLOBAL_SCOPE)
-    events = len(lifecycle.list_events(job_of(legacy, "running").job_id).items)
+    before = queries.get_stats(queries.GLOBAL_SCOPE)
+    events = len(queries.list_events(job_of(legacy, "running").job_id).items)
     again = run(legacy)
     assert again.imported == 0
     assert counts(again, legacy_import.USERS) == {IMPORTED: 0, SKIPPED: legacy.users[IMPORTED], REJECTED: legacy.users[REJECTED]}
     assert counts(again, legacy_import.JOBS) == {IMPORTED: 0, SKIPPED: legacy.jobs[IMPORTED], REJECTED: legacy.jobs[REJECTED]}
     assert counts(again, legacy_import.PARAMS)[IMPORTED] == 0
     assert "Nothing to import" in legacy_import.render(again, legacy.path, get_settings())
-    assert lifecycle.get_stats(lifecycle.GLOBAL_SCOPE) == before
-    assert len(lifecycle.list_events(job_of(legacy, "running").job_id).items) == events
+    assert queries.get_stats(queries.GLOBAL_SCOPE) == before
+    assert len(queries.list_events(job_of(legacy, "running").job_id).items) == events
 
 
 def test_dry_run_writes_nothing(aws_env: None, legacy: legacy_db.Expected) -> None:
@@ -135,7 +135,7 @@ def test_dry_run_writes_nothing(aws_env: None, legacy: legacy_db.Expected) -> No
     assert counts(report, legacy_import.JOBS) == legacy.jobs
     assert counts(report, legacy_import.USERS) == legacy.users
     assert users.get_user(stage_user_id(legacy, "bcrypt")) is None
-    assert lifecycle.get_stats(lifecycle.GLOBAL_SCOPE)["total"] == 0
+    assert queries.get_stats(queries.GLOBAL_SCOPE)["total"] == 0
     assert aws.client("s3").list_objects_v2(Bucket=get_settings().results_bucket).get("KeyCount") == 0
 
 
@@ -148,7 +148,7 @@ def test_a_newer_record_in_the_stage_is_never_overwritten(aws_env: None, tmp_pat
     reasons = {(e["table"], e["id"]): (e["outcome"], e["reason"]) for e in report.entries}
     assert reasons[("amr_jobs", legacy.ids["error"])] == (SKIPPED, "already in the stage (kept as it is)")
     assert reasons[("users", legacy.ids["pbkdf2"])] == (REJECTED, "the username belongs to another account of this stage")
-    kept = lifecycle.get_job(newer.job_id)
+    kept = queries.get_job(newer.job_id)
     assert (kept.job_name, kept.status, kept.user_id) == ("newer", "Submitted", owner_id)
     assert users.get_user_by_username("carol").user_id == taken
     assert_counters_match_jobs([owner_id, stage_user_id(legacy, "bcrypt"), stage_user_id(legacy, "legacyint")])

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 from chalicelib.core import aws, clock, tables as models
-from chalicelib.jobs import lifecycle as jobs, policy, s3layout
+from chalicelib.jobs import lifecycle as jobs, policy, queries, s3layout
 from chalicelib.maintenance import schedules, tasks as maintenance
 from chalicelib.core.clock import FakeClock
 from chalicelib.core.errors import StorageUnavailable
@@ -165,7 +165,7 @@ def test_scheduled_handler_runs_its_task(client: Any, fake_clock: FakeClock) -> 
     )
     report = client.lambda_.invoke("maintenance_stalled", event).payload
     assert report["tasks"] == ["stalled"] and report["stalled"] == [job.job_id]
-    assert jobs.get_job(job.job_id).status == "Error"
+    assert queries.get_job(job.job_id).status == "Error"
 
 
 # --- stalled --------------------------------------------------------------------
@@ -175,14 +175,14 @@ def test_stalled_boundary_and_message(fake_clock: FakeClock) -> None:
     job = make_job("Running")
     fake_clock.advance(minutes=20)  # exactly at the threshold: not yet stalled
     report = run("stalled")
-    assert report.stalled == [] and jobs.get_job(job.job_id).status == "Running"
+    assert report.stalled == [] and queries.get_job(job.job_id).status == "Running"
     fake_clock.advance(seconds=1)
     report = run("stalled")
     assert report.stalled == [job.job_id]
-    stored = jobs.get_job(job.job_id)
+    stored = queries.get_job(job.job_id)
     assert stored.status == "Error" and stored.error == "worker stopped responding"
     assert any("worker stopped responding" in e.message and e.level == "ERROR" for e in events_of(job.job_id))
-    assert jobs.get_stats("global")["by_status"]["Running"] == 0
+    assert queries.get_stats("global")["by_status"]["Running"] == 0
 
 
 def test_long_job_with_recent_heartbeat_is_not_stalled(fake_clock: FakeClock) -> None:
@@ -192,7 +192,7 @@ def test_long_job_with_recent_heartbeat_is_not_stalled(fake_clock: FakeClock) ->
         assert jobs.update_progress(job.job_id, 10)
     fake_clock.advance(minutes=19, seconds=59)
     report = run("stalled")
-    assert report.stalled == [] and jobs.get_job(job.job_id).status == "Running"
+    assert report.stalled == [] and queries.get_job(job.job_id).status == "Running"
     assert [(s.job_id, s.task) for s in report.skipped] == [(job.job_id, "stalled")]
     fake_clock.advance(seconds=2)
     assert run("stalled").stalled == [job.job_id]
@@ -203,17 +203,17 @@ def test_stalled_job_that_finished_meanwhile_is_reported_not_broken(
 ) -> None:
     job = make_job("Running")
     fake_clock.advance(minutes=25)
-    real = maintenance.lifecycle.jobs_by_status
+    real = maintenance.queries.jobs_by_status
 
     def finished_after_query(*args: Any, **kwargs: Any) -> Any:
         found = real(*args, **kwargs)
         jobs.transition(job.job_id, jobs.COMPLETED)  # the worker wins the race
         return found
 
-    monkeypatch.setattr(maintenance.lifecycle, "jobs_by_status", finished_after_query)
+    monkeypatch.setattr(maintenance.queries, "jobs_by_status", finished_after_query)
     report = run("stalled")
     assert report.stalled == [] and [f.job_id for f in report.failed] == [job.job_id]
-    assert jobs.get_job(job.job_id).status == "Completed"
+    assert queries.get_job(job.job_id).status == "Completed"
 
 
 # --- purge ----------------------------------------------------------------------
@@ -235,7 +235,7 @@ def test_purge_boundary_per_status(status: str, fake_clock: FakeClock) -> None:
     for gone in (job, other):
         assert not exists(gone.job_id) and events_of(gone.job_id) == [] and objects_of(gone) == []
     assert exists(younger.job_id)
-    assert jobs.get_stats("global")["by_status"][status] == 1
+    assert queries.get_stats("global")["by_status"][status] == 1
 
 
 def test_submitted_without_upload_is_purged_with_a_late_upload(fake_clock: FakeClock) -> None:
@@ -286,7 +286,7 @@ def test_per_run_bound_and_continuation(fake_clock: FakeClock) -> None:
     third = run("purge", current=bounded)
     assert len(third.purged) == 1 and third.more_due == []
     assert set(first.purged + second.purged + third.purged) == set(submitted + errors)
-    assert jobs.get_stats("global")["total"] == 0
+    assert queries.get_stats("global")["total"] == 0
 
 
 def test_interrupted_purge_is_finished_by_the_next_run(fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,7 +301,7 @@ def test_interrupted_purge_is_finished_by_the_next_run(fake_clock: FakeClock, mo
     assert exists(half.job_id) and objects_of(half) == [] and events_of(half.job_id) == []
     again = run("purge")
     assert again.purged == [half.job_id] and not again.failed
-    assert jobs.get_stats("global")["total"] == 0
+    assert queries.get_stats("global")["total"] == 0
 
 
 def test_purge_interrupted_in_s3_keeps_the_record(fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -318,14 +318,14 @@ def test_a_failing_query_does_not_abort_the_run(fake_clock: FakeClock, monkeypat
     cancelled = make_job("Cancelled")
     stale = make_job("Submitted")
     fake_clock.advance(days=15)
-    real = maintenance.lifecycle.jobs_by_status
+    real = maintenance.queries.jobs_by_status
 
     def broken_for_submitted(status: str, **kwargs: Any) -> Any:
         if status == "Submitted":
             raise StorageUnavailable("Storage is temporarily unavailable (injected)")
         return real(status, **kwargs)
 
-    monkeypatch.setattr(maintenance.lifecycle, "jobs_by_status", broken_for_submitted)
+    monkeypatch.setattr(maintenance.queries, "jobs_by_status", broken_for_submitted)
     report = run("purge")
     assert report.purged == [cancelled.job_id] and exists(stale.job_id)
     assert [(f.task, f.job_id) for f in report.failed] == [("purge", None)]
@@ -346,11 +346,11 @@ def test_archive_boundary_contents_and_storage_class(fake_clock: FakeClock) -> N
     originals = {k: s3layout.get_object_bytes(settings().results_bucket, k) for k in keys(settings().results_bucket)}
     upload = s3layout.get_object_bytes(settings().upload_bucket, job.input_key)
     fake_clock.advance(days=7)
-    assert run("archive").archived == [] and jobs.get_job(job.job_id).status == "Completed"
+    assert run("archive").archived == [] and queries.get_job(job.job_id).status == "Completed"
     fake_clock.advance(seconds=1)
     report = run("archive")
     assert report.archived == [job.job_id] and not report.failed
-    stored = jobs.get_job(job.job_id)
+    stored = queries.get_job(job.job_id)
     prefix = s3layout.archive_prefix(job.user_id, job.job_id)
     assert stored.status == "Archived"
     assert sorted(stored.archive_keys) == sorted(prefix + n + ".gz" for n in RESULT_FILES)
@@ -362,7 +362,7 @@ def test_archive_boundary_contents_and_storage_class(fake_clock: FakeClock) -> N
         assert s3().head_object(Bucket=archive, Key=dest)["StorageClass"] == "GLACIER_IR"
     assert gzip.decompress(s3layout.get_object_bytes(archive, prefix + "genome.fasta.gz")) == upload
     assert keys(settings().results_bucket) == [] and keys(settings().upload_bucket) == []
-    assert jobs.get_stats("global")["by_status"]["Archived"] == 1
+    assert queries.get_stats("global")["by_status"]["Archived"] == 1
     assert run("archive").archived == []  # nothing left to do
 
 
@@ -387,10 +387,10 @@ def test_interrupted_archive_keeps_the_job_completed_and_readable(
     fail_once(monkeypatch, maintenance.lifecycle, "transition")
     report = run("archive")
     assert report.archived == [] and report.failed[0].job_id == job.job_id
-    assert jobs.get_job(job.job_id).status == "Completed"
+    assert queries.get_job(job.job_id).status == "Completed"
     assert len(keys(settings().results_bucket)) == 3 and keys(settings().upload_bucket)  # originals kept
     report = run("archive")
-    assert report.archived == [job.job_id] and jobs.get_job(job.job_id).status == "Archived"
+    assert report.archived == [job.job_id] and queries.get_job(job.job_id).status == "Archived"
     assert keys(settings().results_bucket) == []
 
 
@@ -398,7 +398,7 @@ def test_archive_without_compression_and_disabled(fake_clock: FakeClock) -> None
     job = make_job("Completed")
     fake_clock.advance(days=8)
     off = policy.parse_policy({"archiving": {"enabled": False}})
-    assert run("archive", current=off).disabled == ["archive"] and jobs.get_job(job.job_id).status == "Completed"
+    assert run("archive", current=off).disabled == ["archive"] and queries.get_job(job.job_id).status == "Completed"
     plain = policy.parse_policy({"archiving": {"compress_results": False, "storage_class": "STANDARD_IA"}})
     assert run("archive", current=plain).archived == [job.job_id]
     key = s3layout.archive_prefix(job.user_id, job.job_id) + "predictions.json"
@@ -410,7 +410,7 @@ def test_completed_job_without_results_is_reported_failed(fake_clock: FakeClock)
     fake_clock.advance(days=8)
     report = run("archive")
     assert report.archived == [] and report.failed[0].job_id == job.job_id
-    assert "No result files" in report.failed[0].error and jobs.get_job(job.job_id).status == "Completed"
+    assert "No result files" in report.failed[0].error and queries.get_job(job.job_id).status == "Completed"
 
 
 # --- dry run and the whole run ------------------------------------------------------
@@ -421,18 +421,18 @@ def test_dry_run_changes_nothing_and_predicts_the_real_run(fake_clock: FakeClock
     completed = make_job("Completed")
     cancelled = make_job("Cancelled")
     fake_clock.advance(days=15)
-    before = {j.job_id: jobs.get_job(j.job_id).status for j in (running, completed, cancelled)}
+    before = {j.job_id: queries.get_job(j.job_id).status for j in (running, completed, cancelled)}
     objects = {b: keys(b) for b in (settings().upload_bucket, settings().results_bucket, settings().archive_bucket)}
     n_events = {j: len(events_of(j)) for j in before}
     dry = run(dry_run=True)
     assert dry.dry_run and dry.tasks == ["stalled", "purge", "archive"]
     assert (dry.stalled, dry.purged, dry.archived) == ([running.job_id], [cancelled.job_id], [completed.job_id])
-    assert {j: jobs.get_job(j).status for j in before} == before
+    assert {j: queries.get_job(j).status for j in before} == before
     assert {b: keys(b) for b in objects} == objects
     assert {j: len(events_of(j)) for j in before} == n_events
     real = run()
     assert (real.stalled, real.purged, real.archived) == (dry.stalled, dry.purged, dry.archived)
-    assert jobs.get_job(running.job_id).status == "Error" and not exists(cancelled.job_id)
+    assert queries.get_job(running.job_id).status == "Error" and not exists(cancelled.job_id)
 
 
 # --- DELETE /jobs/cleanup --------------------------------------------------------------
@@ -647,7 +647,7 @@ def test_cleanup_route_wins_over_job_id_route(client: Any, make_user: Any, fake_
 
 def test_ttl_expires_a_week_after_the_purge_is_due(fake_clock: FakeClock) -> None:
     for status in PATHS:
-        job = jobs.get_job(make_job(status, with_objects=False).job_id)
+        job = queries.get_job(make_job(status, with_objects=False).job_id)
         due = clock.parse_iso(job.status_changed_at) + timedelta(days=RETENTION[status])
         assert job.expires_at == due + timedelta(days=7), status
         fake_clock.advance(seconds=1)

@@ -1,4 +1,4 @@
-"""Reads jobs end to end on moto (SPEC §12): pairing by API and by bucket drop, duplicated
+"""Reads jobs end to end on moto (design §12): pairing by API and by bucket drop, duplicated
 and concurrent events, bad FASTQ ending in Error, lone mates reported by maintenance."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from bench.readsim import simulate_pairs
 from chalicelib.core import aws
 from chalicelib.core.settings import get_settings
-from chalicelib.jobs import lifecycle as jobs, s3layout
+from chalicelib.jobs import lifecycle as jobs, queries, s3layout
 from chalicelib.maintenance import tasks
 from chalicelib.prediction import intake, outcomes
 from chalicelib.prediction.reads import predictor as reads
@@ -77,7 +77,7 @@ def test_post_jobs_with_mate_filename_returns_two_presigned_posts(client: Any, m
     assert body["mate_upload"]["fields"]["key"] == s3layout.upload_key(user_id, job_id, "x_R2.fastq.gz")
     assert body["job"]["input"]["mate"] == {
         "filename": "x_R2.fastq.gz", "key": s3layout.upload_key(user_id, job_id, "x_R2.fastq.gz"), "size": None}
-    stored = jobs.get_job(job_id)
+    stored = queries.get_job(job_id)
     assert (stored.mate_filename, stored.mate_key) == ("x_R2.fastq.gz", body["mate_upload"]["fields"]["key"])
 
 
@@ -103,11 +103,11 @@ def test_api_pair_starts_when_both_mates_have_arrived(aws_env: None, mates: tupl
         order.reverse()
 
     waiting = handle(put(*order[0]))
-    assert waiting.outcome == outcomes.WAITING and jobs.get_job(job.job_id).status == jobs.SUBMITTED
+    assert waiting.outcome == outcomes.WAITING and queries.get_job(job.job_id).status == jobs.SUBMITTED
     done = handle(put(*order[1]))
 
     assert done.outcome == outcomes.COMPLETED and read_calls == [["s_R1.fastq.gz", "s_R2.fastq.gz"]]
-    stored = jobs.get_job(job.job_id)
+    stored = queries.get_job(job.job_id)
     assert (stored.status, stored.input_size, stored.mate_size) == (jobs.COMPLETED, len(mates[0]), len(mates[1]))
     doc = json.loads(result_objects(stored)["predictions.json"]["body"])
     (gene,) = doc["genes"]
@@ -141,7 +141,7 @@ def test_single_end_fastq_job(aws_env: None, mates: tuple[bytes, bytes]) -> None
     key = s3layout.upload_key("u-2", job_id, "reads.fq.gz")
     jobs.create_job(user_id="u-2", job_name="se", params={}, job_id=job_id, input_key=key, input_filename="reads.fq.gz")
     assert handle(put(key, mates[0])).outcome == outcomes.COMPLETED
-    (gene,) = json.loads(result_objects(jobs.get_job(job_id))["predictions.json"]["body"])["genes"]
+    (gene,) = json.loads(result_objects(queries.get_job(job_id))["predictions.json"]["body"])["genes"]
     assert gene["gene"] == "blaKPC-2" and 8 <= gene["depth"] <= 17
 
 
@@ -165,7 +165,7 @@ def test_bad_fastq_ends_in_error_naming_file_record_and_problem(aws_env: None, r
     job = paired_job()
     handle(put(job.input_key, r1))
     outcome = handle(put(job.mate_key, r2))
-    stored = jobs.get_job(job.job_id)
+    stored = queries.get_job(job.job_id)
     assert outcome.outcome == outcomes.FAILED and stored.status == jobs.ERROR
     assert stored.error.startswith(message), stored.error
 
@@ -176,7 +176,7 @@ def test_mate_over_the_size_limit_ends_in_error(aws_env: None, monkeypatch: pyte
     job = paired_job()
     handle(put(job.input_key, b"@a/1\nACGT\n+\nIIII\n"))
     handle(put(job.mate_key, b"@a/2\n" + b"A" * 200 + b"\n+\n" + b"I" * 200 + b"\n"))
-    stored = jobs.get_job(job.job_id)
+    stored = queries.get_job(job.job_id)
     assert stored.status == jobs.ERROR and stored.error.startswith("s_R2.fastq.gz: file too large")
     assert read_calls == []
 
@@ -185,7 +185,7 @@ def test_mate_over_the_size_limit_ends_in_error(aws_env: None, monkeypatch: pyte
 
 
 def _user_jobs(user_id: str) -> list[jobs.JobModel]:
-    return jobs.list_user_jobs(user_id, limit=100).items
+    return queries.list_user_jobs(user_id, limit=100).items
 
 
 @pytest.mark.parametrize("names", [("iso_R1.fastq.gz", "iso_R2.fastq.gz"), ("iso_2.fq.gz", "iso_1.fq.gz")])
@@ -261,7 +261,7 @@ def test_lone_mate_is_reported_once_by_maintenance(make_user: Callable[..., Any]
     assert found[api_job.job_id].arrived == api_job.mate_key and found[api_job.job_id].missing == api_job.input_key
     assert any("Still waiting for the mate solo_R2.fastq.gz" in m for m in event_messages(lone.job_id))
     assert tasks.run(["stalled"]).lone_mates == []  # reported once
-    assert jobs.get_job(lone.job_id).status == jobs.SUBMITTED  # it keeps waiting
+    assert queries.get_job(lone.job_id).status == jobs.SUBMITTED  # it keeps waiting
 
 
 def test_delete_paired_job_removes_both_mates(client: Any, make_user: Any, mates: tuple[bytes, bytes]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chalicelib.core.errors import StorageUnavailable
-from chalicelib.jobs import lifecycle as jobs, s3layout
+from chalicelib.jobs import lifecycle as jobs, queries, s3layout
 from chalicelib.prediction import acquired as predictor, intake, objects, outcomes, runner
 from chalicelib.prediction.resfinder_db import load_db
 from tests.integration.test_intake import (
@@ -38,7 +38,7 @@ def test_example_isolate_upload_completes_with_results(aws_env: None, name: str,
     outcome = upload(job, body)
 
     assert outcome.outcome == outcomes.COMPLETED
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert done.status == jobs.COMPLETED and done.progress == 100 and done.input_size == len(body)
     files = result_objects(job)
     assert set(files) == {"predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv",
@@ -66,7 +66,7 @@ def test_species_job_reports_point_mutations_phenotypes_and_resistant_antibiotic
 
     assert upload(job, body).outcome == outcomes.COMPLETED
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     files = result_objects(job)
     doc = json.loads(files["predictions.json"]["body"])
     assert doc["species"] == "escherichia_coli" and doc["point_database"]["name"] == "pointfinder"
@@ -127,7 +127,7 @@ def test_bad_input_ends_in_error_with_precise_message(aws_env: None) -> None:
 
         outcome = upload(job, body)
 
-        done = jobs.get_job(job.job_id)
+        done = queries.get_job(job.job_id)
         assert outcome.outcome == outcomes.FAILED and done.status == jobs.ERROR, case
         assert done.error.startswith(message) and "Traceback" not in done.error, (case, done.error)
         assert result_objects(job) == {} and not done.result_keys, case
@@ -141,7 +141,7 @@ def test_oversized_upload_is_refused_before_reading(aws_env: None, monkeypatch: 
 
     upload(job, fasta({"a": random_dna(2000, 6)}))
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert done.status == jobs.ERROR and done.error.startswith("big.fa: file too large (")
     assert "the limit is 1000 bytes" in done.error
     assert predict_calls == [] and result_objects(job) == {}
@@ -155,7 +155,7 @@ def test_gzip_bomb_is_stopped_by_the_decompressed_limit(aws_env: None, monkeypat
 
     upload(job, body)
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert done.status == jobs.ERROR and "decompressed content is larger than the limit" in done.error
 
 
@@ -164,7 +164,7 @@ def test_invalid_stored_params_end_in_error(aws_env: None, predict_calls: list[s
 
     upload(job, fasta({"a": random_dna(500, 7)}))
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert done.status == jobs.ERROR and done.error == "invalid parameters: segment_overlap must be < segment_length"
     assert predict_calls == []
 
@@ -181,7 +181,7 @@ def test_unexpected_exception_gives_reference_not_trace(aws_env: None, monkeypat
 
     upload(job, fasta({"a": random_dna(500, 8)}), SimpleNamespace(aws_request_id="req-42"))
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert done.status == jobs.ERROR
     assert done.error == "internal error while predicting (reference req-42)"
 
@@ -195,7 +195,7 @@ def test_storage_failure_while_writing_results_ends_in_error(aws_env: None, monk
 
     upload(job, fasta({"a": random_dna(500, 9)}))
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert done.status == jobs.ERROR and done.error.startswith("Storage is temporarily unavailable (s3.put)")
 
 
@@ -214,7 +214,7 @@ def test_connection_lost_while_reading_input_ends_in_error(aws_env: None, monkey
 
     upload(job, fasta({"a": random_dna(500, 24)}))
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert done.status == jobs.ERROR
     assert done.error == "Storage is temporarily unavailable (reading the uploaded file); please upload it again."
 
@@ -225,7 +225,7 @@ def test_missing_database_ends_in_error(aws_env: None, monkeypatch: pytest.Monke
 
     upload(job, fasta({"a": random_dna(500, 10)}), SimpleNamespace(aws_request_id="req-7"))
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert done.status == jobs.ERROR
     assert done.error == "the prediction database is unavailable on the server (reference req-7)"
 
@@ -243,7 +243,7 @@ def test_duplicate_event_runs_one_prediction(aws_env: None, predict_calls: list[
     assert [o.outcome for o in first + second] == [outcomes.COMPLETED, outcomes.DUPLICATE]
     assert predict_calls == ["g.fa"]
     assert sum(m.startswith("Prediction started") for m in event_messages(job.job_id)) == 1
-    assert jobs.get_job(job.job_id).status == jobs.COMPLETED
+    assert queries.get_job(job.job_id).status == jobs.COMPLETED
 
 
 def test_concurrent_deliveries_run_exactly_once(aws_env: None, predict_calls: list[str]) -> None:
@@ -252,7 +252,7 @@ def test_concurrent_deliveries_run_exactly_once(aws_env: None, predict_calls: li
     seen = deliver_concurrently(event, 2)
     assert sorted(seen) == [outcomes.COMPLETED, outcomes.DUPLICATE]
     assert len(predict_calls) == 1
-    assert jobs.get_job(job.job_id).status == jobs.COMPLETED
+    assert queries.get_job(job.job_id).status == jobs.COMPLETED
 
 
 # --------------------------------------------------------------------------- cancellation
@@ -275,7 +275,7 @@ def test_cancel_mid_run_stops_at_next_batch_without_results(aws_env: None, monke
 
     outcome = upload(job, fasta(genome))
 
-    done = jobs.get_job(job.job_id)
+    done = queries.get_job(job.job_id)
     assert outcome.outcome == outcomes.CANCELLED and done.status == jobs.CANCELLED
     assert writes == [True, False]  # stopped at the second batch of ten
     assert result_objects(job) == {} and not done.result_keys
@@ -296,7 +296,7 @@ def test_cancel_after_last_batch_removes_written_results(aws_env: None, monkeypa
     outcome = upload(job, fasta({"a": random_dna(500, 14)}))
 
     assert outcome.outcome == outcomes.CANCELLED
-    assert jobs.get_job(job.job_id).status == jobs.CANCELLED and result_objects(job) == {}
+    assert queries.get_job(job.job_id).status == jobs.CANCELLED and result_objects(job) == {}
 
 
 def test_upload_for_cancelled_job_is_not_run(aws_env: None, predict_calls: list[str]) -> None:
@@ -304,4 +304,4 @@ def test_upload_for_cancelled_job_is_not_run(aws_env: None, predict_calls: list[
     jobs.transition(job.job_id, jobs.CANCELLED)
 
     assert upload(job, fasta({"a": random_dna(500, 15)})).outcome == outcomes.DUPLICATE
-    assert predict_calls == [] and jobs.get_job(job.job_id).status == jobs.CANCELLED
+    assert predict_calls == [] and queries.get_job(job.job_id).status == jobs.CANCELLED

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.core import tables as models
 from chalicelib.core.tables import CounterModel
-from chalicelib.jobs import counters, lifecycle as jobs
+from chalicelib.jobs import counters, lifecycle as jobs, queries
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 
@@ -47,13 +47,13 @@ def test_transitions_of_many_jobs_spread_over_shards_and_totals_stay_exact() -> 
     assert max(calls.counter_writes.values()) < transitions / 3, "no counter item is written by every job"
     assert "global" not in calls.counter_writes, "the unsharded item is never written"
 
-    stats = jobs.get_stats(jobs.GLOBAL_SCOPE)
+    stats = queries.get_stats(queries.GLOBAL_SCOPE)
     assert stats["by_status"] == {
         "Submitted": 5, "Running": 0, "Completed": 30, "Error": 0, "Archived": 0, "Cancelled": 5,
     }
     assert stats["total"] == 40 and stats["success_rate"] == 1.0
-    assert jobs.get_stats(jobs.user_scope("heavy"))["by_status"] == stats["by_status"]
-    assert jobs.get_stats(jobs.user_scope("nobody"))["total"] == 0
+    assert queries.get_stats(queries.user_scope("heavy"))["by_status"] == stats["by_status"]
+    assert queries.get_stats(queries.user_scope("nobody"))["total"] == 0
 
 
 def test_every_count_of_one_job_lands_in_one_shard() -> None:
@@ -68,19 +68,19 @@ def test_stats_read_is_one_batch_get_whatever_the_job_count() -> None:
     for i in range(25):
         jobs.create_job(user_id="u1", job_name=f"j{i}", params={})
     calls = Calls()
-    assert jobs.get_stats(jobs.GLOBAL_SCOPE)["total"] == 25
+    assert queries.get_stats(queries.GLOBAL_SCOPE)["total"] == 25
     assert dict(calls.operations) == {"BatchGetItem": 1}
 
 
 def test_counts_written_before_sharding_are_still_counted() -> None:
     CounterModel("global", n_completed=7, completed_total=7, created_total=7, model_resfinder=7).save()
     jobs.create_job(user_id="u1", job_name="new", params={})
-    stats = jobs.get_stats(jobs.GLOBAL_SCOPE)
+    stats = queries.get_stats(queries.GLOBAL_SCOPE)
     assert stats["by_status"]["Completed"] == 7 and stats["by_status"]["Submitted"] == 1
     assert stats["top_models"] == [{"model_name": "resfinder", "count": 8}]
 
 
 def test_add_outside_a_transaction_counts_like_a_transition() -> None:
     counters.add(user_id="legacy", job_id="old-1", actions=[CounterModel.n_completed.add(1), CounterModel.created_total.add(1)])
-    assert jobs.get_stats(jobs.user_scope("legacy"))["by_status"]["Completed"] == 1
-    assert jobs.get_stats(jobs.GLOBAL_SCOPE)["by_status"]["Completed"] == 1
+    assert queries.get_stats(queries.user_scope("legacy"))["by_status"]["Completed"] == 1
+    assert queries.get_stats(queries.GLOBAL_SCOPE)["by_status"]["Completed"] == 1

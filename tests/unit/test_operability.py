@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chalicelib.core import aws, observability, tables as models
-from chalicelib.jobs import lifecycle as jobs
+from chalicelib.jobs import lifecycle as jobs, queries
 from chalicelib.core.errors import StorageUnavailable
 from chalicelib.core.settings import load_settings
 
@@ -30,7 +30,7 @@ def unreachable_storage(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 
 def test_storage_outage_is_one_typed_error(unreachable_storage: None) -> None:
     with pytest.raises(StorageUnavailable) as info:
-        jobs.get_job("00000000-0000-4000-8000-000000000000")
+        queries.get_job("00000000-0000-4000-8000-000000000000")
     assert info.value.status == 503
     assert info.value.body()["error"]["code"] == "storage_unavailable"
     assert "retry" in info.value.message
@@ -72,7 +72,7 @@ def test_store_calls_publish_timing_metrics(capfd: pytest.CaptureFixture[str]) -
     observability.flush()
     capfd.readouterr()
     job = jobs.create_job(user_id="u", job_name="n", params={})
-    jobs.get_job(job.job_id)
+    queries.get_job(job.job_id)
     observability.flush()
     emf = [json.loads(l) for l in capfd.readouterr().out.splitlines() if '"_aws"' in l]
     assert emf, "no embedded-metric-format line was written"
