@@ -5,16 +5,18 @@ Each job goes through the same functions as its own route (`jobs.api.cancel`,
 small thread pool: a 500-sample deletion is a few thousand storage calls, which one by
 one would outlast API Gateway's 29-second limit.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
+from chalicelib.batches import store
 from chalicelib.core.errors import Conflict, InvalidTransition
 from chalicelib.core.tables import BatchModel, JobModel
-from chalicelib.jobs import api as jobs_api, lifecycle, queries
-from chalicelib.batches import store
+from chalicelib.jobs import api as jobs_api
+from chalicelib.jobs import lifecycle, queries
 
 #: Concurrent storage calls of one batch action (boto3 clients are thread-safe).
 WORKERS = 8
@@ -29,7 +31,7 @@ class Outcome:
 def _each(jobs: list[JobModel], act: Callable[[JobModel], bool]) -> Outcome:
     outcome = Outcome()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for job, acted in zip(jobs, pool.map(act, jobs)):
+        for job, acted in zip(jobs, pool.map(act, jobs), strict=False):
             (outcome.done if acted else outcome.skipped).append(job.job_id)
     return outcome
 

@@ -5,6 +5,7 @@ the counts by status are the batch's scope in the sharded counters, updated in e
 job transition's own transaction (`chalicelib.jobs.counters`). So reading a batch is a
 GetItem plus one BatchGetItem, and a batch is never a hot item.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -17,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.core import clock, pagination
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
-from chalicelib.core.tables import BatchModel, STATUSES
+from chalicelib.core.tables import STATUSES, BatchModel
 from chalicelib.jobs import counters, queries, transactions
 
 API, INBOX = "api", "inbox"
@@ -40,14 +41,25 @@ def scope(batch_id: str) -> str:
 
 @storage_call("create_batch")
 def create(
-    *, user_id: str, batch_name: str, params: dict[str, Any], batch_id: str | None = None,
-    source: str = API, folder: str | None = None,
+    *,
+    user_id: str,
+    batch_name: str,
+    params: dict[str, Any],
+    batch_id: str | None = None,
+    source: str = API,
+    folder: str | None = None,
 ) -> BatchModel:
     """Write a new batch record; an existing `batch_id` is Conflict (idempotent creation)."""
     ts = clock.now_iso()
     batch = BatchModel(
-        batch_id or new_batch_id(), user_id=user_id, batch_name=batch_name, created_at=ts, updated_at=ts,
-        params=params, source=source, folder=folder,
+        batch_id or new_batch_id(),
+        user_id=user_id,
+        batch_name=batch_name,
+        created_at=ts,
+        updated_at=ts,
+        params=params,
+        source=source,
+        folder=folder,
     )
     try:
         batch.save(condition=BatchModel.batch_id.does_not_exist())
@@ -89,7 +101,10 @@ def list_for_user(user_id: str, limit: int = 20, next_token: str | None = None) 
     """A user's batches newest first; one Query per page."""
     page_scope = f"batches:{user_id}"
     result = BatchModel.user_created_index.query(
-        user_id, scan_index_forward=False, limit=limit, page_size=limit,
+        user_id,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
         last_evaluated_key=pagination.decode(next_token, page_scope),
     )
     items = list(itertools.islice(result, limit))

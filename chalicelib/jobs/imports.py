@@ -5,6 +5,7 @@ each is written with its events and counted as if it had gone through the lifecy
 few dozen per transaction (`chalicelib.jobs.transactions`), and a job whose id exists
 already is never overwritten.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -23,9 +24,7 @@ LEGACY_SOURCE = "legacy"
 ImportedJob = transactions.JobWrite
 
 
-def imported_job(
-    *, job_id: str, user_id: str, status: str, created_at: str, **fields: Any
-) -> JobModel:
+def imported_job(*, job_id: str, user_id: str, status: str, created_at: str, **fields: Any) -> JobModel:
     """A job record for `import_jobs`. Retention counts from the import (the job entered
     its status in this service now), so history older than the policy's retention is
     not purged by the next maintenance run; `created_at`, `started_at`, `completed_at`

@@ -6,6 +6,7 @@ events, deletion. Every write is conditional: a transition is one DynamoDB trans
 the status we read, adjusts the counters and appends the job event. A refused or lost
 race changes nothing and raises `InvalidTransition`. Reads are in `chalicelib.jobs.queries`.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core import clock
@@ -172,7 +174,7 @@ def transition(
     if dst == COMPLETED:
         changes["progress"] = 100
 
-    deltas = [CounterModel.status_attr(src).add(-1), CounterModel.status_attr(dst).add(1)]
+    deltas: list[Action] = [CounterModel.status_attr(src).add(-1), CounterModel.status_attr(dst).add(1)]
     if dst == COMPLETED:
         deltas.append(CounterModel.completed_total.add(1))
         if job.started_at:
@@ -264,7 +266,6 @@ def append_event(job_id: str, message: str, level: str = "INFO", data: dict[str,
     transactions.new_event(job_id, message, level, clock.now_iso(), data).save()
 
 
-
 @storage_call("delete_events")
 def delete_events(job_id: str) -> int:
     """Delete every event of a job (idempotent: run again after an interruption)."""
@@ -287,7 +288,10 @@ def delete_job_record(job: JobModel) -> None:
     def build(tx: TransactWrite) -> None:
         tx.delete(job, condition=JobModel.status == job.status)
         counters.add_in(
-            tx, user_id=job.user_id, job_id=job.job_id, actions=[CounterModel.status_attr(job.status).add(-1)],
+            tx,
+            user_id=job.user_id,
+            job_id=job.job_id,
+            actions=[CounterModel.status_attr(job.status).add(-1)],
             batch_id=job.batch_id,
         )
 
@@ -301,4 +305,3 @@ def delete_job(job: JobModel, *, allow_running: bool = False) -> None:
         raise InvalidTransition("Job is Running; cancel it before deleting it")
     delete_events(job.job_id)
     delete_job_record(job)
-

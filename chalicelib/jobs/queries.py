@@ -4,6 +4,7 @@ Every read is a GetItem, a Query or a BatchGetItem of counter shards, never a Sc
 list is read one Query per page, with a tamper-proof page token
 (`chalicelib.core.pagination`). Writes are in `chalicelib.jobs.lifecycle`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -66,11 +67,16 @@ def list_user_jobs(user_id: str, status: str | None = None, limit: int = 50, nex
     """A user's jobs newest first, optionally of one status; one Query per page."""
     scope = f"jobs:{user_id}:{status or '*'}"
     start = pagination.decode(next_token, scope)
+    page: dict[str, Any] = {
+        "scan_index_forward": False,
+        "limit": limit,
+        "page_size": limit,
+        "last_evaluated_key": start,
+    }
     if status is None:
-        index, key = JobModel.user_created_index, user_id
+        result = JobModel.user_created_index.query(user_id, **page)
     else:
-        index, key = JobModel.user_status_index, f"{user_id}#{status}"
-    result = index.query(key, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=start)
+        result = JobModel.user_status_index.query(f"{user_id}#{status}", **page)
     return _page(result, limit, scope)
 
 
@@ -82,7 +88,9 @@ def list_batch_jobs(batch_id: str, user_id: str | None, limit: int = 50, next_to
     result = JobModel.batch_jobs_index.query(
         batch_id,
         filter_condition=(JobModel.user_id == user_id) if user_id else None,
-        limit=limit, page_size=limit, last_evaluated_key=pagination.decode(next_token, scope),
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=pagination.decode(next_token, scope),
     )
     return _page(result, limit, scope)
 
@@ -102,7 +110,10 @@ def list_jobs_in_status(status: str, limit: int = 50, next_token: str | None = N
     per page on `status-changed-index`, never a Scan."""
     scope = f"jobs:*:{status}"
     result = JobModel.status_changed_index.query(
-        status, scan_index_forward=False, limit=limit, page_size=limit,
+        status,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
         last_evaluated_key=pagination.decode(next_token, scope),
     )
     return _page(result, limit, scope)
@@ -143,7 +154,6 @@ def jobs_waiting_for_mate(
     )
     items = list(itertools.islice(result, limit))
     return items, result.last_evaluated_key
-
 
 
 @storage_call("get_stats")

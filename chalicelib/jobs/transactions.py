@@ -8,6 +8,7 @@ and raises `InvalidTransition`; DynamoDB's transient conflicts are retried.
 The state machine (`chalicelib.jobs.lifecycle`), the legacy import
 (`chalicelib.jobs.imports`) and the batches table build their transactions on these.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -55,9 +56,7 @@ def _event_key(timestamp: str) -> str:
 
 def new_event(job_id: str, message: str, level: str, timestamp: str, data: dict[str, Any] | None) -> JobEventModel:
     """A job event, not yet written (a transaction saves it with the change it records)."""
-    return JobEventModel(
-        job_id, _event_key(timestamp), timestamp=timestamp, level=level, message=message, data=data
-    )
+    return JobEventModel(job_id, _event_key(timestamp), timestamp=timestamp, level=level, message=message, data=data)
 
 
 def add_to_counters(

@@ -40,29 +40,32 @@ Safety net: every transition sets `JobModel.expires_at` (DynamoDB TTL) to
 `status_changed_at` + retention + 7 days, so a record the purge never reaches still
 expires a week after it was due (TTL deletes only the record; objects are the purge's).
 """
+
 from __future__ import annotations
 
+import functools
 import gzip
 import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Callable, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from boto3.exceptions import Boto3Error
 from chalice.app import Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from chalicelib.core import aws, clock, observability, web
-from chalicelib.jobs import imports, lifecycle, policy, queries, s3layout
 from chalicelib.batches import store as batches
+from chalicelib.core import aws, clock, observability, web
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import NotFound, ServiceError, StorageUnavailable
-from chalicelib.core.tables import JobModel
 from chalicelib.core.observability import count, logger
 from chalicelib.core.settings import get_settings
+from chalicelib.core.tables import JobModel
+from chalicelib.jobs import imports, lifecycle, policy, queries, s3layout
 
 Task = Literal["archive", "purge", "stalled"]
 FailedTask = Literal["archive", "purge", "stalled", "cleanup"]
@@ -70,7 +73,14 @@ FailedTask = Literal["archive", "purge", "stalled", "cleanup"]
 TASK_ORDER: tuple[Task, ...] = ("stalled", "purge", "archive")
 STALLED_ERROR = "worker stopped responding"
 #: Purge order: Running last, so live long jobs can never use up the budget of the rest.
-PURGE_STATUSES = (lifecycle.SUBMITTED, lifecycle.CANCELLED, lifecycle.ERROR, lifecycle.COMPLETED, lifecycle.ARCHIVED, lifecycle.RUNNING)
+PURGE_STATUSES = (
+    lifecycle.SUBMITTED,
+    lifecycle.CANCELLED,
+    lifecycle.ERROR,
+    lifecycle.COMPLETED,
+    lifecycle.ARCHIVED,
+    lifecycle.RUNNING,
+)
 CLEANUP_STATUSES = (lifecycle.CANCELLED, lifecycle.ERROR, lifecycle.COMPLETED, lifecycle.ARCHIVED)
 #: Stalled checks run every stalled_running_minutes / 4, at most every 5 minutes apart.
 MAX_CLEANUP_DAYS = 36_500
@@ -90,7 +100,7 @@ class MaintenanceRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    tasks: Optional[list[Task]] = Field(
+    tasks: list[Task] | None = Field(
         None,
         min_length=1,
         max_length=3,
@@ -100,7 +110,7 @@ class MaintenanceRequest(BaseModel):
 
     @field_validator("tasks")
     @classmethod
-    def _unique(cls, value: Optional[list[Task]]) -> Optional[list[Task]]:
+    def _unique(cls, value: list[Task] | None) -> list[Task] | None:
         if value is not None and len(set(value)) != len(value):
             raise ValueError("must not repeat a task")
         return value
@@ -114,8 +124,8 @@ class JobFailure(BaseModel):
     """A job (or a whole query, `job_id` null) the run could not handle; the next run retries."""
 
     task: FailedTask
-    job_id: Optional[str] = None
-    status: Optional[str] = None
+    job_id: str | None = None
+    status: str | None = None
     error: str
 
 
@@ -247,7 +257,7 @@ def recover_stalled(run: _Run) -> None:
                 run.report.skipped.append(JobSkip(task="stalled", job_id=job.job_id, reason="heartbeat is recent"))
                 continue
             acted += 1
-            if run.attempt("stalled", job, lambda job=job: _declare_stalled(job, threshold)):
+            if run.attempt("stalled", job, functools.partial(_declare_stalled, job, threshold)):
                 run.report.stalled.append(job.job_id)
                 run.handled.add(job.job_id)
         if last_key is None:
@@ -330,7 +340,7 @@ def purge(run: _Run) -> None:
                 skip = JobSkip(task="purge", job_id=job.job_id, reason="Running and heartbeat is recent")
                 run.report.skipped.append(skip)
                 continue
-            if run.attempt("purge", job, lambda job=job: purge_job(job)):
+            if run.attempt("purge", job, functools.partial(purge_job, job)):
                 run.report.purged.append(job.job_id)
                 run.handled.add(job.job_id)
         if last_key is not None and budget <= 0 and "purge" not in run.report.more_due:
@@ -347,7 +357,7 @@ def archive(run: _Run) -> None:
     for job in found:
         if job.job_id in run.handled:
             continue
-        if run.attempt("archive", job, lambda job=job: archive_job(job, run.policy, run.report)):
+        if run.attempt("archive", job, functools.partial(archive_job, job, run.policy, run.report)):
             run.report.archived.append(job.job_id)
     if last_key is not None and len(found) >= budget:
         run.report.more_due.append("archive")
@@ -379,11 +389,11 @@ def _result_sources(job: JobModel) -> list[str]:
     return sorted(_list_keys(get_settings().results_bucket, s3layout.results_prefix(job.user_id, job.job_id)))
 
 
-def _input_source(job: JobModel) -> Optional[str]:
+def _input_source(job: JobModel) -> str | None:
     return _present(s3layout.owned_input(job))
 
 
-def _present(key: Optional[str]) -> Optional[str]:
+def _present(key: str | None) -> str | None:
     if key is None:
         return None
     listed = _list_keys(get_settings().upload_bucket, key)
@@ -434,8 +444,12 @@ def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport
     if not results and job.source == imports.LEGACY_SOURCE:
         # Imported without its result file (docs/operations.md): nothing to move, and
         # failing here every run would keep the oldest jobs in front of the queue.
-        lifecycle.transition(job, lifecycle.ARCHIVED, archive_keys=[],
-                             message="Status Completed -> Archived: imported without result files, nothing to move")
+        lifecycle.transition(
+            job,
+            lifecycle.ARCHIVED,
+            archive_keys=[],
+            message="Status Completed -> Archived: imported without result files, nothing to move",
+        )
         return
     if not results:
         raise NotFound("No result files found to archive; the job stays Completed")

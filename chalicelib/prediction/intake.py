@@ -15,10 +15,12 @@ S3 delivers events at least once, so both steps are idempotent: an inbox job's i
 from the object's identity, and running (:mod:`.runner`) needs the conditional claim
 Submitted → Running, so of two deliveries exactly one predicts.
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from chalice.app import S3Event
 
@@ -146,7 +148,9 @@ def process_object(ref: ObjectRef, request_id: str) -> Outcome:
         return _process_upload(ref, parsed, request_id)
     if isinstance(parsed, s3layout.InboxKey):
         return inbox.process_drop(ref, parsed, request_id)
-    return reject(ref, "unsupported key: expected uploads/{user_id}/{job_id}/{file} or inbox/{username}/[{folder}/]{file}")
+    return reject(
+        ref, "unsupported key: expected uploads/{user_id}/{job_id}/{file} or inbox/{username}/[{folder}/]{file}"
+    )
 
 
 def _process_upload(ref: ObjectRef, key: s3layout.UploadKey, request_id: str) -> Outcome:
