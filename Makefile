@@ -8,8 +8,10 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 # The service's databases (ResFinder; PointFinder from resfinder-example): what `make run` needs.
 DEBS_RUN := resfinder-db resfinder-example
-# Tests add the browser (web app tests) and zlib headers (the Lambda build of mappy).
-DEBS_TEST := $(DEBS_RUN) zlib1g-dev chromium chromium-driver
+# Tests add the browser (web app tests), poppler-utils (the printed report: pdftoppm, pdftotext)
+# the Klebsiella genomes of kleborate-examples (a report with forty resistances) and zlib
+# headers (the Lambda build of mappy).
+DEBS_TEST := $(DEBS_RUN) zlib1g-dev chromium chromium-driver poppler-utils kleborate-examples
 DEBS_BENCH := resfinder kleborate-examples ncbi-blast+
 # pytest-xdist workers: one per core; the end-to-end and browser tests each start their own
 # stack on free ports with their own state, so whole files run side by side (--dist loadfile).
@@ -79,6 +81,8 @@ bench: $(DEV_STAMP) debs-bench package
 	$(PY) bench/contention.py
 	$(PY) bench/reset_timing.py
 	$(PY) bench/load.py
+	$(PY) bench/notifications.py
+	$(PY) bench/workbook.py
 
 # Deployable artifact of one stage into build/$(STAGE)/: sam.json + deployment.zip
 # (chalice package merged with infra/resources.json; mappy built from source for Lambda).

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Request, Response, S3Event
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Request, Response, S3Event, SQSEvent
 
 from chalicelib.core.lazy import lazy_import
 from chalicelib.core.settings import get_settings
 from chalicelib.gateway import middleware
 from chalicelib.maintenance import schedules
+from chalicelib.notifications import wiring as notify_wiring
 from chalicelib.prediction import intake
 
 # Modules only some requests need load on first use (cold start stays small).
@@ -25,11 +26,16 @@ health_check = lazy_import("chalicelib.gateway.health")
 jobs_api = lazy_import("chalicelib.jobs.api")
 maintenance = lazy_import("chalicelib.maintenance.tasks")
 maintenance_runs = lazy_import("chalicelib.maintenance.runs")
+notifications_api = lazy_import("chalicelib.notifications.api")
+notifier = lazy_import("chalicelib.notifications.notifier")
 openapi = lazy_import("chalicelib.gateway.openapi")
 webapp = lazy_import("chalicelib.gateway.webapp")
 
 app = Chalice(app_name="amr-service")
 app.debug = False  # never render stack traces, whatever the stage
+# The batch workbook (design §21) is binary: API Gateway passes it through as bytes for a
+# request whose Accept names this type (chalicelib/batches/reports.py).
+app.api.binary_types.append("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @app.middleware("http")
@@ -87,6 +93,47 @@ def admin_list_users() -> Response:
 @app.route("/admin/users/{user_id}", methods=["PATCH"])
 def admin_patch_user(user_id: str) -> Response:
     return accounts_api.admin_patch_user(app.current_request, user_id)
+
+
+# --- notifications (design §22) -------------------------------------------------
+
+
+@app.route("/account/notifications", methods=["GET"], content_types=NO_BODY)
+def get_notifications() -> Response:
+    return notifications_api.get_settings_route()
+
+
+@app.route("/account/notifications", methods=["PUT"])
+def put_notifications() -> Response:
+    return notifications_api.put_settings_route(app.current_request)
+
+
+@app.route("/account/notifications/secret", methods=["POST"], content_types=NO_BODY)
+def rotate_notification_secret() -> Response:
+    return notifications_api.rotate_secret_route()
+
+
+@app.route("/account/notifications/deliveries", methods=["GET"], content_types=NO_BODY)
+def notification_deliveries() -> Response:
+    return notifications_api.deliveries_route(app.current_request)
+
+
+@app.on_dynamodb_record(stream_arn=notify_wiring.jobs_stream_arn(), batch_size=100, starting_position="TRIM_HORIZON")
+def on_job_change(event: DynamoDBEvent) -> dict[str, int]:
+    """Jobs that completed or failed are announced; a batch whose last job ended is marked finished."""
+    return notifier.on_job_records(event.to_dict().get("Records", []))
+
+
+@app.on_dynamodb_record(stream_arn=notify_wiring.batches_stream_arn(), batch_size=100, starting_position="TRIM_HORIZON")
+def on_batch_change(event: DynamoDBEvent) -> dict[str, int]:
+    """A batch marked finished is announced (webhook and email)."""
+    return notifier.on_batch_records(event.to_dict().get("Records", []))
+
+
+@app.on_sqs_message(queue=notify_wiring.queue_name(), batch_size=10)
+def deliver_notifications(event: SQSEvent) -> dict[str, int]:
+    """One attempt per queued delivery; failures are queued again with backoff."""
+    return notifier.on_queue_messages(record.body for record in event)
 
 
 # --- job routes --------------------------------------------------------------

@@ -124,9 +124,18 @@ class Api:
             self._storage.close()
 
     def _request(
-        self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None, authenticated: bool
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        authenticated: bool,
+        accept: str | None = None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if authenticated and self.token else {}
+        if accept:
+            headers["Accept"] = accept
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(method, path, json=json, params=query, headers=headers)
@@ -173,6 +182,11 @@ class Api:
     def text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         """A GET whose answer is text (a TSV), as the service wrote it."""
         return self._request("GET", path, json=None, params=params, authenticated=True).text
+
+    def binary(self, path: str, accept: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """A GET whose answer is a file (the batch workbook); `accept` names its media type,
+        as API Gateway needs to pass a binary body through."""
+        return self._request("GET", path, json=None, params=params, authenticated=True, accept=accept).content
 
     def storage(self) -> httpx.Client:
         """A client for presigned S3 URLs: no base URL, no Authorization header."""

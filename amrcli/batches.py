@@ -25,6 +25,10 @@ class MatrixFormat(str, Enum):
     table = "table"
     json = "json"
     tsv = "tsv"
+    xlsx = "xlsx"
+
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _counts(batch: dict[str, Any]) -> str:
@@ -124,7 +128,7 @@ def _matrix_table(out: Output, matrix: dict[str, Any]) -> None:
         title=f"Batch {matrix['batch_name']} · {len(matrix['antibiotics'])} antibiotics",
     )
     if out.rich:
-        out.note("Every antibiotic as a column: --format tsv (opens in a spreadsheet).")
+        out.note("Every antibiotic as a column: --format tsv, or the whole run as a workbook: --format xlsx -o FILE.")
 
 
 @batch_app.command("matrix")
@@ -133,18 +137,33 @@ def matrix(
     batch_id: BatchId,
     fmt: Annotated[
         MatrixFormat,
-        typer.Option("--format", help="table (resistance per sample), json, or tsv (sample × antibiotic)."),
+        typer.Option(
+            "--format",
+            help="table (resistance per sample), json, tsv (sample × antibiotic), or xlsx (the batch workbook: "
+            "summary, matrix, genes, mutations, plasmids, MLST, QC, settings; needs --output).",
+        ),
     ] = MatrixFormat.table,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the TSV (or JSON) to this file.", dir_okay=False)
+        Path | None,
+        typer.Option("--output", "-o", help="Write the TSV, JSON or workbook to this file.", dir_okay=False),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """The sample × antibiotic matrix: R resistant, S no resistance found, empty not known yet."""
+    """The sample × antibiotic matrix: R resistant, S no resistance found, ? no resistance found
+    but the sample failed QC, empty not known yet."""
     s = session(ctx)
-    api = s.api()
     if as_json:
         fmt = MatrixFormat.json
+    if fmt == MatrixFormat.xlsx:
+        if output is None:
+            raise typer.BadParameter(
+                "the workbook is a binary file: name it with --output FILE.xlsx", param_hint="--output"
+            )
+        data = s.api().binary(batch_path(batch_id, "matrix"), XLSX_MEDIA_TYPE, params={"format": "xlsx"})
+        output.write_bytes(data)
+        s.out.line(str(output))
+        return
+    api = s.api()
     if fmt == MatrixFormat.tsv:
         text = api.text(batch_path(batch_id, "matrix"), params={"format": "tsv"})
     else:

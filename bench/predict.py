@@ -217,7 +217,8 @@ def compare(ours: list[Call], theirs: list[Call]) -> tuple[int, int, list[str], 
 
 # --------------------------------------------------------------------------- reads mode
 
-READ_DEPTH = 50
+#: Depth of the simulated pairs: ``--depth N`` after ``--reads`` (20 and 50 in the README).
+READ_DEPTH = int(sys.argv[sys.argv.index("--depth") + 1]) if "--depth" in sys.argv else 50
 KMA = shutil.which("kma")
 
 
@@ -303,7 +304,7 @@ def run_resfinder_reads(r1: Path, r2: Path, workdir: Path, species: str, point_d
 
 
 def simulate(genome: Path, prefix: Path, seed: int) -> tuple[Path, Path]:
-    """A 50x gzip read pair from a genome with the seeded simulator (bench/readsim.py)."""
+    """A READ_DEPTH x gzip read pair from a genome with the seeded simulator (bench/readsim.py)."""
     from bench.readsim import read_fasta, simulate_pairs, write_pair
 
     r1, r2 = Path(f"{prefix}_R1.fastq.gz"), Path(f"{prefix}_R2.fastq.gz")
@@ -321,7 +322,7 @@ def main_reads() -> int:
     for r1 in sorted(EXAMPLES.glob("test_isolate_*_1.fq.gz")):
         sets.append((r1.name[: -len("_1.fq.gz")], r1, Path(str(r1).replace("_1.fq.gz", "_2.fq.gz")), None,
                      "escherichia_coli", "escherichia coli"))
-    sets += [(genome_name(g) + " 50x", None, None, g, "klebsiella", "klebsiella") for g in find_genomes()]
+    sets += [(genome_name(g) + f" {READ_DEPTH}x", None, None, g, "klebsiella", "klebsiella") for g in find_genomes()]
     if not sets:
         print("resfinder-example / kleborate-examples are not installed; nothing to benchmark.")
         return 0

@@ -121,6 +121,7 @@ def apply_app_environment(config: StackConfig) -> None:
     env.pop("AWS_SECURITY_TOKEN", None)
     env.pop("AWS_PROFILE", None)
     env["AMR_JWT_SECRET"] = jwt_secret(config.state_dir)
+    env.setdefault("AMR_PUBLIC_URL", config.api_url)  # links in notifications
     env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AMRLocal")
     # EMF metric lines on every request drown the console; set it to false to see them.
     env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")

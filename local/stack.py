@@ -181,6 +181,7 @@ class LocalStack:
         self.bridge.wire()
         self.redelivered = self.bridge.redeliver(self.restored.undelivered)
         self._wire_invocations()
+        self._wire_notifications()
 
     def _wire_invocations(self) -> None:
         """The queue standing in for Lambda's asynchronous invocations, and its workers."""
@@ -189,6 +190,19 @@ class LocalStack:
 
         sqs = aws.client("sqs")
         self.invoker = AsyncInvoker(self.app, sqs, ensure_queue(sqs, self.settings.async_queue))
+
+    def _wire_notifications(self) -> None:
+        """Table streams into the notifier, its delivery queue (with a dead-letter queue)
+        into the delivery handler, and the mail sender verified in the emulator's SES."""
+        from chalicelib.core import aws
+        from local.notify import NotificationQueue
+        from local.streams import StreamPump, streams_client
+
+        self.streams = StreamPump(self.app, aws.client("dynamodb"), streams_client(self.cfg.emulator_url))
+        self.streams.prime()
+        self.notify_queue = NotificationQueue(self.app, aws.client("sqs"), self.settings.notifications_queue)
+        self.notify_queue.wire()
+        aws.client("ses").verify_email_identity(EmailAddress=self.settings.mail_sender)
 
     def plan_schedules(self) -> None:
         from local import discovery
@@ -212,6 +226,8 @@ class LocalStack:
         """Start the workers, then the API; leave a note for `local.run_schedule`."""
         self.bridge.start()
         self.invoker.start()
+        self.streams.start()
+        self.notify_queue.start()
         if self.cfg.scheduler_enabled:
             self.scheduler.start()
         self.store.start(self.cfg.snapshot_seconds)
@@ -237,6 +253,8 @@ class LocalStack:
         self.server.server.shutdown()
         self.scheduler.stop(timeout=self.cfg.drain_seconds)
         self.invoker.stop(0.0 if hurry else self.cfg.drain_seconds)
+        self.streams.stop(0.0 if hurry else self.cfg.drain_seconds)
+        self.notify_queue.stop(0.0 if hurry else self.cfg.drain_seconds)
         still_running = self.bridge.stop(0.0 if hurry else self.cfg.drain_seconds)
         if still_running:
             log.warning(

@@ -12,8 +12,10 @@ files that must not be committed — the mappy wheel built from source for Lambd
 Debian's `resfinder-db` (`chalicelib/data/resfinder-db/`, read at /var/task/... in
 Lambda through AMR_RESFINDER_DB), the PointFinder database from Debian's
 `resfinder-example` (`chalicelib/data/pointfinder-db/`, through AMR_POINTFINDER_DB; copied
-as Debian ships it, gzip-compressed files included, which the loader reads) — and `requirements.txt` minus mappy, so chalice does not
-try to build mappy itself.
+as Debian ships it, gzip-compressed files included, which the loader reads), the minimap2
+indexes built from them (`chalicelib/data/indexes/`, through AMR_INDEX_DIR: a cold container
+loads them instead of building them) — and `requirements.txt` minus mappy, so chalice does
+not try to build mappy itself.
 
 Why the S3 patch: chalice 1.34 refuses to `package` an app with `@app.on_s3_event`
 (CloudFormation cannot add notifications to a bucket that exists outside the stack). Our
@@ -46,6 +48,7 @@ DB_TARGET = Path("chalicelib") / "data" / "resfinder-db"
 DB_FILES = ("config", "phenotypes.txt", "antibiotic_classes.txt", "VERSION")
 DB_LICENSE = Path("/usr/share/doc/resfinder-db/copyright")
 POINT_DB_TARGET = Path("chalicelib") / "data" / "pointfinder-db"
+INDEX_TARGET = Path("chalicelib") / "data" / "indexes"
 POINT_DB_DEFAULT = "/usr/share/doc/resfinder/examples/db_pointfinder"
 POINT_DB_LICENSE = Path("/usr/share/doc/resfinder-example/copyright")
 #: Per species: what the loader reads (each also as NAME.gz).
@@ -205,6 +208,38 @@ def _s3_event_as_sam_event(generator: Any, resource: Any, template: dict[str, An
     events[to_cfn_resource_name(resource.resource_name)] = {"Type": "S3", "Properties": properties}
 
 
+def prebuild_indexes(project: Path) -> None:
+    """Write the minimap2 indexes a container would build at its first job (the alleles,
+    alone and with the typing references of the shipped typing data, every species'
+    PointFinder genes, reads mode with and without a species) into
+    chalicelib/data/indexes, with the service's own code on the staged databases, so they
+    are identical to what it would build (a digest names each; AMR_INDEX_DIR in Lambda)."""
+    target = project / INDEX_TARGET
+    shutil.rmtree(target, ignore_errors=True)
+    code = (
+        "from chalicelib.prediction import acquired, pointfinder, pointfinder_db, resfinder_db, typing_db\n"
+        "from chalicelib.prediction.reads.predictor import read_index\n"
+        "db = resfinder_db.load_db(); acquired.get_aligner(db); read_index(db)\n"
+        "acquired.get_aligner(db, typing_db.load_db())\n"
+        "pdb = pointfinder_db.load_db()\n"
+        "for key in pdb.species:\n"
+        "    species = pdb.load(key); pointfinder._aligner(species); read_index(db, species)\n"
+    )
+    env = dict(
+        os.environ,
+        AMR_INDEX_DIR=str(target),
+        AMR_INDEX_WRITE="1",
+        AMR_RESFINDER_DB=str(project / DB_TARGET),
+        AMR_POINTFINDER_DB=str(project / POINT_DB_TARGET),
+        AMR_TYPING_DB=str(project / "chalicelib" / "data" / "typing-db"),
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cannot prebuild the indexes: {done.stderr.strip()[-500:]}")
+    files = list(target.glob("*.mmi"))
+    print(f"indexes:  {len(files)} prebuilt, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB", file=sys.stderr)
+
+
 def chalice_package(project: Path, stage: str, out: Path) -> None:
     """Run `chalice package --merge-template infra/resources.json` with the S3 patch."""
     from chalice import package as chalice_pkg
@@ -241,7 +276,27 @@ def finalize_template(template_path: Path, stage: str) -> None:
     template = json.loads(template_path.read_text())
     pin_stage(template, stage)
     fix_log_group_names(template)
+    wire_table_streams(template)
     template_path.write_text(json.dumps(template, indent=2) + "\n")
+
+
+#: Tables whose stream feeds a notifier function (design §22) -> their resource in infra/.
+STREAM_TABLES = {"jobs": "JobsTable", "batches": "BatchesTable"}
+
+
+def wire_table_streams(template: dict[str, Any]) -> None:
+    """Point each DynamoDB event at its table's `StreamArn` from infra/: the app names a
+    placeholder ARN (`chalicelib.notifications.wiring`), since a stream's ARN exists only
+    once its table does."""
+    for resource in template["Resources"].values():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") != "DynamoDB" or not isinstance(event["Properties"].get("Stream"), str):
+                continue
+            table = event["Properties"]["Stream"].split(":table/", 1)[1].split("/", 1)[0]
+            kind = table.rsplit("-", 1)[-1]
+            if kind not in STREAM_TABLES:
+                raise RuntimeError(f"@app.on_dynamodb_record on {table}: no stream of that table in infra/")
+            event["Properties"]["Stream"] = {"Fn::GetAtt": [STREAM_TABLES[kind], "StreamArn"]}
 
 
 def pin_stage(template: dict[str, Any], stage: str) -> None:
@@ -331,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     copy_database(project, args.db)
     copy_point_database(project, args.point_db)
     copy_typing_database(project, ROOT / "build" / "typing-db")
+    prebuild_indexes(project)
     chalice_package(project, args.stage, out)
     finalize_template(out / "sam.json", args.stage)
     pycs = precompile(out / "deployment.zip")

@@ -62,6 +62,7 @@ def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
         for bucket in (settings.upload_bucket, settings.results_bucket, settings.archive_bucket):
             s3.create_bucket(Bucket=bucket)
         ensure_queue(aws.client("sqs"), settings.async_queue)
+        ensure_queue(aws.client("sqs"), settings.notifications_queue)
         yield
     undo()
     aws.reset_clients()
@@ -105,5 +106,37 @@ def run_async(aws_env: None):  # type: ignore[no-untyped-def]
     def run() -> list[tuple[str, object]]:
         sqs = aws.client("sqs")
         return drain(app, sqs, sqs.get_queue_url(QueueName=get_settings().async_queue)["QueueUrl"])
+
+    return run
+
+
+@pytest.fixture
+def run_notifications(aws_env: None):  # type: ignore[no-untyped-def]
+    """Read the tables' streams into the notifier and run every queued delivery that is
+    due, until nothing moves, as Lambda's stream and queue triggers would; returns
+    [(handler, result)]."""
+    from app import app
+    from local.streams import StreamPump, streams_client
+
+    pump = StreamPump(app, aws.client("dynamodb"), streams_client(None), start="TRIM_HORIZON")
+    pump.prime()
+
+    def run() -> list[tuple[str, object]]:
+        from local.discovery import invoke
+
+        sqs = aws.client("sqs")
+        url = sqs.get_queue_url(QueueName=get_settings().notifications_queue)["QueueUrl"]
+        done: list[tuple[str, object]] = []
+        while True:
+            moved = pump.pump()
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            for message in messages:
+                event = {"Records": [{"body": message["Body"], "messageId": message["MessageId"],
+                                      "receiptHandle": message["ReceiptHandle"], "attributes": {},
+                                      "eventSource": "aws:sqs"}]}
+                done.append(("deliver_notifications", invoke(app, "deliver_notifications", event)))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if not moved and not messages:
+                return done
 
     return run

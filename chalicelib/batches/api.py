@@ -5,12 +5,11 @@ A batch that is not the caller's is 404, as for jobs; administrators see every b
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib.batches import actions, matrix, store
+from chalicelib.batches import actions, matrix, reports, store
 from chalicelib.batches.schemas import (
     MAX_BATCH_BODY_BYTES,
     BatchListQuery,
@@ -148,15 +147,16 @@ def delete_batch(batch_id: str) -> Response:
 def batch_matrix(batch_id: str, request: Request) -> Response:
     batch = _batch_for_caller(batch_id)
     query: MatrixQuery = web.parse_query(request, MatrixQuery)
+    if query.format == "xlsx":
+        return reports.workbook_response(batch, request)
     table = matrix.build(batch)
     if query.format == "json":
         return web.json_response(table)
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", batch.batch_name).strip("_") or "batch"
     return Response(
         body=matrix.to_tsv(table),
         status_code=200,
         headers={
             "Content-Type": "text/tab-separated-values; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{filename}-matrix.tsv"',
+            "Content-Disposition": f'attachment; filename="{reports.file_stem(batch)}-matrix.tsv"',
         },
     )

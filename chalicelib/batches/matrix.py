@@ -20,7 +20,9 @@ WORKERS = 16
 FINISHED = (lifecycle.COMPLETED, lifecycle.ARCHIVED)
 CALL_OF = {"Resistant": "R", "No resistance": "S"}
 #: Stronger calls win when an antibiotic appears under two classes.
-RANK = {"R": 2, "S": 1, "": 0}
+RANK = {"R": 2, "?": 1, "S": 1, "": 0}
+#: design §19: an absence in a sample that failed QC is not evidence: `?`, never `S`.
+QC_FAILED = "FAIL"
 
 
 def _read(job: JobModel) -> dict[str, Any] | str:
@@ -41,6 +43,9 @@ def _calls(job: JobModel, predictions: dict[str, Any] | None) -> dict[str, str]:
     elif job.status in FINISHED:  # results written before the phenotype table existed
         for name in (plain(job.summary) or {}).get("resistant", []):
             calls[str(name)] = "R"
+    qc = (predictions or {}).get("qc")
+    if isinstance(qc, dict) and qc.get("verdict") == QC_FAILED:
+        calls = {name: "?" if call == "S" else call for name, call in calls.items()}
     return calls
 
 
@@ -77,13 +82,27 @@ def _typing(predictions: dict[str, Any] | None, summary: dict[str, Any]) -> tupl
     return str(summary.get("st") or ""), [str(n) for n in summary.get("replicons", [])]
 
 
-def build(batch: BatchModel) -> dict[str, Any]:
-    """Rows in submission order; columns are every antibiotic any finished sample's
-    phenotype table names, alphabetically; unknown cells are empty."""
+Reads = dict[str, dict[str, Any] | str]
+
+
+def gather(batch: BatchModel) -> tuple[list[JobModel], Reads]:
+    """The batch's jobs in submission order and, per finished job id, its predictions (or
+    why they could not be read)."""
     jobs = queries.batch_jobs(batch.batch_id)
     finished = [j for j in jobs if j.status in FINISHED]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         reads = dict(zip((j.job_id for j in finished), pool.map(_read, finished), strict=False))
+    return jobs, reads
+
+
+def build(batch: BatchModel) -> dict[str, Any]:
+    """Rows in submission order; columns are every antibiotic any finished sample's
+    phenotype table names, alphabetically; unknown cells are empty."""
+    return table(batch, *gather(batch))
+
+
+def table(batch: BatchModel, jobs: list[JobModel], reads: Reads) -> dict[str, Any]:
+    """The matrix of jobs already read by :func:`gather`."""
     rows = [_row(job, reads.get(job.job_id)) for job in jobs]
     antibiotics = sorted({name for row in rows for name in row["calls"]}, key=str.casefold)
     for row in rows:

@@ -25,7 +25,9 @@ from chalicelib.jobs.schemas import (
 MAX_SAMPLES = 500
 #: 500 samples with 128-character names and file names fit; the job routes keep 64 KiB.
 MAX_BATCH_BODY_BYTES = 320 * 1024
-Call = Literal["R", "S", ""]
+Call = Literal["R", "S", "?", ""]
+#: The batch workbook's media type (design §21); `app.py` makes it one of the API's binary types.
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class SampleIn(RequestModel):
@@ -67,7 +69,11 @@ class BatchListQuery(QueryModel):
 
 
 class MatrixQuery(QueryModel):
-    format: Literal["json", "tsv"] = Field("json", description="json, or tsv (opens in a spreadsheet)")
+    format: Literal["json", "tsv", "xlsx"] = Field(
+        "json",
+        description="json; tsv (opens in a spreadsheet); or xlsx, the batch workbook (send "
+        f"`Accept: {XLSX_MEDIA_TYPE}`)",
+    )
 
 
 class BatchCounts(ResponseModel):
@@ -125,7 +131,10 @@ class MatrixRow(ResponseModel):
     sample: str
     job_id: str
     status: str
-    calls: dict[str, Call] = Field(description="Per antibiotic: R resistant, S no resistance found, '' not known yet")
+    calls: dict[str, Call] = Field(
+        description="Per antibiotic: R resistant, S no resistance found, ? no resistance found but the sample "
+        "failed QC, '' not known yet"
+    )
     genes: list[str]
     mutations: list[str]
     error: str | None = None

@@ -12,7 +12,7 @@ import itertools
 import uuid
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core import clock, pagination
@@ -146,3 +146,22 @@ def _remove(batch_id: str) -> None:
         counters.forget_in(tx, scope(batch_id))
 
     transactions.run_transaction(build, f"Batch {batch_id} still has jobs")
+
+
+@storage_call("mark_batch_finished")
+def mark_finished(batch_id: str, total: int, finished_at: str) -> bool:
+    """Record that the batch's `total` jobs have all ended (design §22). Conditional, so of
+    the notifiers that see the last jobs end at once exactly one writes it (and the
+    batches stream then announces `batch.finished` once); a batch that gains jobs later
+    finishes again with its new total."""
+    attr = BatchModel.finished_total
+    try:
+        BatchModel(batch_id).update(
+            actions=[BatchModel.finished_at.set(finished_at), attr.set(total)],
+            condition=BatchModel.batch_id.exists() & (attr.does_not_exist() | (attr != total)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -30,6 +30,8 @@ class Settings:
     counters_table: str
     runs_table: str
     batches_table: str
+    #: notification settings and the delivery log (design §22)
+    notifications_table: str
     upload_bucket: str
     results_bucket: str
     archive_bucket: str
@@ -43,6 +45,12 @@ class Settings:
     #: in AWS); without one, asynchronous invocations go to `async_queue` (local, test).
     functions: dict[str, str]
     async_queue: str
+    #: webhook and email deliveries wait here between attempts (design §22)
+    notifications_queue: str
+    #: first retry delay of a failed delivery; later ones grow fourfold (see notifications.delivery)
+    notify_retry_base_seconds: int
+    #: the service's public base URL, for links in notifications ("" when unknown)
+    public_url: str
 
     @property
     def is_local(self) -> bool:
@@ -71,6 +79,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         counters_table=get("AMR_COUNTERS_TABLE", f"{prefix}-counters"),
         runs_table=get("AMR_RUNS_TABLE", f"{prefix}-maintenance-runs"),
         batches_table=get("AMR_BATCHES_TABLE", f"{prefix}-batches"),
+        notifications_table=get("AMR_NOTIFICATIONS_TABLE", f"{prefix}-notifications"),
         upload_bucket=get("AMR_UPLOAD_BUCKET", f"{prefix}-uploads"),
         results_bucket=get("AMR_RESULTS_BUCKET", f"{prefix}-results"),
         archive_bucket=get("AMR_ARCHIVE_BUCKET", f"{prefix}-archive"),
@@ -82,7 +91,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         retry_mode=get("AMR_RETRY_MODE", "standard"),
         functions={name: env[var].strip() for name, var in ASYNC_FUNCTIONS.items() if env.get(var, "").strip()},
         async_queue=get("AMR_ASYNC_QUEUE", f"{prefix}-async-invocations"),
+        notifications_queue=get("AMR_NOTIFICATIONS_QUEUE", f"{prefix}-notifications"),
+        notify_retry_base_seconds=_positive(get("AMR_NOTIFY_RETRY_BASE_SECONDS", "10"), 10),
+        public_url=get("AMR_PUBLIC_URL", "").rstrip("/"),
     )
+
+
+def _positive(text: str, default: int) -> int:
+    return int(text) if text.isdigit() and int(text) > 0 else default
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,9 @@ Access patterns (design §5), each served by GetItem or Query, never Scan:
 - all users, newest first ........... users `users-created-index` (list_pk, created_at)
 - login throttle of a username ...... users table, GetItem on `pk` = `login#{lower}`
 - a maintenance run ................. runs table, GetItem on `run_id`
+- a user's notification settings .... notifications table, GetItem (`user#{id}`, `settings`)
+- a user's deliveries, newest first . notifications table, Query (`user#{id}`, `delivery#...`)
+Jobs and batches stream their changes (new and old images) to the notifier (design §22).
 `infra/` declares the same tables; a test checks that both agree.
 """
 
@@ -88,6 +91,7 @@ class JobModel(Model):
 
     class Meta(_Meta):
         table_name = "amr-local-jobs"
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     job_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
@@ -219,6 +223,7 @@ class BatchModel(Model):
 
     class Meta(_Meta):
         table_name = "amr-local-batches"
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     batch_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
@@ -229,6 +234,10 @@ class BatchModel(Model):
     source = UnicodeAttribute(default="api")
     folder = UnicodeAttribute(null=True)
     cancelled_at = UnicodeAttribute(null=True)
+    #: set by the notifier when no job of the batch is left Submitted or Running, with the
+    #: number of jobs it then had: a conditional write, so one `batch.finished` per finish
+    finished_at = UnicodeAttribute(null=True)
+    finished_total = NumberAttribute(null=True)
 
     user_created_index = BatchUserIndex()
 
@@ -291,6 +300,47 @@ class UserModel(Model):
     users_index = UsersCreatedIndex()
 
 
+class NotificationModel(Model):
+    """Notification settings and the delivery log of a user (design §22), one partition each.
+
+    - `sk = settings`: webhook URL, email on/off, chosen events, the signing secret (and
+      the previous one with its expiry, during a rotation).
+    - `sk = delivery#{occurred_at}#{event_id}#{channel}`: one event to one channel, its
+      payload exactly as sent, status and attempts. The key is derived from the change that
+      caused the event, so a change streamed twice writes one delivery (conditional put).
+      Deliveries expire through TTL after 30 days.
+    """
+
+    class Meta(_Meta):
+        table_name = "amr-local-notifications"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    user_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    # settings
+    webhook_url = UnicodeAttribute(null=True)
+    email = BooleanAttribute(null=True)
+    events = ListAttribute(of=UnicodeAttribute, null=True)
+    secret = UnicodeAttribute(null=True)
+    previous_secret = UnicodeAttribute(null=True)
+    previous_secret_expires_at = UnicodeAttribute(null=True)
+    # delivery
+    event_id = UnicodeAttribute(null=True)
+    event_type = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    target = UnicodeAttribute(null=True)
+    payload = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(null=True)
+    attempt_log = ListAttribute(of=MapAttribute, null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    lease_until = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
 def plain(value: Any) -> Any:
     """A map attribute (PynamoDB MapAttribute, or a dict before a round trip) as plain
     JSON-compatible data; None stays None."""
@@ -309,6 +359,7 @@ TABLES: dict[str, type[Model]] = {
     "runs_table": MaintenanceRunModel,
     "batches_table": BatchModel,
     "users_table": UserModel,
+    "notifications_table": NotificationModel,
 }
 
 

@@ -36,6 +36,8 @@ ERROR_REASONS: dict[int, str] = {
     "account that must reset its password: code password_reset_required)",
     404: "No such resource for this caller (another user's job is 404 too)",
     409: "The resource's state does not allow this (e.g. job already terminal, or Running)",
+    406: "The answer's media type is not among those the Accept header names",
+    413: "The answer is too large for one response",
     415: "The body must be JSON with Content-Type: application/json",
     429: "Too many attempts; see Retry-After",
     503: "Storage temporarily unavailable or service misconfigured; retry later",
@@ -84,6 +86,8 @@ class RouteDoc:
     description: str = ""
     extra_responses: dict[int, tuple[str, ModelRef]] = field(default_factory=dict)
     media_type: str | None = None  # a non-JSON success body (the web app's page and assets)
+    #: other media types the success answer can take (a query parameter chooses), as files
+    also_media: tuple[str, ...] = ()
 
 
 def _accounts(name: str) -> Ref:
@@ -92,6 +96,11 @@ def _accounts(name: str) -> Ref:
 
 def _maintenance(name: str) -> Ref:
     return Ref("chalicelib.maintenance.tasks", name)
+
+
+#: The batch workbook's media type (chalicelib.batches.schemas.XLSX_MEDIA_TYPE; not imported:
+#: the document is built from references, loaded on first use).
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _batches(name: str) -> Ref:
@@ -273,13 +282,17 @@ ROUTES: tuple[RouteDoc, ...] = (
     RouteDoc(
         "GET",
         "/batches/{batch_id}/matrix",
-        "Sample x antibiotic matrix (R, S, or empty while unknown)",
+        "Sample x antibiotic matrix (R, S, ?, or empty while unknown)",
         "user",
         200,
         _batches("MatrixResponse"),
         query=_batches("MatrixQuery"),
         tag="batches",
-        description="format=tsv answers text/tab-separated-values for a spreadsheet.",
+        errors=(406, 413),
+        also_media=("text/tab-separated-values", XLSX),
+        description="format=tsv answers text/tab-separated-values for a spreadsheet; format=xlsx the batch "
+        "workbook (sheets Summary, Matrix, Genes, Mutations, Plasmids, MLST, QC, Settings), "
+        f"for a request with `Accept: {XLSX}` (406 otherwise).",
     ),
     RouteDoc(
         "GET",
@@ -463,6 +476,8 @@ def _operation(route: RouteDoc, refs: Mapping[Any, Any], defs: dict[str, Any]) -
         ok["content"] = _json_content(refs[(response, "serialization")])
     elif route.media_type:
         ok["content"] = {route.media_type: {"schema": {"type": "string"}}}
+    for media in route.also_media:
+        ok.setdefault("content", {})[media] = {"schema": {"type": "string", "format": "binary"}}
     responses[str(route.status)] = ok
     for code, (text, model_ref) in route.extra_responses.items():
         model = _resolve(model_ref)

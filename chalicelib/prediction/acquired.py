@@ -10,7 +10,8 @@ Design (why it looks like this):
 * Contigs are consumed lazily from any iterable of ``(id, sequence)`` (e.g. a
   :class:`chalicelib.prediction.fasta.FastaReader`) and cut into segments of
   ``segment_length`` bases with ``segment_overlap`` shared bases.  Segments are
-  aligned in batches of ``batch_size``; after each batch ``on_batch`` receives a
+  aligned in batches of ``batch_size`` (a contig shorter than a segment counts as its
+  share of one, so a draft of many contigs takes few batches); after each batch ``on_batch`` receives a
   :class:`BatchProgress` and may cancel.  Only the contigs of the current batch
   are held in memory.
 * Hits: identity = matching bases / alignment columns (BLAST/ResFinder
@@ -75,9 +76,10 @@ _INDEX_LOCK = threading.Lock()
 _INDEX: dict[tuple[str, str, str], tuple[mappy.Aligner, float]] = {}
 
 
-def get_aligner(db: ResfinderDB | None = None) -> mappy.Aligner:
-    """The allele index for ``db``, built on first use and cached for the process."""
-    return _aligner_and_seconds(db or load_db())[0]
+def get_aligner(db: ResfinderDB | None = None, typing: typing_db.TypingDB | None = None) -> mappy.Aligner:
+    """The allele index for ``db`` (with ``typing``'s references when given, as genome jobs
+    that type use it), built on first use and cached for the process."""
+    return _aligner_and_seconds(db or load_db(), typing)[0]
 
 
 def index_build_seconds(db: ResfinderDB | None = None) -> float:
@@ -275,13 +277,21 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
     pending = next(seg_iter, None)
     with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
         while pending is not None:
+            # `batch_size` segments a batch, a contig shorter than a segment counting as its share
+            # of one: a draft of hundreds of small contigs takes about as many batches (progress
+            # writes, pool round trips) as the complete genome.
             batch: list[_Segment] = [pending]
-            while len(batch) < params.batch_size:
+            room = params.batch_size - _weight(pending, params.segment_length)
+            full = False
+            while room > 1e-9:
                 nxt = next(seg_iter, None)
                 if nxt is None:
                     break
                 batch.append(nxt)
-            pending = next(seg_iter, None) if len(batch) == params.batch_size else None
+                room -= _weight(nxt, params.segment_length)
+            else:
+                full = True
+            pending = next(seg_iter, None) if full else None
             finished = pending is None
             rescue: dict[int, list[tuple[int, int]]] = {}
             seqs: dict[int, str] = {}
@@ -353,6 +363,13 @@ def _typing_db(typing: bool | None) -> typing_db.TypingDB | None:
         if typing:
             raise
         return None
+
+
+def _weight(seg: _Segment, segment_length: int) -> float:
+    """A segment's share of a batch: 1, or a whole short contig's length / segment_length."""
+    if seg.offset == 0 and seg.end == len(seg.contig_seq):
+        return min(1.0, (seg.end - seg.offset) / segment_length)
+    return 1.0
 
 
 def _merge_windows(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:

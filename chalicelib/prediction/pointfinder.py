@@ -41,6 +41,7 @@ from typing import Any
 
 import mappy
 
+from chalicelib.prediction import blastalign
 from chalicelib.prediction.mapindex import build_index
 from chalicelib.prediction.pointfinder_db import PointGene, PointRow, SpeciesDB
 
@@ -272,49 +273,100 @@ class PointSearch:
 
 
 def _alignment(gene: PointGene, h: Any, window: str, lo: int, contig: str) -> Alignment:
-    """Gapped gene/contig strings from minimap2's `cs`, extended ungapped to the gene ends."""
+    """The gene's copy in a window: BLAST's own alignment (:mod:`blastalign`, started from
+    the first exact run of a word's length in minimap2's hit, so gaps sit where ResFinder's
+    BLAST puts them), or minimap2's `cs` when the hit has no such run; then extended
+    ungapped to the gene ends."""
     plus = h.strand >= 0
     oriented = window if plus else revcomp(window)
     qs = h.q_st if plus else len(window) - h.q_en
-    n = len(window)
-
-    def contig_pos(i: int) -> int:  # oriented index -> 1-based contig position
-        return lo + (i if plus else n - 1 - i) + 1
-
+    word = _first_word(h.cs, h.r_st, qs)
+    if word is not None:
+        g = blastalign.align(oriented.upper(), gene.sequence.upper(), word)
+        return _gapped(gene, g.subject_start, g.query_start, g.subject, g.query, oriented, plus, lo, contig)
     ref: list[str] = []
     qry: list[str] = []
-    pos: list[int] = []
     r, q = h.r_st, qs
     for op in _CS.findall(h.cs):
         if op[0] == ":":
             k = int(op[1:])
             ref.append(gene.sequence[r : r + k])
             qry.append(oriented[q : q + k])
-            pos.extend(contig_pos(q + j) for j in range(k))
             r, q = r + k, q + k
         elif op[0] == "*":
             ref.append(gene.sequence[r])
             qry.append(oriented[q])
-            pos.append(contig_pos(q))
             r, q = r + 1, q + 1
         elif op[0] == "+":
             k = len(op) - 1
             ref.append("-" * k)
             qry.append(oriented[q : q + k])
-            pos.extend(contig_pos(q + j) for j in range(k))
             q += k
         elif op[0] == "-":
             k = len(op) - 1
             ref.append(gene.sequence[r : r + k])
             qry.append("-" * k)
-            pos.extend([contig_pos(max(q - 1, 0))] * k)
             r += k
-    left = min(h.r_st, qs, EDGE_EXTEND)
-    right = min(len(gene.sequence) - r, len(oriented) - q, EDGE_EXTEND)
-    ref_s = gene.sequence[h.r_st - left : h.r_st] + "".join(ref) + gene.sequence[r : r + right]
-    qry_s = oriented[qs - left : qs] + "".join(qry) + oriented[q : q + right]
+    return _gapped(gene, h.r_st, qs, "".join(ref), "".join(qry), oriented, plus, lo, contig)
+
+
+def _first_word(cs: str, r: int, q: int) -> tuple[int, int] | None:
+    """(query, gene) offsets of the first exact run of BLAST's word size in a `cs` string."""
+    for op in _CS.findall(cs):
+        if op[0] == ":":
+            k = int(op[1:])
+            if k >= blastalign.WORD:
+                return q, r
+            r, q = r + k, q + k
+        elif op[0] == "*":
+            r, q = r + 1, q + 1
+        elif op[0] == "+":
+            q += len(op) - 1
+        elif op[0] == "-":
+            r += len(op) - 1
+    return None
+
+
+def _edge_score(ref: str, qry: str) -> int:
+    """Megablast's score of an ungapped stretch (match 1, mismatch -2)."""
+    return sum(1 if a == b else -2 for a, b in zip(ref.upper(), qry.upper(), strict=True))
+
+
+def _gapped(
+    gene: PointGene, r_st: int, qs: int, ref: str, qry: str, oriented: str, plus: bool, lo: int, contig: str
+) -> Alignment:
+    """An Alignment from gapped strings starting at gene offset `r_st` and oriented-window
+    offset `qs`, extended without gaps towards a gene end the contig reaches."""
+    n = len(oriented)
+
+    def contig_pos(i: int) -> int:  # oriented index -> 1-based contig position
+        return lo + (i if plus else n - 1 - i) + 1
+
+    pos: list[int] = []
+    q = qs
+    for base in qry:
+        if base == "-":
+            pos.append(contig_pos(max(q - 1, 0)))
+        else:
+            pos.append(contig_pos(q))
+            q += 1
+    r = r_st + len(ref) - ref.count("-")
+    # Where the contig holds the rest of the gene, up to EDGE_EXTEND bases. A part of a gene
+    # that a contig edge cuts is read as BLAST aligned it (ResFinder reads each partial hit
+    # so): the few bases up to the contig edge join only when they score no less (BLAST's
+    # alignment ends at the edge then, e.g. a 2-base match run after a mismatch).
+    if qs >= r_st:
+        left = min(r_st, EDGE_EXTEND)
+    else:
+        left = qs if _edge_score(gene.sequence[r_st - qs : r_st], oriented[:qs]) >= 0 else 0
+    if n - q >= len(gene.sequence) - r:
+        right = min(len(gene.sequence) - r, EDGE_EXTEND)
+    else:
+        right = n - q if _edge_score(gene.sequence[r : r + n - q], oriented[q:]) >= 0 else 0
+    ref_s = gene.sequence[r_st - left : r_st] + ref + gene.sequence[r : r + right]
+    qry_s = oriented[qs - left : qs] + qry + oriented[q : q + right]
     positions = [contig_pos(qs - left + j) for j in range(left)] + pos + [contig_pos(q + j) for j in range(right)]
-    return Alignment(gene, contig, h.r_st - left, ref_s, qry_s.upper(), tuple(positions), "+" if plus else "-")
+    return Alignment(gene, contig, r_st - left, ref_s, qry_s.upper(), tuple(positions), "+" if plus else "-")
 
 
 # ----------------------------------------------------------------------------- calling

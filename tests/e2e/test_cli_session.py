@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import jwt
+import openpyxl
 import pexpect
 import pytest
 
@@ -215,6 +216,15 @@ def test_a_run_submitted_as_a_batch_reads_as_one_matrix(stack: Stack, home: Path
     written = tmp_path / "plate3.tsv"
     assert amr(stack, home, "batch", "matrix", batch_id, "--format", "tsv", "-o", str(written)).returncode == 0
     assert written.read_text() == served
+    book_file = tmp_path / "plate3.xlsx"  # the batch workbook (design §21), through the local gateway as bytes
+    assert amr(stack, home, "batch", "matrix", batch_id, "--format", "xlsx", "-o", str(book_file)).returncode == 0
+    book = openpyxl.load_workbook(book_file)
+    assert book.sheetnames == ["Summary", "Matrix", "Genes", "Mutations", "Plasmids", "MLST", "QC", "Settings"]
+    matrix_rows = list(book["Matrix"].iter_rows(values_only=True))
+    header = list(matrix_rows[0])
+    assert [r[0] for r in matrix_rows[1:]] == ["KP_01", "EC_05"]
+    assert matrix_rows[2][header.index("ciprofloxacin")] == "R"
+    assert any(r[0] == "EC_05" and r[2] == "gyrA p.S83A" for r in book["Mutations"].iter_rows(values_only=True))
 
     watched = amr(stack, home, "watch", "--batch", batch_id)
     assert watched.returncode == 0 and len(rows(watched.stdout)) == 2

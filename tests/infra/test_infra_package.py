@@ -163,7 +163,13 @@ point = predictor.predict_stream(
     io.BytesIO(f">c1\\n{genome[:4000]}{mutant}{genome[:4000]}\\n".encode()), name="g.fa",
     params=PredictParams(species="escherichia_coli"),
 )
+from chalicelib.prediction import mapindex
+allele_index = mapindex.index_name(
+    [(a.name, a.sequence) for a in db.alleles.values()], dict(n_threads=2, **predictor.MAPPY_OPTIONS)
+)
 print(json.dumps({
+    "prebuilt": os.path.isfile(os.path.join(os.environ["AMR_INDEX_DIR"], allele_index)),
+    "indexes": len(os.listdir(os.environ["AMR_INDEX_DIR"])),
     "routes": len(app.app.routes),
     "event_sources": len(app.app.event_sources),
     "from_artifact": [m.__file__.startswith(root) for m in (mappy, boto3, botocore, pydantic_core, app)],
@@ -187,6 +193,7 @@ def test_packaged_app_imports_and_predicts_in_a_clean_interpreter(packaged: Pack
         "AWS_DEFAULT_REGION": "us-east-1",
         "AMR_RESFINDER_DB": str(Path(root, "chalicelib", "data", "resfinder-db")),
         "AMR_POINTFINDER_DB": str(Path(root, "chalicelib", "data", "pointfinder-db")),
+        "AMR_INDEX_DIR": str(Path(root, "chalicelib", "data", "indexes")),
     }
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", CLEAN_RUN, root, KPC],
@@ -194,6 +201,7 @@ def test_packaged_app_imports_and_predicts_in_a_clean_interpreter(packaged: Pack
     )
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["prebuilt"] and report["indexes"] >= 13  # the prediction loaded the artifact's allele index
     assert report["routes"] >= 10 and report["event_sources"] >= 2
     assert all(report["from_artifact"]), report
     assert report["outside"] == []

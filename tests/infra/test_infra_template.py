@@ -165,11 +165,14 @@ def test_functions_are_told_the_names_of_what_the_stack_creates(stage: str) -> N
         "JobsTable": settings.jobs_table, "UsersTable": settings.users_table,
         "JobEventsTable": settings.events_table, "CountersTable": settings.counters_table,
         "MaintenanceRunsTable": settings.runs_table,
-        "BatchesTable": settings.batches_table,
+        "BatchesTable": settings.batches_table, "NotificationsTable": settings.notifications_table,
         "UploadBucket": settings.upload_bucket, "ResultsBucket": settings.results_bucket,
         "ArchiveBucket": settings.archive_bucket, "JwtSecret": settings.jwt_secret_name,
     } == created
     assert env["AMR_RESFINDER_DB"] == "/var/task/chalicelib/data/resfinder-db"
+    queue = template["Resources"]["NotificationsQueue"]["Properties"]
+    assert cfn.resolve(queue["QueueName"], ctx) == settings.notifications_queue
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5  # then the dead-letter queue
     assert env["AMR_POINTFINDER_DB"] == "/var/task/chalicelib/data/pointfinder-db"
 
 
@@ -185,7 +188,12 @@ def _registered_functions() -> dict[str, str]:
     """Every non-API Lambda function the app registers -> its kind."""
     from app import app
 
-    kinds = {"S3EventConfig": "prediction", "ScheduledEventConfig": "maintenance"}
+    kinds = {
+        "S3EventConfig": "prediction",
+        "ScheduledEventConfig": "maintenance",
+        "DynamoDBEventConfig": "notifier",
+        "SQSEventConfig": "notifier",
+    }
     found = {src.name: kinds.get(type(src).__name__, type(src).__name__) for src in app.event_sources}
     found.update({fn.name: "pure" for fn in app.pure_lambda_functions})
     return found
@@ -202,7 +210,11 @@ def test_every_function_has_its_own_explicit_policy(stage: str) -> None:
     assert config["autogen_policy"] is False
     assert config["iam_policy_file"] == "policy-api.json"
     per_function = config["lambda_functions"]
-    expected = {"prediction": "policy-prediction.json", "maintenance": "policy-maintenance.json"}
+    expected = {
+        "prediction": "policy-prediction.json",
+        "maintenance": "policy-maintenance.json",
+        "notifier": "policy-notifier.json",
+    }
     # pure functions invoked asynchronously: a maintenance run; the reset mail (accounts, as the API)
     expected_pure = {"maintenance_run": "policy-maintenance.json", "send_password_reset": "policy-api.json"}
     for name, kind in _registered_functions().items():
@@ -224,6 +236,13 @@ ALLOWED_ACTIONS = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable",
         # ListBucket: without it S3 answers 403, not 404, for an input deleted since its event
         "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
+        "logs:CreateLogStream", "logs:PutLogEvents",
+    },
+    "policy-notifier.json": {
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+        "dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+        "dynamodb:UpdateItem", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage", "ses:SendEmail",
         "logs:CreateLogStream", "logs:PutLogEvents",
     },
     "policy-maintenance.json": {
@@ -255,7 +274,9 @@ def test_policies_grant_named_actions_on_this_stages_resources_only(name: str) -
             elif service == "logs":
                 assert ":log-group:/aws/lambda/amr-dev-" in resource
     if name != "policy-api.json":
-        assert not {"secretsmanager:GetSecretValue", "ses:SendEmail"} & actions, "only the API signs tokens and mails"
+        assert "secretsmanager:GetSecretValue" not in actions, "only the API signs tokens"
+    if name not in ("policy-api.json", "policy-notifier.json"):
+        assert "ses:SendEmail" not in actions, "only the API and the notifier send mail"
     ses = [s for s in stmts if "ses:SendEmail" in s["Action"]]
     for stmt in ses:
         assert stmt["Condition"] == {"StringEquals": {"ses:FromAddress": "no-reply@amr.example.org"}}

@@ -252,7 +252,7 @@ def test_invalid_batch_fields_and_queries(client: Any, make_user: Any) -> None:
     response = client.http.post("/batches", headers=headers, body=body(params={"species": "martian"}))
     assert response.status_code == 400
     batch_id = create(client, headers)["batch"]["batch_id"]
-    response = client.http.get(f"/batches/{batch_id}/matrix?format=xlsx", headers=headers)
+    response = client.http.get(f"/batches/{batch_id}/matrix?format=pdf", headers=headers)
     assert response.status_code == 400 and "format" in response.json_body["error"]["message"]
     response = client.http.get(f"/jobs?batch_id={batch_id}&status=Completed", headers=headers)
     assert response.status_code == 400

@@ -1,5 +1,6 @@
 """The legacy import (design §16) on moto: both database shapes with every awkward row,
-logins with each hash kind, idempotence, records never overwritten, result files."""
+logins with each hash kind, idempotence, records never overwritten, result files; and how
+the earlier service's timestamps are read."""
 from __future__ import annotations
 
 import json
@@ -15,9 +16,9 @@ from chalicelib.core.settings import get_settings
 from chalicelib.core.tables import JobModel, STATUSES
 from chalicelib.jobs import lifecycle, queries, s3layout
 from tests import legacy_db
-from tests.integration.test_auth import mailbox, reset_token_from  # noqa: F401  (fixture)
+from tests.integration.test_accounts_api import mailbox, reset_token_from  # noqa: F401  (fixture)
 from tools import legacy_import
-from tools.legacy_import import IMPORTED, INTERRUPTED, LEGACY_NAMESPACE, REJECTED, SKIPPED
+from tools.legacy_import import IMPORTED, INTERRUPTED, LEGACY_NAMESPACE, REJECTED, SKIPPED, Rejected, parse_time
 
 OUTCOMES = (IMPORTED, SKIPPED, REJECTED)
 
@@ -244,3 +245,21 @@ def test_maintenance_archives_imported_jobs_with_and_without_results(
     missing = client.http.get(f"/jobs/{without.job_id}/results", headers=headers)
     assert json.loads(missing.body)["error"]["code"] == "results_not_migrated"
     assert_counters_match_jobs([with_results.user_id, stage_user_id(legacy, "legacyint")])
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2024-01-02 03:04:05", "2024-01-02T03:04:05.000Z"),
+    ("2024-01-02T03:04:05.123456", "2024-01-02T03:04:05.123Z"),
+    ("2024-01-02T03:04:05+02:00", "2024-01-02T01:04:05.000Z"),
+    ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05.000Z"),
+    ("2024-01-02", "2024-01-02T00:00:00.000Z"),
+    (1704164645, "2024-01-02T03:04:05.000Z"),
+])
+def test_legacy_timestamps_become_utc_with_milliseconds(text: object, expected: str) -> None:
+    assert parse_time(text, "created_at") == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2024-13-01", "12:00"])
+def test_bad_legacy_timestamps_are_rejected_with_the_value(text: str) -> None:
+    with pytest.raises(Rejected, match="is not a timestamp"):
+        parse_time(text, "created_at")

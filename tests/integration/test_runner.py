@@ -259,7 +259,8 @@ def test_concurrent_deliveries_run_exactly_once(aws_env: None, predict_calls: li
 
 
 def test_cancel_mid_run_stops_at_next_batch_without_results(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    genome = {f"c{i}": random_dna(3000, 20 + i) for i in range(10)}  # 10 batches of one segment
+    # 20 batches of one segment (contigs longer than a segment: a shorter one is a share of one)
+    genome = {f"c{i}": random_dna(6000, 20 + i) for i in range(10)}
     job = api_job("g.fa", params={"segment_length": 5000, "segment_overlap": 100, "batch_size": 1})
     writes: list[bool] = []
     real = jobs.update_progress
@@ -277,7 +278,7 @@ def test_cancel_mid_run_stops_at_next_batch_without_results(aws_env: None, monke
 
     done = queries.get_job(job.job_id)
     assert outcome.outcome == outcomes.CANCELLED and done.status == jobs.CANCELLED
-    assert writes == [True, False]  # stopped at the second batch of ten
+    assert writes == [True, False]  # stopped at the second batch of twenty
     assert result_objects(job) == {} and not done.result_keys
     assert any(m.startswith("Prediction stopped after 2 segments") for m in event_messages(job.job_id))
 

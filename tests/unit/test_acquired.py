@@ -279,3 +279,14 @@ def test_index_cache_reused() -> None:
     if not DB_PRESENT:
         pytest.skip("ResFinder database not installed")
     assert predictor.get_aligner() is predictor.get_aligner()
+
+
+@needs_db
+def test_a_draft_of_small_contigs_takes_few_batches(db) -> None:  # type: ignore[no-untyped-def]
+    # 40 contigs of 1,000 bases, segments of 5,000 and 4 segments a batch: each contig is a
+    # fifth of a segment, so 20 contigs fill a batch (a progress write each, not 10).
+    seen: list[BatchProgress] = []
+    genome = [(f"c{i}", random_dna(1000, 60 + i)) for i in range(40)]
+    pred = predict(genome, SMALL, lambda p: seen.append(p) is None)
+    assert pred.contigs == 40 and [p.segments_done for p in seen] == [20, 40]
+    assert seen[-1].finished and not seen[0].finished

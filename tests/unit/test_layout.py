@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "chalicelib"
-DOMAINS = ("core", "accounts", "jobs", "batches", "prediction", "maintenance", "gateway")
+DOMAINS = ("core", "accounts", "jobs", "batches", "prediction", "maintenance", "notifications", "gateway")
 #: Who may import whom: a package sees only those listed before it (and itself).
 LAYERS = {
     "core": set(),
@@ -23,6 +23,7 @@ LAYERS = {
     "batches": {"core", "jobs"},
     "prediction": {"core", "accounts", "jobs", "batches"},
     "maintenance": {"core", "jobs", "batches"},
+    "notifications": {"core", "accounts", "jobs", "batches"},
     "gateway": {"core", "accounts", "jobs", "batches", "maintenance"},
 }
 #: Every package's __init__, subpackages included ("__init__.py" is chalicelib's own).

@@ -47,8 +47,9 @@ export function apiUrl(path) {
  * Call the API. Resolves with the parsed JSON (or text, or null for 204); rejects with an
  * ApiError whose message is fit to show. A 401 on an authenticated call drops the token.
  */
-export async function api(method, path, body, { raw = false } = {}) {
+export async function api(method, path, body, { raw = false, accept = null } = {}) {
   const headers = {};
+  if (accept) headers.Accept = accept;  // a binary answer (the batch workbook): API Gateway needs it named
   const token = session.token;
   if (token) headers.Authorization = `Bearer ${token}`;
   const init = { method, headers, cache: "no-store" };
@@ -63,6 +64,7 @@ export async function api(method, path, body, { raw = false } = {}) {
     throw new ApiError(0, "network", "Cannot reach the service; check your connection and try again");
   }
   if (response.status === 204) return null;
+  if (accept && response.ok) return response.blob();
   const text = await response.text();
   let data = text;
   if (!raw || !response.ok) {
@@ -111,7 +113,12 @@ export function uploadFile(upload, file, onProgress) {
 
 /** Save text as a file (a blob link: no token in any URL). */
 export function saveText(text, filename, type = "text/plain") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+  saveBlob(new Blob([text], { type }), filename);
+}
+
+/** Save a blob (text or a binary file) under `filename`. */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
   a.download = filename;

@@ -1,10 +1,19 @@
-// Batches: the list, and one batch with its sample × antibiotic heat map and TSV.
-import { api, saveText } from "./api.js";
+// Batches: the list, and one batch with its sample × antibiotic heat map, its TSV and its
+// workbook (.xlsx: summary, matrix, genes, mutations, plasmids, MLST, QC, settings).
+import { api, saveBlob, saveText } from "./api.js";
 import { h, clear, fill, errorBox, fmtTime, progressBar, statusBadge, table } from "./dom.js";
 import { flashNext, navigate } from "./ui.js";
 import { JOB_HEADERS, confirmButton, jobRows } from "./jobs.js";
 
 const ACTIVE = new Set(["Submitted", "Running"]);
+const CALL_CLASS = { R: "R", S: "S", "?": "Q" };
+const CALL_WORDS = { R: "resistant", S: "no resistance found", "?": "no resistance found, but the sample failed QC", "": "not known yet" };
+const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/** The batch's name as a file name, as the service names its downloads. */
+function fileStem(name) {
+  return String(name).replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^_+|_+$/g, "") || "batch";
+}
 const POLL_MS = 2000;
 
 function countsText(counts) {
@@ -59,8 +68,8 @@ export function heatMap(matrix, all = false) {
     h("td", { class: "st" }, r.st || ""), h("td", { class: "replicons" }, (r.replicons || []).join(", ")),
     antibiotics.map((a) => {
       const call = (r.calls || {})[a] || "";
-      const words = call === "R" ? "resistant" : call === "S" ? "no resistance found" : "not known yet";
-      return h("td", { class: `cell c-${call || "none"}`, title: `${r.sample} · ${a}: ${words}` }, call);
+      const words = CALL_WORDS[call] || CALL_WORDS[""];
+      return h("td", { class: `cell c-${CALL_CLASS[call] || "none"}`, title: `${r.sample} · ${a}: ${words}` }, call);
     })));
   const caption = `Showing the ${anyR.length} antibiotic(s) some sample is resistant to, of ${every.length}.`;
   return h("div", {},
@@ -69,6 +78,7 @@ export function heatMap(matrix, all = false) {
         h("thead", {}, head), h("tbody", {}, body))),
     h("p", { class: "legend", id: "heat-legend" },
       h("span", { class: "key c-R" }, "R"), " resistant ", h("span", { class: "key c-S" }, "S"), " no resistance found ",
+      h("span", { class: "key c-Q" }, "?"), " no resistance found but the sample failed QC ",
       h("span", { class: "key c-none" }, ""), " not known yet. ", all || !anyR.length ? "" : caption));
 }
 
@@ -81,6 +91,7 @@ export async function batchPage(scope, batchId) {
   const jobsBox = h("section", { class: "card" }, h("h2", {}, "Jobs"));
   let lastStatus = null;
   let lastMatrix = null;
+  let lastName = null;
   const everyColumn = h("input", { type: "checkbox", id: "every-antibiotic" });
   const allColumns = h("span", { class: "check" }, everyColumn,
     h("label", { for: "every-antibiotic" }, "Show every antibiotic, not only those with resistance"));
@@ -114,8 +125,21 @@ export async function batchPage(scope, batchId) {
       problems.append(errorBox(e.message));
     }
   });
+  const xlsx = h("button", { type: "button", id: "download-xlsx" }, "Download workbook (.xlsx)");
+  xlsx.addEventListener("click", async () => {
+    clear(problems);
+    xlsx.disabled = true;
+    try {
+      const blob = await api("GET", `batches/${id}/matrix?format=xlsx`, undefined, { accept: XLSX });
+      saveBlob(blob, `${fileStem(lastName || batchId)}-results.xlsx`);
+    } catch (e) {
+      problems.append(errorBox(e.message));
+    } finally {
+      xlsx.disabled = false;
+    }
+  });
   const drawActions = (batch) => {
-    fill(actions, tsv);
+    fill(actions, xlsx, tsv);
     if (ACTIVE.has(batch.status)) {
       actions.append(confirmButton("Cancel", "Cancel every unfinished job of this batch?",
         () => act("POST", `batches/${id}/cancel`, () => {}), "cancel-batch"));
@@ -137,6 +161,7 @@ export async function batchPage(scope, batchId) {
       return false;
     }
     if (!scope.alive || stopped) return false;
+    lastName = batch.batch_name;
     fill(info, h("h1", { id: "batch-name" }, batch.batch_name),
       h("dl", { class: "facts" },
         h("dt", {}, "Status"), h("dd", { id: "batch-status" }, statusBadge(batch.status)),

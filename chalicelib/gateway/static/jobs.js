@@ -5,6 +5,7 @@ import { h, append, clear, fill, errorBox, fmtTime, fmtBytes, progressBar, statu
 import { flashNext, navigate } from "./ui.js";
 import { SPECIES } from "./species.js";
 import { locationText, typingSection } from "./typing.js";
+import { printReport } from "./report.js";
 
 function speciesLabel(key) {
   const found = SPECIES.find(([k]) => k === (key || "other"));
@@ -259,6 +260,7 @@ export async function jobPage(scope, jobId) {
   const logs = h("section", { class: "card" }, h("h2", {}, "Log"));
   let resultsShown = false;
   let lastStatus = null;
+  let printable = false;  // the report is on the page: offer to print it
 
   // A deletion waits for the poll in flight and stops polling, so no read of the job
   // races its removal (that read would be a 404 for a job the user just deleted).
@@ -278,8 +280,11 @@ export async function jobPage(scope, jobId) {
       if (final) poll();
     }
   };
+  const printButton = h("button", { type: "button", id: "print-report-button" }, "Print report");
+  printButton.addEventListener("click", () => window.print());
   const drawActions = (job) => {
     clear(actions);
+    if (printable) actions.append(printButton);
     if (ACTIVE.has(job.status)) {
       actions.append(confirmButton("Cancel", "Cancel this job?", () => act("POST", `jobs/${jobId}/cancel`, () => poll()), "cancel-job"));
     }
@@ -329,10 +334,15 @@ export async function jobPage(scope, jobId) {
       resultsShown = true;
       try {
         const results = await api("GET", `jobs/${encodeURIComponent(jobId)}/results`);
-        const report = resultsSection(results);
-        head.after(report);
+        const section = resultsSection(results);
+        head.after(section);
         const typing = typingSection(results);
-        if (typing) report.after(typing);
+        if (typing) section.after(typing);
+        if (!results.legacy) {
+          scope.main.append(printReport(job, results));
+          printable = true;
+          drawActions(job);
+        }
       } catch (e) {
         head.after(errorBox(e.message));
       }

@@ -1,4 +1,5 @@
-"""Passwords, token claims, the user store and email delivery, below the HTTP layer."""
+"""Tokens, login and email (`accounts.auth`), below the HTTP layer: token claims and the
+service clock, the bearer header, what a login costs, lockout, rehashing, mail delivery."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,48 +17,9 @@ from moto.ses import ses_backends
 from chalicelib.accounts import auth, passwords, users
 from chalicelib.core import aws
 from chalicelib.core.clock import FakeClock
-from chalicelib.core.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
+from chalicelib.core.errors import TooManyRequests, Unauthorized
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
-
-# --- passwords -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("stage", ["prod", "dev", "local"])
-def test_deployed_and_local_stages_ignore_cost_overrides(stage: str) -> None:
-    env = {"AMR_ARGON2_TIME_COST": "1", "AMR_ARGON2_MEMORY_KIB": "8"}
-    assert passwords.argon2_parameters(stage, env) == {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
-
-
-def test_test_stage_is_cheap_and_overridable() -> None:
-    assert passwords.argon2_parameters("test", {}) == passwords.TEST_ARGON2
-    env = {"AMR_ARGON2_TIME_COST": "3", "AMR_ARGON2_MEMORY_KIB": "abc"}
-    assert passwords.argon2_parameters("test", env) == {**passwords.TEST_ARGON2, "time_cost": 3}
-
-
-def test_production_hash_is_argon2id_with_the_documented_cost() -> None:
-    stored = PasswordHasher(**passwords.argon2_parameters("prod")).hash("correct-horse-1")
-    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
-    assert passwords.verify_password(stored, "correct-horse-1")  # the service's hasher verifies any cost
-
-
-def test_hash_is_argon2id_salted_and_verifies() -> None:
-    first, second = passwords.hash_password("correct-horse-1"), passwords.hash_password("correct-horse-1")
-    assert first.startswith("$argon2id$") and first != second
-    assert "correct-horse-1" not in first
-    assert passwords.verify_password(first, "correct-horse-1")
-    assert not passwords.verify_password(first, "correct-horse-2")
-
-
-@pytest.mark.parametrize("stored", [None, "", "not-a-hash", "$argon2id$v=19$m=1024,t=1,p=1$garbage"])
-def test_missing_or_corrupt_hash_never_verifies_nor_raises(stored: str | None) -> None:
-    assert passwords.verify_password(stored, "anything-at-all") is False
-
-
-def test_passwords_compare_after_unicode_normalisation() -> None:
-    stored = passwords.hash_password("caf\u00e9-latte-42")
-    assert passwords.verify_password(stored, "cafe\u0301-latte-42")
-
 
 # --- tokens ----------------------------------------------------------------------------------
 
@@ -114,71 +76,7 @@ def test_bearer_header_parsing(header: str, ok: str | None) -> None:
         assert auth._bearer(request) == ok  # type: ignore[arg-type]
 
 
-# --- the user store --------------------------------------------------------------------------
-
-
-@pytest.mark.usefixtures("aws_env")
-def test_lookup_by_username_and_email_is_case_insensitive() -> None:
-    user = users.create_user(username="Mixed.Case_1", email="Mixed@Example.ORG", password="correct-horse-1")
-    for name in ("mixed.case_1", "MIXED.CASE_1", "Mixed.Case_1"):
-        found = users.get_user_by_username(name)
-        assert found is not None and found.user_id == user.user_id and found.is_active is True
-    found = users.get_user_by_email("mixed@example.org")
-    assert found is not None and found.user_id == user.user_id
-    assert users.get_user_by_username("other") is None
-    assert users.get_user_by_username("../etc") is None and users.get_user_by_username("x" * 100) is None
-
-
-@pytest.mark.usefixtures("aws_env")
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"username": "ab"},
-        {"username": "has space"},
-        {"email": "no-at-sign"},
-        {"password": "short"},
-        {"role": "root"},
-    ],
-)
-def test_create_user_validates_its_input(kwargs: dict[str, str]) -> None:
-    args = {"username": "valid", "email": "valid@example.org", "password": "correct-horse-1", "role": "user"}
-    with pytest.raises(ValidationFailed):
-        users.create_user(**{**args, **kwargs})
-    assert users.get_user_by_username("valid") is None
-
-
-@pytest.mark.usefixtures("aws_env")
-def test_a_failed_registration_leaves_no_guard_behind() -> None:
-    users.create_user(username="first", email="shared@example.org", password="correct-horse-1")
-    with pytest.raises(Conflict):
-        users.create_user(username="second", email="SHARED@example.org", password="correct-horse-1")
-    assert users.get_user_by_username("second") is None
-    users.create_user(username="second", email="own@example.org", password="correct-horse-1")
-
-
-@pytest.mark.usefixtures("aws_env")
-def test_bootstrap_admin_creates_once_and_never_overwrites() -> None:
-    admin, created = users.bootstrap_admin("admin", "first-password-1")
-    assert created is True and admin.role == "admin" and admin.is_active is True
-    again, created_again = users.bootstrap_admin("ADMIN", "second-password-2")
-    assert created_again is False and again.user_id == admin.user_id
-    user, token = auth.login("admin", "first-password-1")
-    assert user.user_id == admin.user_id and token
-    with pytest.raises(Unauthorized):
-        auth.login("admin", "second-password-2")
-
-
-@pytest.mark.usefixtures("aws_env")
-def test_bootstrap_admin_does_not_promote_an_existing_user() -> None:
-    existing = users.create_user(username="admin", email="a@example.org", password="correct-horse-1")
-    user, created = users.bootstrap_admin("admin", "another-password")
-    assert created is False and user.user_id == existing.user_id and user.role == "user"
-
-
-@pytest.mark.usefixtures("aws_env")
-def test_bootstrap_admin_rejects_a_weak_password() -> None:
-    with pytest.raises(ValidationFailed):
-        users.bootstrap_admin("admin", "short")
+# --- login -----------------------------------------------------------------------------------
 
 
 @pytest.mark.usefixtures("aws_env")

@@ -1,4 +1,4 @@
-"""Accounts and authentication through the HTTP API on moto (SPEC §5, §8).
+"""Accounts and authentication through the HTTP API on moto (design §5, §8).
 
 Every test asserts the exact status: attacks on tokens, logins, resets and request bodies
 must end in a precise 4xx with our error format, never a 500 and never a leak.

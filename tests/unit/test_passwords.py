@@ -1,4 +1,5 @@
-"""Legacy password hashes (SPEC §16): which are recognised, verified and rehashed, and
+"""Password hashing (`accounts.passwords`): Argon2id and its cost per stage, and the
+earlier service's hashes (design §16) — which are recognised, verified and rehashed, and
 that the Lambda loads their libraries only when such a hash is seen."""
 from __future__ import annotations
 
@@ -13,10 +14,45 @@ from argon2 import PasswordHasher, Type
 from passlib.hash import pbkdf2_sha256
 
 from chalicelib.accounts import passwords
-from tools.legacy_import import Rejected, parse_time
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = "p" * 80  # longer than bcrypt's 72 bytes
+
+
+@pytest.mark.parametrize("stage", ["prod", "dev", "local"])
+def test_deployed_and_local_stages_ignore_cost_overrides(stage: str) -> None:
+    env = {"AMR_ARGON2_TIME_COST": "1", "AMR_ARGON2_MEMORY_KIB": "8"}
+    assert passwords.argon2_parameters(stage, env) == {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+
+
+def test_test_stage_is_cheap_and_overridable() -> None:
+    assert passwords.argon2_parameters("test", {}) == passwords.TEST_ARGON2
+    env = {"AMR_ARGON2_TIME_COST": "3", "AMR_ARGON2_MEMORY_KIB": "abc"}
+    assert passwords.argon2_parameters("test", env) == {**passwords.TEST_ARGON2, "time_cost": 3}
+
+
+def test_production_hash_is_argon2id_with_the_documented_cost() -> None:
+    stored = PasswordHasher(**passwords.argon2_parameters("prod")).hash("correct-horse-1")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert passwords.verify_password(stored, "correct-horse-1")  # the service's hasher verifies any cost
+
+
+def test_hash_is_argon2id_salted_and_verifies() -> None:
+    first, second = passwords.hash_password("correct-horse-1"), passwords.hash_password("correct-horse-1")
+    assert first.startswith("$argon2id$") and first != second
+    assert "correct-horse-1" not in first
+    assert passwords.verify_password(first, "correct-horse-1")
+    assert not passwords.verify_password(first, "correct-horse-2")
+
+
+@pytest.mark.parametrize("stored", [None, "", "not-a-hash", "$argon2id$v=19$m=1024,t=1,p=1$garbage"])
+def test_missing_or_corrupt_hash_never_verifies_nor_raises(stored: str | None) -> None:
+    assert passwords.verify_password(stored, "anything-at-all") is False
+
+
+def test_passwords_compare_after_unicode_normalisation() -> None:
+    stored = passwords.hash_password("caf\u00e9-latte-42")
+    assert passwords.verify_password(stored, "cafe\u0301-latte-42")
 
 
 @pytest.mark.parametrize("stored,scheme", [
@@ -61,21 +97,3 @@ def test_the_lambda_loads_no_legacy_hash_library_for_argon2_logins() -> None:
     env = {**os.environ, "AMR_STAGE": "test"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("2024-01-02 03:04:05", "2024-01-02T03:04:05.000Z"),
-    ("2024-01-02T03:04:05.123456", "2024-01-02T03:04:05.123Z"),
-    ("2024-01-02T03:04:05+02:00", "2024-01-02T01:04:05.000Z"),
-    ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05.000Z"),
-    ("2024-01-02", "2024-01-02T00:00:00.000Z"),
-    (1704164645, "2024-01-02T03:04:05.000Z"),
-])
-def test_legacy_timestamps_become_utc_with_milliseconds(text: object, expected: str) -> None:
-    assert parse_time(text, "created_at") == expected
-
-
-@pytest.mark.parametrize("text", ["yesterday", "2024-13-01", "12:00"])
-def test_bad_legacy_timestamps_are_rejected_with_the_value(text: str) -> None:
-    with pytest.raises(Rejected, match="is not a timestamp"):
-        parse_time(text, "created_at")
