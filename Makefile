@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 STAGE ?= dev
 CHECKED := app.py chalicelib amrcli local tools
 
-.PHONY: run test test-fast check format bench package debs debs-run debs-bench clean
+.PHONY: run test test-fast check format bench package debs debs-run debs-bench typing-db clean
 
 $(RUN_STAMP): requirements.txt requirements-local.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,15 +43,20 @@ debs:
 debs-bench:
 	@bash scripts/ensure-debs.sh $(DEBS_TEST) $(DEBS_BENCH)
 
-run: $(RUN_STAMP) debs-run
+# MLST schemes and PlasmidFinder replicons (design §20) from pinned, hash-checked wheels into
+# build/typing-db (a no-op when current).
+typing-db: $(RUN_STAMP)
+	$(PY) scripts/typing_db.py
+
+run: $(RUN_STAMP) debs-run typing-db
 	$(PY) -m local.stack
 
 # Everything: unit, integration, infra, end-to-end and browser tests, in parallel.
-test: $(DEV_STAMP) debs
+test: $(DEV_STAMP) debs typing-db
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The inner loop: unit + integration tests only (no stack processes, no browser).
-test-fast: $(DEV_STAMP) debs
+test-fast: $(DEV_STAMP) debs typing-db
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests/unit tests/integration $(PYTEST_ARGS)
 
 # Lint, import order, format and types (configured in pyproject.toml); zero findings.
@@ -70,6 +75,7 @@ bench: $(DEV_STAMP) debs-bench package
 	$(PY) bench/auth.py
 	$(PY) bench/migration.py
 	$(PY) bench/predict.py
+	$(PY) bench/typing_parity.py
 	$(PY) bench/service.py
 	$(PY) bench/coldstart.py --artifact build/$(STAGE)/deployment.zip
 	$(PY) bench/contention.py
@@ -80,7 +86,7 @@ bench: $(DEV_STAMP) debs-bench package
 
 # Deployable artifact of one stage into build/$(STAGE)/: sam.json + deployment.zip
 # (chalice package merged with infra/resources.json; mappy built from source for Lambda).
-package: $(DEV_STAMP) debs
+package: $(DEV_STAMP) debs typing-db
 	$(PY) scripts/package.py --stage $(STAGE)
 
 clean:

@@ -112,10 +112,18 @@ def _matrix_table(out: Output, matrix: dict[str, Any]) -> None:
         if row.get("error"):
             found = Text(row["error"], style="red")
         rows.append(
-            [row["sample"], status_text(row["status"]), found, ", ".join(row["genes"]), ", ".join(row["mutations"])]
+            [
+                row["sample"],
+                status_text(row["status"]),
+                row.get("st", ""),
+                found,
+                ", ".join(row["genes"]),
+                ", ".join(row["mutations"]),
+                ", ".join(row.get("replicons") or []),
+            ]
         )
     out.table(
-        ["Sample", "Status", "Resistant to", "Genes", "Mutations"],
+        ["Sample", "Status", "ST", "Resistant to", "Genes", "Mutations", "Replicons"],
         rows,
         title=f"Batch {matrix['batch_name']} · {len(matrix['antibiotics'])} antibiotics",
     )

@@ -17,7 +17,7 @@ from amrcli.errors import CliError, Exit
 from amrcli.live import any_failed, outcome_table, watch_jobs
 from amrcli.output import Output, status_text
 from amrcli.polling import follow_logs
-from amrcli.views import RESISTANT, gene_rows, job_fields, phenotype_rows, resistant_antibiotics
+from amrcli.views import RESISTANT, gene_rows, job_fields, phenotype_rows, resistant_antibiotics, typing_rows
 
 JobId = Annotated[str, typer.Argument(help="Job id (from `amr jobs` or `amr submit`).", metavar="JOB")]
 LEVEL_STYLES = {"ERROR": "bold red", "WARNING": "yellow", "INFO": ""}
@@ -39,6 +39,8 @@ class Format(str, Enum):
     hamronization = "hamronization"
     phenotypes = "phenotypes"
     pointfinder = "pointfinder"
+    mlst = "mlst"
+    plasmids = "plasmids"
 
 
 #: `--format` → the result file it prints or writes.
@@ -48,6 +50,8 @@ FORMAT_FILES = {
     Format.hamronization: "hamronization.tsv",
     Format.phenotypes: "phenotypes.tsv",
     Format.pointfinder: "pointfinder.tsv",
+    Format.mlst: "mlst.tsv",
+    Format.plasmids: "plasmids.tsv",
 }
 
 
@@ -187,7 +191,12 @@ def _phenotype_table(out: Output, predictions: dict[str, Any]) -> None:
         out.note("No resistance determinant found.")
     genes = gene_rows(predictions)
     if genes and out.rich:
-        out.table(["Gene", "Class", "Identity %", "Coverage %", "Location"], genes, title="Genes")
+        out.table(["Gene", "Class", "Identity %", "Coverage %", "Location", "Sits on"], genes, title="Genes")
+    mlst, plasmids = typing_rows(predictions)
+    if mlst and out.rich:
+        out.table(["Scheme", "ST", "Alleles"], mlst, title="MLST")
+    if plasmids and out.rich:
+        out.table(["Replicon", "Identity %", "Coverage %", "Contig", "Position"], plasmids, title="Plasmid replicons")
 
 
 @app.command()
@@ -199,7 +208,7 @@ def results(
         typer.Option(
             "--format",
             help="table (phenotypes, resistant first), or a result file: "
-            "json, tsv, hamronization, phenotypes, pointfinder.",
+            "json, tsv, hamronization, phenotypes, pointfinder, mlst, plasmids.",
         ),
     ] = None,
     output: Annotated[

@@ -76,9 +76,48 @@ def gene_rows(predictions: dict[str, Any]) -> list[list[Any]]:
     for g in predictions.get("genes") or []:
         where = f"{g.get('contig', '')}:{g.get('start', '')}-{g.get('end', '')}{g.get('strand', '')}"
         rows.append(
-            [g.get("gene"), g.get("drug_class"), _percent(g.get("identity")), _percent(g.get("coverage")), where]
+            [
+                g.get("gene"),
+                g.get("drug_class"),
+                _percent(g.get("identity")),
+                _percent(g.get("coverage")),
+                where,
+                location_text(g.get("location")),
+            ]
         )
     return rows
+
+
+def location_text(location: Any) -> str:
+    """A gene's ``location`` in words: ``IncFII(K) contig``, ``chromosome-like``, or ""."""
+    if not isinstance(location, dict):
+        return ""
+    if location.get("kind") == "plasmid":
+        return ", ".join(location.get("replicons") or []) + " contig"
+    return "chromosome-like"
+
+
+def typing_rows(predictions: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """MLST rows (scheme, ST, alleles) and replicon rows of ``predictions.json`` (design §20)."""
+    mlst = [
+        [
+            c.get("label") or c.get("scheme"),
+            c.get("st"),
+            " ".join(f"{locus}({allele})" for locus, allele in (c.get("alleles") or {}).items()),
+        ]
+        for c in predictions.get("mlst") or []
+    ]
+    plasmids = [
+        [
+            p.get("name"),
+            _percent(p.get("identity")),
+            _percent(p.get("coverage")),
+            p.get("contig"),
+            f"{p.get('start')}-{p.get('end')}{p.get('strand', '')}",
+        ]
+        for p in predictions.get("plasmids") or []
+    ]
+    return mlst, plasmids
 
 
 def _percent(value: Any) -> str:
@@ -109,6 +148,8 @@ def job_fields(job: dict[str, Any]) -> list[tuple[str, Any]]:
         ("error", job.get("error")),
         ("resistant", ", ".join(resistant_antibiotics(job)) if job.get("summary") else None),
         ("genes", ", ".join((job.get("summary") or {}).get("gene_names") or [])),
+        ("ST", (job.get("summary") or {}).get("st")),
+        ("replicons", ", ".join((job.get("summary") or {}).get("replicons") or [])),
     ]
 
 

@@ -24,6 +24,7 @@ event on the function with `Bucket: {Ref: UploadBucket}`; SAM adds the bucket's
 notification configuration and the invoke permission, in the right order. The functions
 find the bucket by its name (not a Ref), which keeps the template free of cycles.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,11 @@ def run_wheel_build(wheel_dir: Path) -> Path:
     env = dict(os.environ, PY=sys.executable)
     out = subprocess.run(
         ["bash", str(ROOT / "scripts" / "build_mappy_wheel.sh"), str(wheel_dir)],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     return Path(out.stdout.strip().splitlines()[-1])
 
@@ -138,6 +143,20 @@ def copy_database(project: Path, source: Path) -> Path:
     return target
 
 
+def copy_typing_database(project: Path, source: Path) -> Path:
+    """Copy the typing data (``make typing-db``) to ``chalicelib/data/typing-db``, where the
+    Lambda's loader looks first, and load it from the copy."""
+    if not (source / "MANIFEST.json").is_file():
+        raise SystemExit(f"typing data not found at {source} (make typing-db)")
+    target = project / "chalicelib" / "data" / "typing-db"
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    from chalicelib.prediction import typing_db  # the Lambda's own loader proves the copy complete
+
+    db = typing_db.load_db(target)
+    print(f"typing data: {len(db.schemes)} MLST schemes, {len(db.replicons)} replicons", file=sys.stderr)
+    return target
+
+
 def copy_point_database(project: Path, source: Path) -> Path:
     """Copy the PointFinder files the loader reads (config, VERSION, per species the gene
     lists, gene FASTA files and phenotypes.txt) and load every species from the copy."""
@@ -178,7 +197,11 @@ def _s3_event_as_sam_event(generator: Any, resource: Any, template: dict[str, An
         )
     function_id = to_cfn_resource_name(resource.lambda_function.resource_name)
     properties: dict[str, Any] = {"Bucket": {"Ref": UPLOAD_BUCKET_ID}, "Events": list(resource.events)}
-    rules = [{"Name": name, "Value": value} for name, value in (("prefix", resource.prefix), ("suffix", resource.suffix)) if value]
+    rules = [
+        {"Name": name, "Value": value}
+        for name, value in (("prefix", resource.prefix), ("suffix", resource.suffix))
+        if value
+    ]
     if rules:
         properties["Filter"] = {"S3Key": {"Rules": rules}}
     events = template["Resources"][function_id]["Properties"].setdefault("Events", {})
@@ -187,15 +210,17 @@ def _s3_event_as_sam_event(generator: Any, resource: Any, template: dict[str, An
 
 def prebuild_indexes(project: Path) -> None:
     """Write the minimap2 indexes a container would build at its first job (the alleles,
-    every species' PointFinder genes, reads mode with and without a species) into
+    alone and with the typing references of the shipped typing data, every species'
+    PointFinder genes, reads mode with and without a species) into
     chalicelib/data/indexes, with the service's own code on the staged databases, so they
     are identical to what it would build (a digest names each; AMR_INDEX_DIR in Lambda)."""
     target = project / INDEX_TARGET
     shutil.rmtree(target, ignore_errors=True)
     code = (
-        "from chalicelib.prediction import acquired, pointfinder, pointfinder_db, resfinder_db\n"
+        "from chalicelib.prediction import acquired, pointfinder, pointfinder_db, resfinder_db, typing_db\n"
         "from chalicelib.prediction.reads.predictor import read_index\n"
         "db = resfinder_db.load_db(); acquired.get_aligner(db); read_index(db)\n"
+        "acquired.get_aligner(db, typing_db.load_db())\n"
         "pdb = pointfinder_db.load_db()\n"
         "for key in pdb.species:\n"
         "    species = pdb.load(key); pointfinder._aligner(species); read_index(db, species)\n"
@@ -206,6 +231,7 @@ def prebuild_indexes(project: Path) -> None:
         AMR_INDEX_WRITE="1",
         AMR_RESFINDER_DB=str(project / DB_TARGET),
         AMR_POINTFINDER_DB=str(project / POINT_DB_TARGET),
+        AMR_TYPING_DB=str(project / "chalicelib" / "data" / "typing-db"),
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -232,8 +258,16 @@ def chalice_package(project: Path, stage: str, out: Path) -> None:
     if out.exists():
         for name in ("sam.json", "deployment.zip"):
             (out / name).unlink(missing_ok=True)
-    args = ["--project-dir", str(project), "package", "--stage", stage,
-            "--merge-template", str(MERGE_TEMPLATE), str(out)]
+    args = [
+        "--project-dir",
+        str(project),
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        str(MERGE_TEMPLATE),
+        str(out),
+    ]
     cli.main(args=args, obj={}, standalone_mode=False)
 
 
@@ -306,7 +340,9 @@ def precompile(zip_path: Path) -> int:
             infos = zf.infolist()
             zf.extractall(root)
         compileall.compile_dir(
-            str(root), quiet=2, workers=1,
+            str(root),
+            quiet=2,
+            workers=1,
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
         known = {info.filename for info in infos}
@@ -336,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default="dev", choices=DEPLOYED_STAGES)
     parser.add_argument("--out", type=Path, help="output directory (default build/STAGE)")
     parser.add_argument("--wheel-dir", type=Path, default=ROOT / "build" / "wheels")
-    parser.add_argument("--db", type=Path, default=Path(os.environ.get("AMR_RESFINDER_DB") or "/usr/share/resfinder/db"))
+    parser.add_argument(
+        "--db", type=Path, default=Path(os.environ.get("AMR_RESFINDER_DB") or "/usr/share/resfinder/db")
+    )
     parser.add_argument("--point-db", type=Path, default=Path(os.environ.get("AMR_POINTFINDER_DB") or POINT_DB_DEFAULT))
     args = parser.parse_args(argv)
     out = (args.out or ROOT / "build" / args.stage).resolve()
@@ -347,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     vendor_wheel(wheel, project)
     copy_database(project, args.db)
     copy_point_database(project, args.point_db)
+    copy_typing_database(project, ROOT / "build" / "typing-db")
     prebuild_indexes(project)
     chalice_package(project, args.stage, out)
     finalize_template(out / "sam.json", args.stage)

@@ -58,6 +58,7 @@ def _row(job: JobModel, read: dict[str, Any] | str | None) -> dict[str, Any]:
     else:
         genes, mutations = list(summary.get("gene_names", [])), list(summary.get("mutation_names", []))
     error = job.error or (read if isinstance(read, str) else None)
+    st, replicons = _typing(predictions, summary)
     return {
         "sample": job.job_name,
         "job_id": job.job_id,
@@ -66,7 +67,19 @@ def _row(job: JobModel, read: dict[str, Any] | str | None) -> dict[str, Any]:
         "genes": genes,
         "mutations": mutations,
         "error": error,
+        "st": st,
+        "replicons": replicons,
     }
+
+
+def _typing(predictions: dict[str, Any] | None, summary: dict[str, Any]) -> tuple[str, list[str]]:
+    """The sample's ST (first MLST scheme, "" when untyped) and replicon names (design §20)."""
+    if predictions is not None and "mlst" in predictions:
+        calls = predictions.get("mlst") or []
+        st = str(calls[0].get("st") or "") if calls else ""
+        names = sorted({str(p.get("name")) for p in predictions.get("plasmids") or [] if p.get("name")})
+        return st, names
+    return str(summary.get("st") or ""), [str(n) for n in summary.get("replicons", [])]
 
 
 Reads = dict[str, dict[str, Any] | str]
@@ -103,12 +116,14 @@ def _cell(value: str) -> str:
 
 
 def to_tsv(matrix: dict[str, Any]) -> str:
-    header = ["sample", "status", *matrix["antibiotics"], "genes", "mutations", "job_id"]
+    header = ["sample", "status", "st", "replicons", *matrix["antibiotics"], "genes", "mutations", "job_id"]
     lines = ["\t".join(header)]
     for row in matrix["rows"]:
         cells = [
             row["sample"],
             row["status"],
+            row.get("st", ""),
+            ", ".join(row.get("replicons", [])),
             *(row["calls"][a] for a in matrix["antibiotics"]),
             ", ".join(row["genes"]),
             ", ".join(row["mutations"]),

@@ -138,6 +138,8 @@ class MatrixRow(ResponseModel):
     genes: list[str]
     mutations: list[str]
     error: str | None = None
+    st: str = Field("", description="Sequence type of the first MLST scheme (e.g. ST258, ST258-1LV, NA); '' untyped")
+    replicons: list[str] = Field(default_factory=list, description="Plasmid replicons found (PlasmidFinder names)")
 
 
 class MatrixResponse(ResponseModel):

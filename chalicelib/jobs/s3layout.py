@@ -31,7 +31,16 @@ FASTQ_SUFFIXES = (".fq", ".fastq")
 #: Files a completed job has under `results/{user_id}/{job_id}/` (design §6).
 PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV = "predictions.json", "predictions.tsv", "hamronization.tsv"
 POINTFINDER_TSV, PHENOTYPES_TSV = "pointfinder.tsv", "phenotypes.tsv"
-RESULT_FILES = (PREDICTIONS_JSON, PREDICTIONS_TSV, HAMRONIZATION_TSV, POINTFINDER_TSV, PHENOTYPES_TSV)
+MLST_TSV, PLASMIDS_TSV = "mlst.tsv", "plasmids.tsv"
+RESULT_FILES = (
+    PREDICTIONS_JSON,
+    PREDICTIONS_TSV,
+    HAMRONIZATION_TSV,
+    POINTFINDER_TSV,
+    PHENOTYPES_TSV,
+    MLST_TSV,
+    PLASMIDS_TSV,
+)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UPLOAD_KEY = re.compile(r"^uploads/([^/]+)/([0-9a-f-]{36})/([^/]+)$")
 _INBOX_KEY = re.compile(r"^inbox/([^/]+)/(?:([^/]{1,128})/)?([^/]+)$")

@@ -297,6 +297,75 @@ class PhenotypePanelOut(ResponseModel):
     phenotypes: list[PhenotypeOut]
 
 
+class LocationOut(ResponseModel):
+    """Where a resistance gene sits (design §20)."""
+
+    kind: Literal["plasmid", "chromosome-like"] = Field(
+        description="plasmid: its contig carries a replicon; chromosome-like: no replicon on its contig"
+    )
+    replicons: list[str] = Field(description="PlasmidFinder names of the replicons on the gene's contig")
+
+
+class GeneOut(BaseModel):
+    """One acquired resistance gene (design §6), with its location when the job typed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    gene: str
+    allele: str
+    accession: str
+    contig: str
+    start: int = Field(description="1-based inclusive")
+    end: int
+    strand: Literal["+", "-"]
+    identity: float = Field(description="percent")
+    coverage: float = Field(description="percent of the allele")
+    drug_class: str
+    phenotypes: list[str]
+    depth: float | None = Field(None, description="reads jobs: mean depth over the allele")
+    location: LocationOut | None = None
+
+
+class MlstLocusOut(ResponseModel):
+    locus: str
+    allele: str = Field(description="Kleborate's notation: '3' exact, '3*' closest inexact allele, '-' missing")
+    exact: bool
+    closest: str | None = Field(description="The allele behind the call, e.g. 'gapA_3'")
+    identity: float | None
+    coverage: float | None = Field(description="percent of the allele")
+    contig: str | None
+    start: int | None
+    end: int | None
+    strand: Literal["+", "-"] | None
+
+
+class MlstOut(ResponseModel):
+    """One MLST scheme's typing, with Kleborate 3.2.4's semantics (design §20)."""
+
+    scheme: str = Field(description="klebsiella_pneumo_complex, klebsiella_oxytoca_complex, escherichia_achtman, ...")
+    label: str
+    st: str = Field(description="'ST258'; 'ST258-1LV' (loci not exactly matching the ST); 'NA' (too few exact loci)")
+    clonal_complex: str | None
+    alleles: dict[str, str] = Field(description="locus -> allele, as Kleborate writes them")
+    loci: list[MlstLocusOut]
+    selected_by: Literal["species", "best match", "requested"]
+
+
+class RepliconOut(ResponseModel):
+    """A PlasmidFinder replicon found on a contig (>= 95 % identity over >= 60 % of it)."""
+
+    name: str = Field(description="e.g. 'IncFII(K)'")
+    reference: str = Field(description="PlasmidFinder sequence, e.g. 'IncFII(K)_1__CP000648'")
+    accession: str
+    database: str = Field(description="PlasmidFinder database file, e.g. 'enterobacteriales'")
+    contig: str
+    start: int
+    end: int
+    strand: Literal["+", "-"]
+    identity: float
+    coverage: float
+
+
 class ResultsResponse(BaseModel):
     """The job's predictions.json (design §6) plus presigned links to every result file.
 
@@ -310,12 +379,19 @@ class ResultsResponse(BaseModel):
     database: dict[str, Any]
     point_database: dict[str, Any] | None = Field(None, description="PointFinder name and version, when searched")
     species: str | None = Field(None, description="PointFinder species key; 'other': no point-mutation search")
-    genes: list[dict[str, Any]]
+    genes: list[GeneOut]
     mutations: list[MutationOut] = Field(default_factory=list)
     resistance: dict[str, list[str]]
     resistant: list[str] = Field(default_factory=list, description="Antibiotics predicted Resistant")
     phenotypes: list[PhenotypeOut] = Field(default_factory=list, description="Every antibiotic of the databases")
     phenotype_panel: PhenotypePanelOut | None = None
+    mlst: list[MlstOut] = Field(
+        default_factory=list, description="MLST of the sample's scheme(s); the first is its ST (design §20)"
+    )
+    plasmids: list[RepliconOut] = Field(default_factory=list, description="Plasmid replicons (design §20)")
+    typing_database: dict[str, Any] | None = Field(
+        None, description="MLST data source (Kleborate version) and PlasmidFinder version and commit"
+    )
     stats: dict[str, Any]
     download_urls: dict[str, str]
 

@@ -47,7 +47,7 @@ from typing import Any
 import mappy
 
 from chalicelib.jobs.params import NO_SPECIES, PredictParams
-from chalicelib.prediction import pointfinder_db
+from chalicelib.prediction import pointfinder_db, typescan, typing_db
 from chalicelib.prediction.mapindex import build_index
 from chalicelib.prediction.pointfinder import PointSearch
 from chalicelib.prediction.resfinder_db import Allele, ResfinderDB, load_db
@@ -73,12 +73,13 @@ MAP_THREADS = max(1, min(2, os.cpu_count() or 1))
 # --------------------------------------------------------------------------- index
 
 _INDEX_LOCK = threading.Lock()
-_INDEX: dict[tuple[str, str], tuple[mappy.Aligner, float]] = {}
+_INDEX: dict[tuple[str, str, str], tuple[mappy.Aligner, float]] = {}
 
 
-def get_aligner(db: ResfinderDB | None = None) -> mappy.Aligner:
-    """The allele index for ``db``, built on first use and cached for the process."""
-    return _aligner_and_seconds(db or load_db())[0]
+def get_aligner(db: ResfinderDB | None = None, typing: typing_db.TypingDB | None = None) -> mappy.Aligner:
+    """The allele index for ``db`` (with ``typing``'s references when given, as genome jobs
+    that type use it), built on first use and cached for the process."""
+    return _aligner_and_seconds(db or load_db(), typing)[0]
 
 
 def index_build_seconds(db: ResfinderDB | None = None) -> float:
@@ -92,20 +93,24 @@ def clear_index_cache() -> None:
         _INDEX.clear()
 
 
-def _aligner_and_seconds(db: ResfinderDB) -> tuple[mappy.Aligner, float]:
-    key = (db.path, db.version)
+def _aligner_and_seconds(db: ResfinderDB, typing: typing_db.TypingDB | None = None) -> tuple[mappy.Aligner, float]:
+    """The allele index, with the typing references in it when ``typing`` is given (one pass
+    over the genome serves both; see ``typescan``)."""
+    key = (db.path, db.version, typing.path if typing else "")
     with _INDEX_LOCK:
         cached = _INDEX.get(key)
         if cached is None:
             t0 = time.perf_counter()
-            aligner = _build_aligner(db.alleles.values())
+            extra = typescan.scan_records(typing) if typing else []
+            aligner = _build_aligner(db.alleles.values(), extra)
             cached = (aligner, time.perf_counter() - t0)
             _INDEX[key] = cached
         return cached
 
 
-def _build_aligner(alleles: Iterable[Allele]) -> mappy.Aligner:
-    return build_index(((a.name, a.sequence) for a in alleles), "the ResFinder alleles", n_threads=2, **MAPPY_OPTIONS)
+def _build_aligner(alleles: Iterable[Allele], extra: list[tuple[str, str]] | None = None) -> mappy.Aligner:
+    records = [(a.name, a.sequence) for a in alleles] + (extra or [])
+    return build_index(records, "the ResFinder alleles", n_threads=2, **MAPPY_OPTIONS)
 
 
 # --------------------------------------------------------------------------- segments
@@ -190,6 +195,8 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
     db: ResfinderDB | None = None,
     input_fraction: Callable[[], float | None] | None = None,
     point_db: pointfinder_db.PointFinderDB | None = None,
+    typing: bool | None = None,
+    typing_species: str | None = None,
 ) -> Prediction:
     """Predict acquired resistance genes in ``contigs`` (iterable of ``(id, sequence)``).
 
@@ -200,6 +207,9 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
     meaningful.  Errors raised by ``contigs`` (e.g. ``fasta.InputError``)
     propagate unchanged.  With ``params.point_mutations`` the species' PointFinder genes
     are searched in the same pass (:class:`chalicelib.prediction.pointfinder.PointSearch`).
+    Typing (MLST, replicons; :mod:`chalicelib.prediction.typescan`) rides the same pass:
+    ``typing=True`` requires the typing data, None types when it is installed, False never;
+    the scheme follows ``typing_species`` (a species name), else the job's species.
     """
     params = params or PredictParams()
     db = db or load_db()
@@ -209,7 +219,12 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
         pdb = point_db or pointfinder_db.load_db()
         search, point_version = PointSearch(pdb.load(params.species)), pdb.version
     t0 = time.perf_counter()
-    aligner, index_seconds = _aligner_and_seconds(db)
+    tdb = _typing_db(typing)
+    typing_search = None
+    if tdb is not None:
+        species = typing_species or (params.species if params.species != NO_SPECIES else None)
+        typing_search = typescan.TypingSearch(tdb, species)
+    aligner, index_seconds = _aligner_and_seconds(db, tdb)
     min_id, min_cov = float(params.min_identity), float(params.min_coverage)
     tls = threading.local()
 
@@ -226,6 +241,9 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
         windows: list[tuple[int, int]] = []
         contig_len = len(seg.contig_seq)
         for h in aligner.map(seg.contig_seq[seg.offset : seg.end], buf=local_buffer()):
+            if typing_search is not None and typescan.is_typing_reference(h.ctg):
+                typing_search.take(h, seg.contig_seq, seg.contig_index, seg.offset)
+                continue
             if _clipped_by_edge(h, seg, contig_len):
                 pad = h.ctg_len + EDGE_SLACK
                 windows.append((max(0, seg.offset + h.q_st - pad), min(contig_len, seg.offset + h.q_en + pad)))
@@ -287,6 +305,8 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
             for cidx, merged in rescue.items():
                 for lo, hi in _merge_windows(merged):
                     for h in aligner.map(seqs[cidx][lo:hi], buf=local_buffer()):
+                        if typescan.is_typing_reference(h.ctg):
+                            continue
                         c = _to_cand(h, cidx, lo)
                         if c.identity >= min_id and c.coverage >= min_cov:
                             cands.append(c)
@@ -316,6 +336,7 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
 
     genes = _resolve(cands, db, contig_names)
     point = search.finish(contig_names) if search is not None else None
+    typed = typing_search.finish(contig_names) if typing_search is not None else None
     return conclude(
         db,
         params,
@@ -325,10 +346,23 @@ def predict(  # noqa: C901 - the streaming loop: segments, batches, progress and
         started=t0,
         index_seconds=index_seconds,
         point_database_version=point_version,
+        typing=typed,
         contigs=len(contig_names),
         bases=state["bases_seen"],
         segments=segments_done,
     )
+
+
+def _typing_db(typing: bool | None) -> typing_db.TypingDB | None:
+    """The typing data when the job types (``typing``: True required, None if installed)."""
+    if typing is False:
+        return None
+    try:
+        return typing_db.load_db()
+    except typing_db.TypingDataError:
+        if typing:
+            raise
+        return None
 
 
 def _weight(seg: _Segment, segment_length: int) -> float:

@@ -22,6 +22,7 @@ from chalicelib.jobs import s3layout
 from chalicelib.prediction.phenotypes import TSV_COLUMNS as PHENOTYPE_COLUMNS
 from chalicelib.prediction.pointfinder import MutationCall
 from chalicelib.prediction.results import GeneHit, Prediction
+from chalicelib.prediction.typing_render import gene_location, mlst_tsv, plasmids_tsv, summary_fields, typing_fields
 
 SOFTWARE_NAME = version.SOFTWARE_NAME
 SOFTWARE_VERSION = version.software_version()
@@ -104,7 +105,7 @@ def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:
             {"name": "pointfinder", "version": prediction.point_database_version} if point is not None else None
         ),
         "species": prediction.species,
-        "genes": [g.to_dict() for g in prediction.genes],
+        "genes": [_gene(g, prediction) for g in prediction.genes],
         "mutations": [m.to_dict() for m in point.mutations] if point else [],
         "resistance": {cls: list(p) for cls, p in prediction.resistance.items()},
         "resistant": prediction.resistant,
@@ -114,8 +115,18 @@ def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:
             if table and table.panel_name
             else None
         ),
+        **typing_fields(prediction.typing),
         "stats": prediction.stats(),
     }
+
+
+def _gene(g: GeneHit, prediction: Prediction) -> dict[str, Any]:
+    """A gene entry with its ``location`` when the job typed (design §20)."""
+    data = g.to_dict()
+    location = gene_location(prediction.typing, g.contig)
+    if location is not None:
+        data["location"] = location
+    return data
 
 
 def predictions_json(prediction: Prediction, job_id: str) -> str:
@@ -240,6 +251,7 @@ def summary(prediction: Prediction, max_gene_names: int = 100) -> dict[str, Any]
         "bases": prediction.bases,
         "database_version": prediction.database_version,
         **({"reads": prediction.reads} if prediction.reads is not None else {}),
+        **summary_fields(prediction.typing),
     }
 
 
@@ -251,4 +263,6 @@ def render_all(prediction: Prediction, job_id: str, input_file_name: str) -> dic
         s3layout.HAMRONIZATION_TSV: hamronization_tsv(prediction, input_file_name),
         s3layout.POINTFINDER_TSV: pointfinder_tsv(prediction),
         s3layout.PHENOTYPES_TSV: phenotypes_tsv(prediction),
+        s3layout.MLST_TSV: mlst_tsv(prediction.typing),
+        s3layout.PLASMIDS_TSV: plasmids_tsv(prediction.typing),
     }

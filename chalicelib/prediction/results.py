@@ -11,13 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import phenotypes, pointfinder_db
 from chalicelib.prediction.phenotypes import PhenotypeTable
 from chalicelib.prediction.pointfinder import PointResult
 from chalicelib.prediction.resfinder_db import ResfinderDB
+
+if TYPE_CHECKING:  # typescan loads mappy and the typing data; the type alone is needed here
+    from chalicelib.prediction.typescan import TypingResult
 
 
 class Cancelled(Exception):
@@ -119,6 +122,8 @@ class Prediction:
     phenotypes: PhenotypeTable | None = None
     #: reads mode: number of reads (mates counted one by one); None for assemblies
     reads: int | None = None
+    #: MLST, replicons and gene locations (design §20); None when the job typed nothing
+    typing: TypingResult | None = None
 
     @property
     def species(self) -> str:
@@ -157,6 +162,7 @@ def conclude(
     started: float,
     index_seconds: float,
     point_database_version: str | None,
+    typing: TypingResult | None = None,
     **counts: int,
 ) -> Prediction:
     """The prediction of called genes and mutations, assemblies and reads alike: the
@@ -174,6 +180,7 @@ def conclude(
         point=point,
         point_database_version=point_database_version,
         phenotypes=table,
+        typing=typing,
         **counts,
     )
 

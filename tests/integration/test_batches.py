@@ -124,9 +124,10 @@ def test_batch_completes_and_its_matrix_agrees_with_each_job(
     assert 'filename="run_42-matrix.tsv"' in response.headers["Content-Disposition"]
     lines = response.body.decode().splitlines()
     header = lines[0].split("\t")
-    assert header[:2] == ["sample", "status"] and header[-3:] == ["genes", "mutations", "job_id"]
+    assert header[:4] == ["sample", "status", "st", "replicons"] and header[-3:] == ["genes", "mutations", "job_id"]
     s1 = dict(zip(header, lines[1].split("\t")))
     assert s1["sample"] == "s1" and s1["meropenem"] == "R" and s1["genes"] == "blaKPC-2"
+    assert s1["st"] == "" and s1["replicons"] == ""  # a KPC gene in random DNA: no MLST locus, no replicon
     assert len(lines) == 4
 
 

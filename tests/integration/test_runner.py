@@ -41,7 +41,8 @@ def test_example_isolate_upload_completes_with_results(aws_env: None, name: str,
     done = queries.get_job(job.job_id)
     assert done.status == jobs.COMPLETED and done.progress == 100 and done.input_size == len(body)
     files = result_objects(job)
-    assert set(files) == {"predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv"}
+    assert set(files) == {"predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv",
+                          "mlst.tsv", "plasmids.tsv"}
     assert files["predictions.json"]["type"] == "application/json"
     assert files["predictions.tsv"]["type"].startswith("text/tab-separated-values")
     doc = json.loads(files["predictions.json"]["body"])

@@ -17,12 +17,14 @@ def test_result_files_shape(db) -> None:  # type: ignore[no-untyped-def]
     pred = predict(list(genome.items()), SMALL)
     doc = json.loads(render.predictions_json(pred, "job-1"))
     assert list(doc) == ["job_id", "database", "point_database", "species", "genes", "mutations", "resistance",
-                         "resistant", "phenotypes", "phenotype_panel", "stats"]
+                         "resistant", "phenotypes", "phenotype_panel", "mlst", "plasmids", "typing_database",
+                         "stats"]
     assert doc["database"] == {"name": "resfinder", "version": db.version}
     assert list(doc["genes"][0]) == [
         "gene", "allele", "accession", "contig", "start", "end", "strand",
-        "identity", "coverage", "drug_class", "phenotypes",
+        "identity", "coverage", "drug_class", "phenotypes", "location",
     ]
+    assert doc["genes"][0]["location"] == {"kind": "chromosome-like", "replicons": []}
     assert doc["genes"][0]["allele"] == KPC and doc["genes"][0]["start"] == 4601
     assert list(doc["stats"]) == ["contigs", "bases", "segments", "seconds"]
 
@@ -39,7 +41,8 @@ def test_result_files_shape(db) -> None:  # type: ignore[no-untyped-def]
     assert s["genes"] == 1 and s["gene_names"] == ["blaKPC-2"] and s["drug_classes"] == 1
     assert not any(isinstance(v, float) for v in s.values())
     assert set(render.render_all(pred, "job-1", "g.fa")) == {
-        "predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv"}
+        "predictions.json", "predictions.tsv", "hamronization.tsv", "pointfinder.tsv", "phenotypes.tsv",
+        "mlst.tsv", "plasmids.tsv"}
     kpc_rows = [r for r in doc["phenotypes"] if "blaKPC-2 (blaKPC-2_AY034847)" in r["genes"]]
     assert kpc_rows and all(r["phenotype"] == "Resistant" and r["match"] == 3 for r in kpc_rows)
     assert {"imipenem", "meropenem"} <= set(doc["resistant"]) == set(s["resistant"])

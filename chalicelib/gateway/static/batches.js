@@ -60,10 +60,12 @@ export function heatMap(matrix, all = false) {
   const anyR = every.filter((a) => rows.some((r) => (r.calls || {})[a] === "R"));
   const antibiotics = all || !anyR.length ? every : anyR;
   const head = h("tr", {}, h("th", { scope: "col", class: "corner" }, "Sample"),
+    h("th", { scope: "col", class: "typing" }, "ST"), h("th", { scope: "col", class: "typing" }, "Replicons"),
     antibiotics.map((a) => h("th", { scope: "col", class: "ab" }, h("span", {}, a))));
   const body = rows.map((r) => h("tr", { "data-sample": r.sample },
     h("th", { scope: "row", class: "sample" }, h("a", { href: `#/jobs/${encodeURIComponent(r.job_id)}` }, r.sample),
       r.status !== "Completed" ? [" ", statusBadge(r.status)] : null),
+    h("td", { class: "st" }, r.st || ""), h("td", { class: "replicons" }, (r.replicons || []).join(", ")),
     antibiotics.map((a) => {
       const call = (r.calls || {})[a] || "";
       const words = CALL_WORDS[call] || CALL_WORDS[""];

@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { h, append, clear, fill, errorBox, fmtTime, fmtBytes, progressBar, statusBadge, table } from "./dom.js";
 import { flashNext, navigate } from "./ui.js";
 import { SPECIES } from "./species.js";
+import { locationText, typingSection } from "./typing.js";
 import { printReport } from "./report.js";
 
 function speciesLabel(key) {
@@ -174,12 +175,12 @@ export function classChart(rows) {
 }
 
 function genesTable(genes) {
-  return table(["Gene", "Class", "Phenotypes", "Identity %", "Coverage %", "Depth", "Contig", "Position"],
+  return table(["Gene", "Class", "Phenotypes", "Identity %", "Coverage %", "Depth", "Contig", "Position", "Location"],
     genes.map((g) => h("tr", {},
       h("td", {}, g.gene), h("td", {}, g.drug_class || ""), h("td", {}, (g.phenotypes || []).join(", ")),
       h("td", { class: "num" }, g.identity), h("td", { class: "num" }, g.coverage),
       h("td", { class: "num" }, g.depth ?? ""), h("td", {}, g.contig || ""),
-      h("td", {}, g.start ? `${g.start}–${g.end} (${g.strand})` : ""))), { class: "genes" });
+      h("td", {}, g.start ? `${g.start}–${g.end} (${g.strand})` : ""), h("td", {}, locationText(g)))), { class: "genes" });
 }
 
 function mutationsTable(mutations) {
@@ -333,7 +334,10 @@ export async function jobPage(scope, jobId) {
       resultsShown = true;
       try {
         const results = await api("GET", `jobs/${encodeURIComponent(jobId)}/results`);
-        head.after(resultsSection(results));
+        const section = resultsSection(results);
+        head.after(section);
+        const typing = typingSection(results);
+        if (typing) section.after(typing);
         if (!results.legacy) {
           scope.main.append(printReport(job, results));
           printable = true;
