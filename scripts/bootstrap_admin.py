@@ -28,6 +28,7 @@ OUTPUT_ENV = {
     "CountersTableName": "AMR_COUNTERS_TABLE",
     "MaintenanceRunsTableName": "AMR_RUNS_TABLE",
     "BatchesTableName": "AMR_BATCHES_TABLE",
+    "NotificationsTableName": "AMR_NOTIFICATIONS_TABLE",
     "UploadBucketName": "AMR_UPLOAD_BUCKET",
     "ResultsBucketName": "AMR_RESULTS_BUCKET",
     "ArchiveBucketName": "AMR_ARCHIVE_BUCKET",

@@ -101,6 +101,10 @@ def print_checked(browser: Browser, stack: Stack, token: str, job_id: str, name:
             assert antibiotic in flat, f"{antibiotic} missing from the printed report"
         for gene in {g["gene"] for g in results["genes"] if g["phenotypes"]}:
             assert gene in flat, f"determinant {gene} missing from the printed report"
+        # A plasmid-borne gene is numbered once per contig's replicons, named under the table.
+        for where in {", ".join(g["location"]["replicons"]) for g in results["genes"]
+                      if (g.get("location") or {}).get("replicons")}:
+            assert f"on a contig carrying {where}" in flat, where
         for chrome in ("Sign out", "Print report", "Delete", "Downloads", "All jobs", "Log"):
             assert chrome not in text, f"{chrome!r} is printed"
 

@@ -56,7 +56,8 @@ def test_upload_bucket_events_reach_the_prediction_function(packaged: Packaged) 
 def test_each_function_runs_with_its_own_policy_file(packaged: Packaged) -> None:
     resources = packaged.template["Resources"]
     kinds = {"APIHandler": "policy-api.json", "OnUpload": "policy-prediction.json",
-             "SendPasswordReset": "policy-api.json"}
+             "SendPasswordReset": "policy-api.json", "OnJobChange": "policy-notifier.json",
+             "OnBatchChange": "policy-notifier.json", "DeliverNotifications": "policy-notifier.json"}
     for name, fn in _functions(packaged.template).items():
         expected = kinds.get(name, "policy-maintenance.json" if name.startswith("Maintenance") else None)
         assert expected, f"unexpected function {name}"

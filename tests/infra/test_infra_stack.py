@@ -95,6 +95,9 @@ def complete_stack(template: dict[str, Any], ctx: dict[str, str]) -> None:
         if resource["Type"] == "AWS::S3::Bucket":
             names[logical] = cfn.resolve(props["BucketName"], ctx)
             ctx[f"{logical}.Arn"] = f"arn:aws:s3:::{names[logical]}"
+        elif resource["Type"] == "AWS::SQS::Queue":
+            queue = cfn.resolve(props["QueueName"], ctx)
+            ctx[f"{logical}.Arn"] = f"arn:aws:sqs:{cfn.REGION}:{cfn.ACCOUNT}:{queue}"
     s3 = boto3.client("s3", region_name=cfn.REGION)
     for resource in resources.values():
         props = cfn.resolve(resource["Properties"], {**ctx, **names})

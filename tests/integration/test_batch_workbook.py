@@ -98,7 +98,10 @@ def test_every_sheet_agrees_with_the_json_results(
             assert row["genes"] == (", ".join(sorted({g["gene"] for g in res["genes"]})) or "none")
             assert row["mutations"] == (", ".join(m["mutation"] for m in res["mutations"]) or "none")
             assert row["species given"] == res["species"]
-            assert row["ST"] == row["replicons"] == "not run"  # typing (design §20) not in these results
+            # Typing (design §20) ran: E. coli has two schemes, so each ST names its scheme.
+            assert res["typing_database"] and len(res["mlst"]) == 2
+            assert row["ST"] == ", ".join(f"{m['st']} ({m['scheme']})" for m in res["mlst"])
+            assert row["replicons"] == (", ".join(h["replicon"] for h in res["plasmids"]) or "none")
             assert row["QC"] == "not run"
         else:
             assert row["resistant antibiotics"] is None and row["genes"] is None
@@ -133,9 +136,11 @@ def test_every_sheet_agrees_with_the_json_results(
     mutations = rows_of(book, "Mutations")
     assert len(mutations) == sum(len(r["mutations"]) for r in results.values())
 
-    # Typing and QC did not run for these results: no replicon rows, "not run" per sample.
-    assert rows_of(book, "Plasmids") == []
-    assert [(r["sample"], r["ST"]) for r in rows_of(book, "MLST")] == [(n, "not run") for n in results]
+    # Typing ran (one MLST row per scheme); QC did not run for these results: "not run" per sample.
+    assert len(rows_of(book, "Plasmids")) == sum(len(r["plasmids"]) for r in results.values())
+    assert [(r["sample"], r["scheme"], r["ST"]) for r in rows_of(book, "MLST")] == [
+        (n, m["label"], m["st"]) for n, r in results.items() for m in r["mlst"]
+    ]
     assert [(r["sample"], r["verdict"]) for r in rows_of(book, "QC")] == [(n, "not run") for n in results]
 
     # Settings: the database every result names, the batch's parameters, version, time.

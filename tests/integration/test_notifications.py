@@ -11,6 +11,7 @@ import pytest
 from chalicelib.core import aws
 from chalicelib.core.clock import FakeClock, parse_iso
 from chalicelib.jobs import lifecycle as jobs
+from chalicelib.jobs import queries
 from chalicelib.notifications import notifier, store
 from local.receiver import Receiver, verify_signature
 
@@ -131,7 +132,7 @@ def test_a_change_streamed_twice_is_delivered_once(client: Any, make_user: Any, 
                     "job_id": {"S": job_id},
                     "user_id": {"S": user_id},
                     "status": {"S": "Completed"},
-                    "status_changed_at": {"S": jobs.get_job(job_id).status_changed_at},
+                    "status_changed_at": {"S": queries.get_job(job_id).status_changed_at},
                 },
                 "OldImage": {"job_id": {"S": job_id}, "status": {"S": "Running"}},
             },

@@ -74,16 +74,23 @@ function geneName(determinant) {
   return text(determinant).split(" (")[0];
 }
 
-/** Where each gene sits ("IncFII(K) contig") when typing placed it (design §20). */
-function locations(results) {
-  const out = new Map();
+/**
+ * Where each plasmid-borne gene sits, as a numbered note ("1" → "IncFII(K)"): the table marks
+ * the gene with the number and a legend under it names each contig's replicons once, so forty
+ * antibiotics still fit on one page (design §20, §21).
+ */
+export function locationNotes(results) {
+  const notes = [];
+  const byGene = new Map();
   for (const g of results.genes || []) {
     const loc = g.location;
-    if (loc && typeof loc === "object" && (loc.kind === "plasmid" || (loc.replicons || []).length)) {
-      out.set(g.gene, `${(loc.replicons || []).join(", ")} contig`);
-    }
+    if (!loc || typeof loc !== "object" || !(loc.kind === "plasmid" || (loc.replicons || []).length)) continue;
+    const where = (loc.replicons || []).join(", ") || "plasmid";
+    let index = notes.indexOf(where);
+    if (index < 0) index = notes.push(where) - 1;
+    byGene.set(g.gene, index + 1);
   }
-  return out;
+  return { notes, byGene };
 }
 
 /** "acrR (p.P161R)", "acrR (p.G164A)" → "acrR (p.P161R, p.G164A)": one gene named once. */
@@ -103,19 +110,21 @@ export function mutationsByGene(mutations) {
  * resistant to forty antibiotics still prints as a short table.
  */
 export function resistanceGroups(results) {
-  const where = locations(results);
+  const { byGene } = locationNotes(results);
   const groups = new Map();
   for (const r of results.phenotypes || []) {
     if (r.phenotype !== "Resistant") continue;
     const genes = [...new Set((r.genes || []).map(geneName))];
-    const determinants = [...genes.map((g) => (where.has(g) ? `${g} (${where.get(g)})` : g)), ...mutationsByGene(r.mutations)];
-    const shown = determinants.length ? determinants.join(", ") : text(r.genetic_background);
+    const determinants = [...genes.map((g) => ({ name: g, note: byGene.get(g) || 0 })),
+      ...mutationsByGene(r.mutations).map((m) => ({ name: m, note: 0 }))];
+    if (!determinants.length) determinants.push({ name: text(r.genetic_background), note: 0 });
+    const shown = determinants.map((d) => (d.note ? `${d.name}[${d.note}]` : d.name)).join(", ");
     const key = `${r.class}\u0000${shown}`;
-    const group = groups.get(key) || { cls: text(r.class), antibiotics: [], determinants: shown };
+    const group = groups.get(key) || { cls: text(r.class), antibiotics: [], determinants, shown };
     group.antibiotics.push(text(r.antimicrobial));
     groups.set(key, group);
   }
-  return [...groups.values()].sort((a, b) => a.cls.localeCompare(b.cls) || a.determinants.localeCompare(b.determinants));
+  return [...groups.values()].sort((a, b) => a.cls.localeCompare(b.cls) || a.shown.localeCompare(b.shown));
 }
 
 /** Every reference database the results name: `*database` objects, and maps of them. */
@@ -134,6 +143,11 @@ export function databaseLines(results) {
   return lines;
 }
 
+/** "blaKPC-2¹, OqxA": a plasmid-borne gene carries the number of its note. */
+function determinantCell(determinants) {
+  return determinants.flatMap((d, i) => [i ? ", " : "", d.name, d.note ? h("sup", {}, String(d.note)) : ""]);
+}
+
 function fact(label, value, id) {
   return [h("dt", {}, label), h("dd", id ? { id } : {}, value)];
 }
@@ -144,12 +158,13 @@ export function printReport(job, results) {
   const qc = qcFacts(results);
   const typing = typingFacts(results);
   const groups = resistanceGroups(results);
+  const { notes } = locationNotes(results);
   const qcFailed = qc.verdict === "FAIL";
   const resistance = groups.length
     ? h("table", { class: "report-table", id: "report-resistance" },
       h("thead", {}, h("tr", {}, ["Class", "Resistant to", "Determinants"].map((x) => h("th", { scope: "col" }, x)))),
       h("tbody", {}, groups.map((g) => h("tr", {}, h("td", {}, g.cls), h("td", { class: "abx" }, g.antibiotics.join(", ")),
-        h("td", {}, g.determinants)))))
+        h("td", {}, determinantCell(g.determinants))))))
     : h("p", { id: "report-resistance" }, qcFailed
       ? "No resistance found (QC failed): an absence in a sample that failed QC is not evidence."
       : "No acquired resistance found.");
@@ -171,6 +186,9 @@ export function printReport(job, results) {
     qc.reasons.length ? h("p", { class: "report-qc-reasons" }, `QC: ${qc.reasons.join("; ")}`) : null,
     h("h2", {}, `Predicted resistance (${groups.reduce((n, g) => n + g.antibiotics.length, 0)} antibiotics)`),
     resistance,
+    notes.length ? h("p", { class: "report-notes", id: "report-locations" },
+      notes.map((where, i) => [h("sup", {}, String(i + 1)), ` on a contig carrying ${where}`, i + 1 < notes.length ? " · " : ""]))
+      : null,
     h("p", { class: "report-dbs", id: "report-databases" }, h("strong", {}, "Databases: "),
       databaseLines(results).join(" · ") || "—"),
     h("p", { class: "disclaimer", id: "report-disclaimer" }, DISCLAIMER),
