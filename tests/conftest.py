@@ -33,6 +33,27 @@ from chalicelib.core.settings import get_settings  # noqa: E402
 START = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
 
 
+def _parse_botocore_data_once() -> None:
+    """Each test's moto world builds fresh boto3 and PynamoDB sessions, and each session
+    re-parses botocore's endpoint and service JSON: about a second of every test's setup.
+    The files do not change during a run, so parse each once per process (botocore's own
+    cache is per session; a Lambda container keeps its clients, so only tests pay this)."""
+    from botocore import loaders
+
+    parse = loaders.JSONFileLoader.load_file
+    parsed: dict[str, object] = {}
+
+    def load_file(self: loaders.JSONFileLoader, file_path: str) -> object:
+        if file_path not in parsed:
+            parsed[file_path] = parse(self, file_path)
+        return parsed[file_path]
+
+    loaders.JSONFileLoader.load_file = load_file  # type: ignore[method-assign]
+
+
+_parse_botocore_data_once()
+
+
 @pytest.fixture
 def fake_clock() -> Iterator[clock.FakeClock]:
     fake = clock.FakeClock(START)
