@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 admin_app = typer.Typer(help="Administration: users, statistics, maintenance.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+account_app = typer.Typer(help="Your account's settings: notifications.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the service's JSON (for scripts).")]
 

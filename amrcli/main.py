@@ -13,7 +13,7 @@ import httpx
 import typer
 
 # Each module registers its commands; this order is the order of `amr --help`.
-from amrcli import account, admin, batches, jobs, submit  # noqa: F401, I001
+from amrcli import account, admin, batches, jobs, notifications, submit  # noqa: F401, I001
 from amrcli.app import Session, app
 from amrcli.errors import CliError, Exit
 from amrcli.output import Output

@@ -326,3 +326,46 @@ def test_batch_heat_map_and_its_tsv(browser: Browser, stack: Stack, tmp_path: An
     browser.wait_heading("Batches")
     assert "deleted" in browser.text("#flash")
     assert stack.http("GET", f"/batches/{batch_id}", token=browser.token()).status == 404
+
+
+def test_account_page_sets_notifications_shows_the_secret_once_and_lists_deliveries(
+    browser: Browser, stack: Stack
+) -> None:
+    from local.client import post_form
+    from local.receiver import Receiver, verify_signature
+
+    browser.click("#account-link")
+    browser.wait_heading("Your account")
+    browser.until("the settings", lambda: browser.text("#current-webhook") == "off")
+    browser.fill("#webhook-url", "https://10.1.2.3/hook")
+    browser.expected_statuses.add(400)  # the refusal below
+    browser.click("#save-notifications")
+    assert "10.1.2.3" in browser.wait_text("#notifications .error", "private")
+    with Receiver() as receiver:
+        browser.fill("#webhook-url", receiver.url)
+        browser.click("#event-batch\\.finished")  # untick one event
+        browser.click("#notify-email")
+        browser.click("#save-notifications")
+        secret = browser.wait_text("#new-secret code.secret", "whsec_")
+        assert browser.text("#current-webhook") == receiver.url and browser.text("#current-email").startswith("on")
+        assert browser.text("#secret-hint") == f"…{secret[-4:]}"
+        browser.screenshot("account")
+        token = browser.token()
+        created = stack.http("POST", "/jobs", {"job_name": "hooked", "filename": "isolate.fa.gz"}, token=token)
+        upload = created.body["upload"]
+        assert post_form(upload["url"], upload["fields"], "isolate.fa.gz", GENOME.read_bytes()) in (200, 201, 204)
+        browser.until("one delivery", lambda: receiver.received, JOB_SECONDS)
+    (hit,) = receiver.received
+    assert verify_signature(secret, hit.headers["AMR-Signature"], hit.body)
+    event_id = hit.headers["AMR-Event-Id"]
+
+    def delivered() -> bool:
+        browser.click("#refresh-deliveries")
+        return browser.count(f'#deliveries tr[data-event="{event_id}"] td.delivery-delivered') == 1
+
+    browser.until("the delivery listed as delivered", delivered, 30)
+    browser.screenshot("account-deliveries")
+    browser.open("#/account")  # a reload never shows the secret again
+    browser.wait_heading("Your account")
+    browser.until("the settings", lambda: browser.text("#current-webhook") == receiver.url)
+    assert secret not in browser.driver.page_source and not browser.all("#new-secret")

@@ -8,6 +8,7 @@ import { submitPage } from "./submit.js";
 import { jobsPage, jobPage } from "./jobs.js";
 import { batchesPage, batchPage } from "./batches.js";
 import { adminPage } from "./admin.js";
+import { accountPage } from "./account.js";
 
 const PUBLIC = new Set(["login", "register", "reset"]);
 const ROUTES = {
@@ -18,6 +19,7 @@ const ROUTES = {
   jobs: (ctx, id) => (id ? jobPage(ctx, id) : jobsPage(ctx)),
   batches: (ctx, id) => (id ? batchPage(ctx, id) : batchesPage(ctx)),
   admin: adminPage,
+  account: accountPage,
 };
 
 let current = null;  // the scope of the page on screen
@@ -60,7 +62,8 @@ function drawNav() {
   nav.append(link("#/submit", "Submit"), link("#/jobs", "Jobs"), link("#/batches", "Batches"));
   if (user.role === "admin") nav.append(link("#/admin", "Admin"));
   nav.append(
-    h("span", { class: "who" }, user.username),
+    h("a", { href: "#/account", class: `who${location.hash.startsWith("#/account") ? " active" : ""}`, id: "account-link",
+      title: "Your account and notifications" }, user.username),
     h("button", { type: "button", class: "link", id: "sign-out", onclick: signOut }, "Sign out"),
   );
 }
