@@ -124,8 +124,11 @@ def deliveries(
     if as_json:
         s.out.json(items)
         return
+    if not items:
+        s.out.note("No deliveries yet.")
+        return
     s.out.table(
-        ["Created", "Event", "Channel", "Target", "Status", "Attempts", "Last code", "Next attempt", "Event id"],
+        ["Created", "Event", "Channel", "Target", "Status", "Attempts", "Last answer", "Next attempt", "Event id"],
         (
             [
                 d["created_at"],
@@ -140,5 +143,5 @@ def deliveries(
             ]
             for d in items
         ),
-        title=f"{len(items)} deliveries" if items else "No deliveries yet",
+        title=f"Latest {len(items)} deliveries",
     )

@@ -106,6 +106,6 @@ def test_deliveries_show_status_code_and_next_attempt(
     cells = dict(zip(header.split("\t"), row.split("\t"), strict=True))
     assert status == Exit.OK and cells["event"] == "job.failed" and cells["channel"] == "webhook"
     assert cells["target"] == receiver.url and cells["status"] == "retrying" and cells["attempts"] == "1"
-    assert cells["last_code"] == "503" and cells["next_attempt"] > cells["created"]
+    assert cells["last_answer"] == "503" and cells["next_attempt"] > cells["created"]
     (delivery,) = json.loads(cli("account", "notifications", "deliveries", "--json", capsys=capsys)[1])
     assert cells["event_id"] == delivery["event_id"] == json.loads(receiver.received[0].body)["id"]
