@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from chalice.app import Request, Response
 
 from chalicelib.core import clock, web
-from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.jobs import lifecycle, quotas, s3layout
 from chalicelib.jobs.schemas import (
     DEFAULT_FILENAME,
     CreateJobRequest,
@@ -151,6 +151,7 @@ def create_job(request: Request) -> Response:
     current = web.caller()
     body: CreateJobRequest = web.parse_body(request, CreateJobRequest)
     params = (body.params or JobParams()).to_store()
+    quotas.admit(current.user_id, 1, role=current.role)
     opened = open_job(
         current.user_id, body.job_name, params, body.filename or DEFAULT_FILENAME, mate_filename=body.mate_filename
     )

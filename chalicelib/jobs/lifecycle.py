@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.core import clock, pagination
+from chalicelib.core import bounds, clock, pagination
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
 from chalicelib.core.tables import CounterModel, JobEventModel, JobModel, STATUSES, connection
@@ -85,7 +85,7 @@ def _event_key(timestamp: str) -> str:
 
 def _event(job_id: str, message: str, level: str, timestamp: str, data: dict[str, Any] | None) -> JobEventModel:
     return JobEventModel(
-        job_id, _event_key(timestamp), timestamp=timestamp, level=level, message=message, data=data
+        job_id, _event_key(timestamp), timestamp=timestamp, level=level, message=bounds.clip(message), data=data
     )
 
 
@@ -383,6 +383,8 @@ def transition(
     src = job.status
     if not can_transition(src, dst):
         raise InvalidTransition(f"Job is {src}; it cannot become {dst}")
+    if isinstance(fields.get("error"), str):  # a message quoting input must fit the item (SPEC §23)
+        fields["error"] = bounds.clip(fields["error"])
 
     ts = clock.now_iso()
     changes: dict[str, Any] = {

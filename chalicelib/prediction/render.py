@@ -19,6 +19,7 @@ from typing import Any
 
 import mappy
 
+from chalicelib.core import tsv
 from chalicelib.jobs import s3layout
 from chalicelib.prediction.phenotypes import TSV_COLUMNS as PHENOTYPE_COLUMNS
 from chalicelib.prediction.pointfinder import MutationCall
@@ -83,9 +84,8 @@ HAMRONIZATION_COLUMNS = (
 
 
 def _cell(value: Any) -> str:
-    """One TSV cell: tabs and newlines would break the table, so they become spaces."""
-    text = "" if value is None else str(value)
-    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    """One TSV cell: text in a spreadsheet, never a formula, on one line (`core.tsv`)."""
+    return tsv.cell(value)
 
 
 def _tsv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
