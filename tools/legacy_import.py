@@ -22,6 +22,7 @@ Mapping decisions (docs/operations.md has the operator's view):
   `results/{user}/{job}/legacy-{name}`; a missing file is reported and the job imported
   without results (its results route then says they were not migrated).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,17 +36,18 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 from chalicelib.accounts import passwords, users
 from chalicelib.core import clock
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.settings import Settings
-from chalicelib.core.tables import JobModel, STATUSES
+from chalicelib.core.tables import STATUSES, JobModel
 from chalicelib.jobs import lifecycle, s3layout
 from chalicelib.jobs.params import PredictParams
 from tools import stage
@@ -59,8 +61,15 @@ IMPORT_MESSAGE = "Imported from legacy database"
 LEGACY_NAMESPACE = uuid.UUID("6f1d3c52-5a57-4d0e-9b1e-2f7b0e4f7a11")
 JOB_CHUNK = 1000
 #: Parameter columns of the one-row-per-job shape of `amr_job_params`.
-PARAM_COLUMNS = ("model_name", "batch_size", "segment_length", "segment_overlap", "use_cpu",
-                 "min_identity", "min_coverage")
+PARAM_COLUMNS = (
+    "model_name",
+    "batch_size",
+    "segment_length",
+    "segment_overlap",
+    "use_cpu",
+    "min_identity",
+    "min_coverage",
+)
 _STATUS_BY_LOWER = {s.lower(): s for s in STATUSES}
 _FIELDS = PredictParams.__dataclass_fields__
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -219,13 +228,13 @@ def parse_time(value: Any, name: str, *, required: bool = False) -> str | None:
         return None
     try:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            moment = datetime.fromtimestamp(float(value), timezone.utc)
+            moment = datetime.fromtimestamp(float(value), UTC)
         else:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise Rejected(f"{name} {str(value)[:40]!r} is not a timestamp") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return clock.to_iso(moment)
 
 
@@ -280,7 +289,9 @@ def _validated(params: dict[str, Any]) -> dict[str, Any]:
     try:
         return JobParams.model_validate(params, strict=False).to_store()
     except ValidationError as exc:
-        raise ValueError("; ".join(str(e.get("msg", "invalid")).removeprefix("Value error, ") for e in exc.errors())) from None
+        raise ValueError(
+            "; ".join(str(e.get("msg", "invalid")).removeprefix("Value error, ") for e in exc.errors())
+        ) from None
 
 
 @functools.lru_cache(maxsize=1)
@@ -354,8 +365,10 @@ def import_users(db: LegacyDatabase, report: Report, allow_admins: bool = False)
         legacy_id = str(row["id"])
         try:
             account = to_account(row, allow_admins)
-            for seen, value, spelt, what in ((names, account.username.lower(), account.username, "username"),
-                                             (emails, account.email.casefold(), account.email, "email")):
+            for seen, value, spelt, what in (
+                (names, account.username.lower(), account.username, "username"),
+                (emails, account.email.casefold(), account.email, "email"),
+            ):
                 if value in seen:
                     raise Rejected(f"duplicate {what} {spelt!r} (differs only in case from user {seen[value]!r})")
             outcome, reason = _write_account(account, report.dry_run)
@@ -388,8 +401,10 @@ def _write_account(account: users.ImportedAccount, dry_run: bool) -> tuple[str, 
     if dry_run:
         if existing is not None:
             return SKIPPED, "already in the stage (kept as it is)"
-        for holder, what in ((users.get_user_by_username(account.username), "username"),
-                             (users.get_user_by_email(account.email), "email")):
+        for holder, what in (
+            (users.get_user_by_username(account.username), "username"),
+            (users.get_user_by_email(account.email), "email"),
+        ):
             if holder is not None:
                 raise Rejected(f"the {what} belongs to another account of this stage")
         return IMPORTED, None
@@ -415,9 +430,7 @@ class Candidate:
     interrupted: bool = False
 
 
-def to_candidate(
-    row: sqlite3.Row, owners: dict[str, str], param_rows: list[tuple[str, str, Any]]
-) -> Candidate:
+def to_candidate(row: sqlite3.Row, owners: dict[str, str], param_rows: list[tuple[str, str, Any]]) -> Candidate:
     legacy_id = str(row["id"])
     job_id, _ = stage_id(row["id"])
     owner = _text(row, "user_id")
@@ -449,7 +462,9 @@ def to_candidate(
     try:
         stored = _validated(params)
     except ValueError as exc:  # each value is fine, together they are not
-        outcomes = [(row_id, reason or f"parameters of this job do not fit together ({exc})") for row_id, reason in outcomes]
+        outcomes = [
+            (row_id, reason or f"parameters of this job do not fit together ({exc})") for row_id, reason in outcomes
+        ]
         stored = _validated({})
 
     input_path = _text(row, "input_file_path")
@@ -480,7 +495,9 @@ def existing_job_ids(job_ids: Iterable[str]) -> set[str]:
     return {job.job_id for job in JobModel.batch_get(list(job_ids), attributes_to_get=["job_id"])}
 
 
-def import_jobs(db: LegacyDatabase, owners: dict[str, str], report: Report, settings: Settings, files_root: Path) -> None:
+def import_jobs(
+    db: LegacyDatabase, owners: dict[str, str], report: Report, settings: Settings, files_root: Path
+) -> None:
     for rows in db.job_chunks():
         param_rows = db.params_of([str(r["id"]) for r in rows])
         candidates: list[Candidate] = []
@@ -536,8 +553,12 @@ def _attach_results(candidate: Candidate, report: Report, settings: Settings, fi
         return
     path = confined(candidate.result_path, files_root)
     if path is None:
-        report.add(FILES, REJECTED, candidate.legacy_id,
-                   f"result path outside the files root (--files-root): {candidate.result_path[:200]!r}")
+        report.add(
+            FILES,
+            REJECTED,
+            candidate.legacy_id,
+            f"result path outside the files root (--files-root): {candidate.result_path[:200]!r}",
+        )
         return
     if not path.is_file():
         report.add(FILES, REJECTED, candidate.legacy_id, f"result file not found: {candidate.result_path[:200]!r}")
@@ -547,8 +568,13 @@ def _attach_results(candidate: Candidate, report: Report, settings: Settings, fi
     if not report.dry_run:
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         stage.s3().upload_file(
-            str(path), settings.results_bucket, key,
-            ExtraArgs={"ContentType": content_type, "Metadata": {"legacy-path": quote(str(candidate.result_path))[:1024]}},
+            str(path),
+            settings.results_bucket,
+            key,
+            ExtraArgs={
+                "ContentType": content_type,
+                "Metadata": {"legacy-path": quote(str(candidate.result_path))[:1024]},
+            },
         )
     job.result_keys = [key]
     report.add(FILES, IMPORTED, candidate.legacy_id)
@@ -579,7 +605,9 @@ def run(
 def render(report: Report, path: Path, settings: Settings) -> str:
     jobs = report.counts[JOBS][IMPORTED]
     rate = f", {jobs / report.seconds:,.0f} jobs/s" if jobs and report.seconds else ""
-    head = f"Legacy import of {path.name} into {stage.describe(settings)}" + (" (dry run: nothing written)" if report.dry_run else "")
+    head = f"Legacy import of {path.name} into {stage.describe(settings)}" + (
+        " (dry run: nothing written)" if report.dry_run else ""
+    )
     parts = [head, "", report.summary(), "", f"time: {report.seconds:.1f} s{rate}"]
     if report.imported == 0:
         parts.append("Nothing to import: every row is already in the stage or was rejected.")
@@ -597,9 +625,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("database", type=Path, help="the earlier service's SQLite file")
     parser.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    parser.add_argument("--files-root", type=Path, help="base of relative result_file_path values (default: the database's directory)")
-    parser.add_argument("--report", type=Path, help="also write the full report (every skipped or rejected row) as JSON")
-    parser.add_argument("--allow-admins", action="store_true", help="import accounts whose role is admin (refused otherwise)")
+    parser.add_argument(
+        "--files-root", type=Path, help="base of relative result_file_path values (default: the database's directory)"
+    )
+    parser.add_argument(
+        "--report", type=Path, help="also write the full report (every skipped or rejected row) as JSON"
+    )
+    parser.add_argument(
+        "--allow-admins", action="store_true", help="import accounts whose role is admin (refused otherwise)"
+    )
     args = parser.parse_args(argv)
     settings = stage.connect()
     report = run(

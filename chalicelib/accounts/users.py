@@ -516,8 +516,10 @@ def reserve_login_attempt(username: str, *, window: timedelta, limit: int, locko
             locked_until = now + lockout
             try:
                 UserModel(key).update(
-                    actions=[UserModel.locked_until.set(clock.to_iso(locked_until)),
-                             UserModel.expires_at.set(locked_until + window)],
+                    actions=[
+                        UserModel.locked_until.set(clock.to_iso(locked_until)),
+                        UserModel.expires_at.set(locked_until + window),
+                    ],
                     condition=UserModel.window_start == clock.to_iso(window_start),
                 )
             except UpdateError as exc:

@@ -10,11 +10,6 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib.core import clock, web
-from chalicelib.core.observability import bind
-from chalicelib.core.tables import BatchModel, plain
-from chalicelib.jobs import api as jobs_api, lifecycle, quotas
-from chalicelib.jobs.schemas import JobParams
 from chalicelib.batches import actions, matrix, store
 from chalicelib.batches.schemas import (
     MAX_BATCH_BODY_BYTES,
@@ -26,7 +21,7 @@ from chalicelib.core import clock, web
 from chalicelib.core.observability import bind
 from chalicelib.core.tables import BatchModel, plain
 from chalicelib.jobs import api as jobs_api
-from chalicelib.jobs import lifecycle
+from chalicelib.jobs import lifecycle, quotas
 from chalicelib.jobs.schemas import JobParams
 
 ACTIVE = (lifecycle.SUBMITTED, lifecycle.RUNNING)

@@ -5,6 +5,7 @@ an item is ~2.5 KB and a page 1 MB) plus one GetObject of `predictions.json` per
 sample, read by a small thread pool. For 500 finished samples that is 2 Query pages and
 500 GetObjects, a few seconds in all.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,8 @@ from typing import Any
 from chalicelib.core import tsv
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.tables import BatchModel, JobModel, plain
-from chalicelib.jobs import api as jobs_api, lifecycle
+from chalicelib.jobs import api as jobs_api
+from chalicelib.jobs import lifecycle
 
 WORKERS = 16
 FINISHED = (lifecycle.COMPLETED, lifecycle.ARCHIVED)
@@ -53,8 +55,13 @@ def _row(job: JobModel, read: dict[str, Any] | str | None) -> dict[str, Any]:
         genes, mutations = list(summary.get("gene_names", [])), list(summary.get("mutation_names", []))
     error = job.error or (read if isinstance(read, str) else None)
     return {
-        "sample": job.job_name, "job_id": job.job_id, "status": job.status,
-        "calls": _calls(job, predictions), "genes": genes, "mutations": mutations, "error": error,
+        "sample": job.job_name,
+        "job_id": job.job_id,
+        "status": job.status,
+        "calls": _calls(job, predictions),
+        "genes": genes,
+        "mutations": mutations,
+        "error": error,
     }
 
 
@@ -82,8 +89,12 @@ def to_tsv(matrix: dict[str, Any]) -> str:
     lines = ["\t".join(header)]
     for row in matrix["rows"]:
         cells = [
-            row["sample"], row["status"], *(row["calls"][a] for a in matrix["antibiotics"]),
-            ", ".join(row["genes"]), ", ".join(row["mutations"]), row["job_id"],
+            row["sample"],
+            row["status"],
+            *(row["calls"][a] for a in matrix["antibiotics"]),
+            ", ".join(row["genes"]),
+            ", ".join(row["mutations"]),
+            row["job_id"],
         ]
         lines.append("\t".join(_cell(str(c)) for c in cells))
     return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ from chalicelib.core import bounds
 SERVICE = "amr"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AMRService")
 
+
 class _BoundedValues(logging.Filter):
     """No log line carries a megabyte of input: long string values are clipped (SPEC §23)."""
 

@@ -4,16 +4,22 @@
 is not the caller's is 404 (`lifecycle.get_job_for`), admins see every job. Status changes
 go through `chalicelib.jobs.lifecycle` only.
 """
+
 from __future__ import annotations
 
 import gzip
 import json
 import zlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from chalice.app import Request, Response
 
 from chalicelib.core import clock, web
+from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
+from chalicelib.core.observability import bind
+from chalicelib.core.settings import get_settings
+from chalicelib.core.tables import JobEventModel, JobModel, plain
 from chalicelib.jobs import lifecycle, quotas, s3layout
 from chalicelib.jobs.schemas import (
     DEFAULT_FILENAME,
@@ -23,10 +29,6 @@ from chalicelib.jobs.schemas import (
     LogsQuery,
     StatsQuery,
 )
-from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
-from chalicelib.core.tables import JobEventModel, JobModel, plain
-from chalicelib.core.observability import bind
-from chalicelib.core.settings import get_settings
 
 PREDICTIONS = s3layout.PREDICTIONS_JSON
 RESULT_FILES = s3layout.RESULT_FILES
@@ -102,8 +104,14 @@ def _job_for_caller(job_id: str) -> JobModel:
 
 
 def submission(
-    user_id: str, job_name: str, params: dict[str, Any], filename: str, *,
-    mate_filename: str | None = None, batch_id: str | None = None, batch_index: int | None = None,
+    user_id: str,
+    job_name: str,
+    params: dict[str, Any],
+    filename: str,
+    *,
+    mate_filename: str | None = None,
+    batch_id: str | None = None,
+    batch_index: int | None = None,
 ) -> tuple[JobModel, dict[str, Any]]:
     """A new job record (not yet written) and the presigned POST for exactly its input
     key: how every API job is opened, alone (`open_job`) or as a sample of a batch.
@@ -259,8 +267,7 @@ def _legacy_results(job: JobModel) -> Response:
         files = _result_objects(job)
     else:
         raise ResultsNotMigrated(
-            "This job was imported from the earlier service without its result file: "
-            "its results were not migrated"
+            "This job was imported from the earlier service without its result file: its results were not migrated"
         )
     urls = {name: s3layout.presigned_download(bucket, key) for name, (bucket, key) in sorted(files.items())}
     return web.json_response(

@@ -6,6 +6,7 @@ global counters (sharded, see `chalicelib.jobs.counters`) and appends the job ev
 the record, the statistics and the log never disagree. A refused or lost race changes
 nothing and raises `InvalidTransition`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -13,9 +14,10 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -23,8 +25,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.core import bounds, clock, pagination
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
-from chalicelib.core.tables import CounterModel, JobEventModel, JobModel, STATUSES, connection
 from chalicelib.core.observability import count, logger
+from chalicelib.core.tables import STATUSES, CounterModel, JobEventModel, JobModel, connection
 from chalicelib.jobs import counters
 
 SUBMITTED, RUNNING, COMPLETED, ERROR, ARCHIVED, CANCELLED = STATUSES
@@ -252,9 +254,7 @@ class ImportedJob:
         return 1 + len(self.events)
 
 
-def imported_job(
-    *, job_id: str, user_id: str, status: str, created_at: str, **fields: Any
-) -> JobModel:
+def imported_job(*, job_id: str, user_id: str, status: str, created_at: str, **fields: Any) -> JobModel:
     """A job record for `import_jobs`. Retention counts from the import (the job entered
     its status in this service now), so history older than the policy's retention is
     not purged by the next maintenance run; `created_at`, `started_at`, `completed_at`
@@ -309,7 +309,9 @@ def import_jobs(batch: Sequence[ImportedJob]) -> list[str]:
                 break
             except _ConditionFailed as exc:
                 positions = _job_positions(chunk)
-                refused = {positions[i] for i, r in enumerate(exc.reasons) if r == "ConditionalCheckFailed" and i in positions}
+                refused = {
+                    positions[i] for i, r in enumerate(exc.reasons) if r == "ConditionalCheckFailed" and i in positions
+                }
                 if not refused:
                     raise
                 present += [chunk[i].job.job_id for i in sorted(refused)]
@@ -531,7 +533,9 @@ def list_batch_jobs(batch_id: str, user_id: str | None, limit: int = 50, next_to
     result = JobModel.batch_jobs_index.query(
         batch_id,
         filter_condition=(JobModel.user_id == user_id) if user_id else None,
-        limit=limit, page_size=limit, last_evaluated_key=pagination.decode(next_token, scope),
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=pagination.decode(next_token, scope),
     )
     return _page(result, limit, scope)
 
@@ -551,7 +555,10 @@ def list_jobs_in_status(status: str, limit: int = 50, next_token: str | None = N
     per page on `status-changed-index`, never a Scan."""
     scope = f"jobs:*:{status}"
     result = JobModel.status_changed_index.query(
-        status, scan_index_forward=False, limit=limit, page_size=limit,
+        status,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
         last_evaluated_key=pagination.decode(next_token, scope),
     )
     return _page(result, limit, scope)
@@ -616,7 +623,10 @@ def delete_job_record(job: JobModel) -> None:
     def build(tx: TransactWrite) -> None:
         tx.delete(job, condition=JobModel.status == job.status)
         counters.add_in(
-            tx, user_id=job.user_id, job_id=job.job_id, actions=[CounterModel.status_attr(job.status).add(-1)],
+            tx,
+            user_id=job.user_id,
+            job_id=job.job_id,
+            actions=[CounterModel.status_attr(job.status).add(-1)],
             batch_id=job.batch_id,
         )
 

@@ -40,6 +40,7 @@ Safety net: every transition sets `JobModel.expires_at` (DynamoDB TTL) to
 `status_changed_at` + retention + 7 days, so a record the purge never reaches still
 expires a week after it was due (TTL deletes only the record; objects are the purge's).
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -48,24 +49,25 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Callable, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from boto3.exceptions import Boto3Error
 from chalice.app import Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from chalicelib.core import aws, clock, observability, web
-from chalicelib.jobs import lifecycle, policy, s3layout
 from chalicelib.batches import store as batches
+from chalicelib.core import aws, clock, observability, web
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import NotFound, ServiceError, StorageUnavailable
 from chalicelib.core.invoke import invoke_async
-from chalicelib.core.tables import JobModel
 from chalicelib.core.observability import count, logger
 from chalicelib.core.settings import get_settings
+from chalicelib.core.tables import JobModel
+from chalicelib.jobs import lifecycle, policy, s3layout
 
 Task = Literal["archive", "purge", "stalled"]
 FailedTask = Literal["archive", "purge", "stalled", "cleanup"]
@@ -73,7 +75,14 @@ FailedTask = Literal["archive", "purge", "stalled", "cleanup"]
 TASK_ORDER: tuple[Task, ...] = ("stalled", "purge", "archive")
 STALLED_ERROR = "worker stopped responding"
 #: Purge order: Running last, so live long jobs can never use up the budget of the rest.
-PURGE_STATUSES = (lifecycle.SUBMITTED, lifecycle.CANCELLED, lifecycle.ERROR, lifecycle.COMPLETED, lifecycle.ARCHIVED, lifecycle.RUNNING)
+PURGE_STATUSES = (
+    lifecycle.SUBMITTED,
+    lifecycle.CANCELLED,
+    lifecycle.ERROR,
+    lifecycle.COMPLETED,
+    lifecycle.ARCHIVED,
+    lifecycle.RUNNING,
+)
 CLEANUP_STATUSES = (lifecycle.CANCELLED, lifecycle.ERROR, lifecycle.COMPLETED, lifecycle.ARCHIVED)
 #: Stalled checks run every stalled_running_minutes / 4, at most every 5 minutes apart.
 MAX_CLEANUP_DAYS = 36_500
@@ -93,7 +102,7 @@ class MaintenanceRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    tasks: Optional[list[Task]] = Field(
+    tasks: list[Task] | None = Field(
         None,
         min_length=1,
         max_length=3,
@@ -103,7 +112,7 @@ class MaintenanceRequest(BaseModel):
 
     @field_validator("tasks")
     @classmethod
-    def _unique(cls, value: Optional[list[Task]]) -> Optional[list[Task]]:
+    def _unique(cls, value: list[Task] | None) -> list[Task] | None:
         if value is not None and len(set(value)) != len(value):
             raise ValueError("must not repeat a task")
         return value
@@ -117,8 +126,8 @@ class JobFailure(BaseModel):
     """A job (or a whole query, `job_id` null) the run could not handle; the next run retries."""
 
     task: FailedTask
-    job_id: Optional[str] = None
-    status: Optional[str] = None
+    job_id: str | None = None
+    status: str | None = None
     error: str
 
 
@@ -402,11 +411,11 @@ def _result_sources(job: JobModel) -> list[str]:
     return sorted(_list_keys(get_settings().results_bucket, s3layout.results_prefix(job.user_id, job.job_id)))
 
 
-def _input_source(job: JobModel) -> Optional[str]:
+def _input_source(job: JobModel) -> str | None:
     return _present(s3layout.owned_input(job))
 
 
-def _present(key: Optional[str]) -> Optional[str]:
+def _present(key: str | None) -> str | None:
     if key is None:
         return None
     listed = _list_keys(get_settings().upload_bucket, key)
@@ -457,8 +466,12 @@ def archive_job(job: JobModel, current: policy.Policy, report: MaintenanceReport
     if not results and job.source == lifecycle.LEGACY_SOURCE:
         # Imported without its result file (docs/operations.md): nothing to move, and
         # failing here every run would keep the oldest jobs in front of the queue.
-        lifecycle.transition(job, lifecycle.ARCHIVED, archive_keys=[],
-                             message="Status Completed -> Archived: imported without result files, nothing to move")
+        lifecycle.transition(
+            job,
+            lifecycle.ARCHIVED,
+            archive_keys=[],
+            message="Status Completed -> Archived: imported without result files, nothing to move",
+        )
         return
     if not results:
         raise NotFound("No result files found to archive; the job stays Completed")
@@ -586,15 +599,20 @@ def continue_until_done(task: Task, context: Any = None, generation: int = 0) ->
             break  # nothing left, or nothing moved: jobs that failed are retried by the next tick
         if _remaining_ms(context) < HANDOVER_RESERVE_MS:
             if generation + 1 < MAX_GENERATIONS:
-                invoke_async(CONTINUATION_FUNCTION, {"continue": task, "generation": generation + 1},
-                             target=getattr(context, "function_name", None) if generation else None)
+                invoke_async(
+                    CONTINUATION_FUNCTION,
+                    {"continue": task, "generation": generation + 1},
+                    target=getattr(context, "function_name", None) if generation else None,
+                )
                 handed_over = True
             else:
                 logger.error("maintenance chain stopped after its last hand-over", extra={"task": task})
             break
     assert total is not None
-    logger.info("maintenance task done", extra={"task": task, "passes": passes, "handed_over": handed_over,
-                                                 "generation": generation})
+    logger.info(
+        "maintenance task done",
+        extra={"task": task, "passes": passes, "handed_over": handed_over, "generation": generation},
+    )
     return {**total.model_dump(), "passes": passes, "handed_over": handed_over, "generation": generation}
 
 

@@ -258,8 +258,7 @@ class FastaReader:
             )
         if size > limit:
             raise InputError(
-                f"{self.name}, line {line_no}: line longer than the limit of {_fmt_bytes(limit)} "
-                f"(AMR_MAX_LINE_BYTES)"
+                f"{self.name}, line {line_no}: line longer than the limit of {_fmt_bytes(limit)} (AMR_MAX_LINE_BYTES)"
             )
 
     # -- record level -----------------------------------------------------

@@ -7,11 +7,13 @@ a repeated event computes the same id and `create_job` refuses the duplicate. Th
 of a dropped read pair (`{sample}_R1…`, `{sample}_R2…`) make one job: a lone mate waits in
 a Submitted record, and the pair's job id derives from both objects.
 """
+
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound, ServiceError
 from chalicelib.core.lazy import lazy_import
@@ -115,16 +117,28 @@ def _process_inbox_mate(
             return Outcome(ref.key, WAITING, waiting, f"waiting for {filename_of(other)}")
     infos = {ref.key: info, other.key: other_info}
     first_info, second_info = infos[first.key], infos[second.key]
-    job_id = str(uuid.uuid5(
-        INBOX_NAMESPACE,
-        "pair:" + first_info.identity(first.bucket, first.key) + "|" + second_info.identity(second.bucket, second.key),
-    ))
+    job_id = str(
+        uuid.uuid5(
+            INBOX_NAMESPACE,
+            "pair:"
+            + first_info.identity(first.bucket, first.key)
+            + "|"
+            + second_info.identity(second.bucket, second.key),
+        )
+    )
     name, params, problem, ignored = metadata_settings(first_info.metadata, pair.sample)
     try:
         job = lifecycle.create_job(
-            user_id=user.user_id, job_name=name, params=params, job_id=job_id,
-            model_name=params.get("model_name", "resfinder"), input_key=first.key, input_filename=pair.first,
-            mate_key=second.key, mate_filename=pair.second, source="inbox",
+            user_id=user.user_id,
+            job_name=name,
+            params=params,
+            job_id=job_id,
+            model_name=params.get("model_name", "resfinder"),
+            input_key=first.key,
+            input_filename=pair.first,
+            mate_key=second.key,
+            mate_filename=pair.second,
+            source="inbox",
             batch_id=batches.inbox_batch_id(user.user_id, key.folder) if key.folder else None,
         )
     except Conflict:
@@ -153,8 +167,15 @@ def _waiting_job(
     other = pair.second if pair.is_first else pair.first
     try:
         lifecycle.create_job(
-            user_id=user.user_id, job_name=pair.sample, params={}, job_id=job_id, input_key=first.key,
-            input_filename=pair.first, mate_key=second.key, mate_filename=pair.second, source="inbox",
+            user_id=user.user_id,
+            job_name=pair.sample,
+            params={},
+            job_id=job_id,
+            input_key=first.key,
+            input_filename=pair.first,
+            mate_key=second.key,
+            mate_filename=pair.second,
+            source="inbox",
         )
     except Conflict:
         return job_id
@@ -221,9 +242,7 @@ def inbox_job_id(ref: ObjectRef) -> str:
 # --------------------------------------------------------------------------- metadata
 
 
-def metadata_settings(
-    metadata: Mapping[str, str], filename: str
-) -> tuple[str, dict[str, Any], str | None, list[str]]:
+def metadata_settings(metadata: Mapping[str, str], filename: str) -> tuple[str, dict[str, Any], str | None, list[str]]:
     """Job name and params from object metadata: (name, params, problem, ignored names).
 
     `x-amz-meta-job-name` names the job (default: the file name). Other entries naming a
@@ -234,7 +253,7 @@ def metadata_settings(
     values. An invalid value is a `problem` (the job then ends in Error naming it);
     unknown names are ignored and listed, because upload tools add their own metadata.
     """
-    name = _CONTROL.sub("", filename)[:schemas.MAX_JOB_NAME]
+    name = _CONTROL.sub("", filename)[: schemas.MAX_JOB_NAME]
     overrides: dict[str, Any] = {}
     header_of: dict[str, str] = {}
     problems: list[str] = []
@@ -244,7 +263,7 @@ def metadata_settings(
         meta_name = raw_name.lower()
         value = str(raw_value).strip()
         if meta_name in (JOB_NAME_METADATA, "job_name"):
-            name = _CONTROL.sub("", value)[:schemas.MAX_JOB_NAME].strip() or name
+            name = _CONTROL.sub("", value)[: schemas.MAX_JOB_NAME].strip() or name
             continue
         param = meta_name.replace("-", "_")
         if param not in fields:
