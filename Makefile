@@ -79,6 +79,7 @@ bench: $(DEV_STAMP) debs-bench package
 	$(PY) bench/service.py
 	$(PY) bench/coldstart.py --artifact build/$(STAGE)/deployment.zip
 	$(PY) bench/contention.py
+	$(PY) bench/maintenance.py
 	$(PY) bench/reset_timing.py
 	$(PY) bench/load.py
 	$(PY) bench/notifications.py

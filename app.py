@@ -257,17 +257,17 @@ on_upload.event_class = intake.LenientS3Event  # malformed events reach our hand
 
 @app.schedule(schedules.stalled_rate())
 def maintenance_stalled(event: CloudWatchEvent) -> dict[str, Any]:
-    return maintenance.scheduled("stalled")
+    return maintenance.scheduled("stalled", event.context)
 
 
 @app.schedule(schedules.cleanup_rate())
 def maintenance_purge(event: CloudWatchEvent) -> dict[str, Any]:
-    return maintenance.scheduled("purge")
+    return maintenance.scheduled("purge", event.context)
 
 
 @app.schedule(schedules.cleanup_rate())
 def maintenance_archive(event: CloudWatchEvent) -> dict[str, Any]:
-    return maintenance.scheduled("archive")
+    return maintenance.scheduled("archive", event.context)
 
 
 @app.route("/admin/maintenance", methods=["POST"])
@@ -283,7 +283,7 @@ def admin_maintenance_run(run_id: str) -> Response:
 @app.lambda_function(name="maintenance_run")
 def maintenance_run(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A run requested with POST /admin/maintenance, invoked asynchronously."""
-    return maintenance_runs.execute(event)
+    return maintenance_runs.execute(event, context)
 
 
 @app.route("/jobs/cleanup", methods=["DELETE"], content_types=["*/*"])

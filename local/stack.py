@@ -132,11 +132,21 @@ class LocalStack:
 
         self.app, chalice_config = load_app()
         self.settings = get_settings()
+        self._enforce_iam()
         try:
             self.server = create_server(self.app, chalice_config, self.cfg.host, self.cfg.api_port)
         except OSError as exc:
             raise StartupError(f"cannot listen on {self.cfg.api_url} (API_PORT): {exc.strerror}") from None
         self.exits.callback(self.server.server.server_close)
+
+    def _enforce_iam(self) -> None:
+        """Every function's AWS calls checked against its role's policy, as AWS does (design §23)."""
+        from local.iam import Guard, guard_app
+
+        guard = Guard(self.settings)
+        guard.install()
+        self.exits.callback(guard.uninstall)
+        self.exits.callback(guard_app(self.app))
 
     def prepare_storage(self) -> None:
         """Tables and buckets, then the last snapshot, before any event wiring."""

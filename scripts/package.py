@@ -277,7 +277,25 @@ def finalize_template(template_path: Path, stage: str) -> None:
     pin_stage(template, stage)
     fix_log_group_names(template)
     wire_table_streams(template)
+    bake_object_expiry(template)
     template_path.write_text(json.dumps(template, indent=2) + "\n")
+
+
+def bake_object_expiry(template: dict[str, Any]) -> None:
+    """Bucket lifecycle rules from the lifecycle policy seen at packaging (design §23): a rule
+    never deletes an object before the policy's purge would."""
+    code = (
+        "import json; from chalicelib.jobs import policy; "
+        "print(json.dumps(policy.object_expiry_days(policy.get_policy())))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:  # a separate interpreter, as for the schedule rates
+        raise SystemExit(f"cannot compute object expiry: {done.stderr.strip().splitlines()[-1]}")
+    days = json.loads(done.stdout)
+    for name in ("UploadBucket", "ResultsBucket", "ArchiveBucket"):
+        for rule in template["Resources"][name]["Properties"]["LifecycleConfiguration"]["Rules"]:
+            if rule.get("Prefix") in days:
+                rule["ExpirationInDays"] = days[rule["Prefix"]]
 
 
 #: Tables whose stream feeds a notifier function (design §22) -> their resource in infra/.

@@ -71,9 +71,12 @@ def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
     tests are DynamoDB's races, not moto's.
     """
     from local.emulator import serialise_writes
+    from local.iam import Guard, summary as iam_summary
     from local.invoker import ensure_queue
 
     undo = serialise_writes()
+    guard = Guard(get_settings())  # calls made inside a handler meet its role's policy (design §23)
+    guard.install()
     with mock_aws():
         aws.reset_clients()
         models.bind_models(get_settings())
@@ -85,6 +88,11 @@ def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
         ensure_queue(aws.client("sqs"), settings.async_queue)
         ensure_queue(aws.client("sqs"), settings.notifications_queue)
         yield
+    guard.uninstall()
+    report = os.environ.get("AMR_IAM_REPORT")  # collect what the functions called (docs/reliability.md)
+    if report:
+        with open(report, "a", encoding="utf-8") as out:
+            out.writelines("\t".join(row) + "\n" for row in iam_summary(guard.observed))
     undo()
     aws.reset_clients()
     models.bind_models(get_settings())
@@ -96,9 +104,14 @@ def client(aws_env: None) -> Iterator[object]:
     from chalice.test import Client
 
     from app import app
+    from local.iam import guard_app
 
-    with Client(app, stage_name="local") as test_client:
-        yield test_client
+    unguard = guard_app(app)  # each route and handler runs as its deployed function
+    try:
+        with Client(app, stage_name="local") as test_client:
+            yield test_client
+    finally:
+        unguard()
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ AWS. The directory holds
 Tables and buckets are named by their role (`jobs_table`, `results_bucket`, ...), so an
 export restores into a stage with other names. Everything streams: items page by page,
 objects chunk by chunk, so a stage larger than memory works. Restore first verifies
-every checksum and count, refuses a stage that holds anything (unless
+every checksum and count and validates every item and object key (`tools/restore_checks.py`),
+refuses a stage that holds anything (unless
 `--allow-non-empty`), then writes items with BatchWriteItem and objects with their
 metadata, tags and storage class.
 
@@ -46,7 +47,7 @@ from botocore.exceptions import ClientError
 from chalicelib.core import clock, tables
 from chalicelib.core.settings import Settings
 from local.files import store_blob
-from tools import stage
+from tools import restore_checks, stage
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -235,13 +236,19 @@ def verify(root: Path) -> dict[str, Any]:
     mismatch, so a damaged backup is refused before anything is written."""
     manifest = load_manifest(root)
     for kind, count_field in (("tables", "items"), ("buckets", "objects")):
-        for _role, entry in manifest[kind].items():
+        for role, entry in manifest[kind].items():
+            if not restore_checks.inside(root, entry.get("file")):
+                raise BackupError(f"manifest: {kind} {role} names a file outside the backup directory")
             path = root / entry["file"]
             if not path.is_file() or sha256_file(path) != entry["sha256"]:
                 raise BackupError(f"{entry['file']}: missing or its checksum does not match the manifest")
             seen = 0
             for line in read_lines(path):
                 seen += 1
+                check = restore_checks.entry_problem if kind == "buckets" else restore_checks.item_problem
+                problem = check(role, line)
+                if problem:  # refused before anything is written (design §23)
+                    raise BackupError(f"{entry['file']}, line {seen}: {problem}")
                 if kind == "buckets":
                     _verify_blob(root, entry["name"], line)
             if seen != entry[count_field]:

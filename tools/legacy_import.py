@@ -17,7 +17,7 @@ Mapping decisions (docs/operations.md has the operator's view):
 - the first of two usernames or emails that differ only in case wins, the later row is
   rejected; a job without a name, an owner or a known status is rejected, as are
   parameters whose job does not exist;
-- a result file named by `result_file_path` (relative paths against `--files-root`,
+- a result file named by `result_file_path` (confined to `--files-root`: relative paths against it,
   default the database's directory) is uploaded to the results bucket as
   `results/{user}/{job}/legacy-{name}`; a missing file is reported and the job imported
   without results (its results route then says they were not migrated).
@@ -324,7 +324,7 @@ def _text(row: sqlite3.Row, column: str) -> str | None:
 # --- users ------------------------------------------------------------------------------
 
 
-def to_account(row: sqlite3.Row) -> users.ImportedAccount:
+def to_account(row: sqlite3.Row, allow_admins: bool = False) -> users.ImportedAccount:
     user_id, legacy_id = stage_id(row["id"])
     username, email = (_text(row, "username") or "").strip(), (_text(row, "email") or "").strip()
     try:
@@ -335,6 +335,8 @@ def to_account(row: sqlite3.Row) -> users.ImportedAccount:
     role = (_text(row, "role") or "user").strip().lower()
     if role not in users.ROLES:
         raise Rejected(f"unknown role {role[:20]!r}")
+    if role == "admin" and not allow_admins:  # an imported file must not mint administrators (design §23)
+        raise Rejected("admin account refused: import administrators only with --allow-admins")
     try:
         active = parse_bool(row["is_active"] if "is_active" in row.keys() else None, True)
     except ValueError:
@@ -354,7 +356,7 @@ def to_account(row: sqlite3.Row) -> users.ImportedAccount:
     )
 
 
-def import_users(db: LegacyDatabase, report: Report) -> dict[str, str]:
+def import_users(db: LegacyDatabase, report: Report, allow_admins: bool = False) -> dict[str, str]:
     """Import every account; returns legacy id -> stage user id of the accounts that are
     in the stage afterwards (imported now or before), i.e. the owners jobs may have."""
     owners: dict[str, str] = {}
@@ -363,7 +365,7 @@ def import_users(db: LegacyDatabase, report: Report) -> dict[str, str]:
     for row in db.users():
         legacy_id = str(row["id"])
         try:
-            account = to_account(row)
+            account = to_account(row, allow_admins)
             for seen, value, spelt, what in (
                 (names, account.username.lower(), account.username, "username"),
                 (emails, account.email.casefold(), account.email, "email"),
@@ -383,9 +385,22 @@ def import_users(db: LegacyDatabase, report: Report) -> dict[str, str]:
     return owners
 
 
+def _same_account(account: users.ImportedAccount) -> bool:
+    """Whether the stage's account with this id is the legacy row's (same username and email):
+    a file naming the id of someone else's account must not hand its jobs to them, or theirs to it."""
+    holder = users.get_user(account.user_id)
+    return holder is not None and (
+        str(holder.username).lower() == account.username.lower()
+        and str(holder.email).casefold() == account.email.casefold()
+    )
+
+
 def _write_account(account: users.ImportedAccount, dry_run: bool) -> tuple[str, str | None]:
+    existing = users.get_user(account.user_id)
+    if existing is not None and not _same_account(account):
+        raise Rejected("the user id belongs to a different account of this stage (username or email differ)")
     if dry_run:
-        if users.get_user(account.user_id) is not None:
+        if existing is not None:
             return SKIPPED, "already in the stage (kept as it is)"
         for holder, what in (
             (users.get_user_by_username(account.username), "username"),
@@ -518,6 +533,18 @@ def _report_job(candidate: Candidate, present: bool, report: Report) -> None:
         report.add(PARAMS, REJECTED if reason else IMPORTED, row_id, reason)
 
 
+def confined(value: str, files_root: Path) -> Path | None:
+    """`value` as a file under `files_root` (relative, or absolute inside it), with `..` and
+    symbolic links resolved; None when it points anywhere else (design §23: an imported
+    database must not make the tool upload `/etc/shadow` or `../../.ssh/id_rsa`)."""
+    if "\x00" in value:
+        return None
+    root = files_root.resolve()
+    path = Path(value)
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    return resolved if resolved.is_relative_to(root) and resolved != root else None
+
+
 def _attach_results(candidate: Candidate, report: Report, settings: Settings, files_root: Path) -> None:
     """Upload the job's local result file (before the job is written, so a job never
     names a missing object); a missing file is reported and the job imported without."""
@@ -525,8 +552,15 @@ def _attach_results(candidate: Candidate, report: Report, settings: Settings, fi
         if candidate.job.status in (lifecycle.COMPLETED, lifecycle.ARCHIVED):
             report.notes["Completed/Archived jobs imported without a result file"] += 1
         return
-    path = Path(candidate.result_path)
-    path = path if path.is_absolute() else files_root / path
+    path = confined(candidate.result_path, files_root)
+    if path is None:
+        report.add(
+            FILES,
+            REJECTED,
+            candidate.legacy_id,
+            f"result path outside the files root (--files-root): {candidate.result_path[:200]!r}",
+        )
+        return
     if not path.is_file():
         report.add(FILES, REJECTED, candidate.legacy_id, f"result file not found: {candidate.result_path[:200]!r}")
         return
@@ -556,12 +590,14 @@ def orphan_params(db: LegacyDatabase, report: Report) -> None:
 # --- entry point ------------------------------------------------------------------------
 
 
-def run(path: Path, *, dry_run: bool = False, files_root: Path | None = None, settings: Settings) -> Report:
+def run(
+    path: Path, *, dry_run: bool = False, files_root: Path | None = None, settings: Settings, allow_admins: bool = False
+) -> Report:
     """Import (or, with `dry_run`, check) the database into the bound stage."""
     started = time.perf_counter()
     db = LegacyDatabase(path)
     report = Report(dry_run=dry_run)
-    owners = import_users(db, report)
+    owners = import_users(db, report, allow_admins)
     import_jobs(db, owners, report, settings, files_root or path.resolve().parent)
     orphan_params(db, report)
     report.seconds = time.perf_counter() - started
@@ -597,9 +633,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report", type=Path, help="also write the full report (every skipped or rejected row) as JSON"
     )
+    parser.add_argument(
+        "--allow-admins", action="store_true", help="import accounts whose role is admin (refused otherwise)"
+    )
     args = parser.parse_args(argv)
     settings = stage.connect()
-    report = run(args.database, dry_run=args.dry_run, files_root=args.files_root, settings=settings)
+    report = run(
+        args.database,
+        dry_run=args.dry_run,
+        files_root=args.files_root,
+        settings=settings,
+        allow_admins=args.allow_admins,
+    )
     print(render(report, args.database, settings))
     if args.report:
         args.report.write_text(json.dumps(report.as_dict(), indent=1), encoding="utf-8")

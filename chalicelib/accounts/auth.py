@@ -192,10 +192,10 @@ def _retry_after(locked_until: Any) -> TooManyRequests:
 
 def login(username: str, password: str) -> tuple[UserModel, str]:
     """Check credentials under the throttle; returns the account and a fresh token."""
-    state = users.login_state(username)
-    if state.locked_until is not None and state.locked_until > clock.now():
+    locked_until = users.reserve_login_attempt(username, window=LOGIN_WINDOW, limit=LOGIN_LIMIT, lockout=LOCKOUT)
+    if locked_until is not None:
         count("auth.login.locked")
-        raise _retry_after(state.locked_until)
+        raise _retry_after(locked_until)
     user = users.get_user_by_username(username)
     if user is not None and user.password_reset_required:
         passwords.verify_password(None, password)  # the same work as any other answer
@@ -205,13 +205,11 @@ def login(username: str, password: str) -> tuple[UserModel, str]:
         )
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
-        users.record_login_failure(username, window=LOGIN_WINDOW, limit=LOGIN_LIMIT, lockout=LOCKOUT)
-        count("auth.login.failed")
+        count("auth.login.failed")  # the attempt was counted before the check
         raise Unauthorized(_BAD_CREDENTIALS)
+    users.clear_login_failures(username)
     if not user.is_active:
         raise AccountDisabled("This account is deactivated; contact an administrator")
-    if state.window_start is not None:
-        users.clear_login_failures(username)
     # Legacy (imported) hashes and older Argon2 parameters become today's Argon2id here.
     new_hash = passwords.hash_password(password) if passwords.needs_rehash(user.password_hash) else None
     users.record_login(user, new_hash)
@@ -223,12 +221,12 @@ def change_password(user_id: str, current_password: str, new_password: str) -> N
     """Wrong current passwords count against the login throttle like failed logins."""
     user = users.require_user(user_id)
     name = str(user.username)
-    state = users.login_state(name)
-    if state.locked_until is not None and state.locked_until > clock.now():
-        raise _retry_after(state.locked_until)
+    locked_until = users.reserve_login_attempt(name, window=LOGIN_WINDOW, limit=LOGIN_LIMIT, lockout=LOCKOUT)
+    if locked_until is not None:
+        raise _retry_after(locked_until)
     if not passwords.verify_password(user.password_hash, current_password):
-        users.record_login_failure(name, window=LOGIN_WINDOW, limit=LOGIN_LIMIT, lockout=LOCKOUT)
         raise Forbidden("current_password is incorrect")
+    users.clear_login_failures(name)
     if passwords.normalise(new_password) == passwords.normalise(current_password):
         raise BadRequest("new_password must differ from current_password")
     users.validate_password(new_password)

@@ -471,6 +471,64 @@ def record_login_failure(username: str, *, window: timedelta, limit: int, lockou
     return login_state(username)
 
 
+@storage_call("reserve_login_attempt")
+def reserve_login_attempt(username: str, *, window: timedelta, limit: int, lockout: timedelta) -> datetime | None:
+    """Count one attempt before its password is checked; None when it may proceed, else
+    the time until which the name is locked (design §23: lockout cannot be raced).
+
+    The count is one atomic ADD conditional on `failures < limit`, so however many
+    attempts run in parallel at most `limit` of them reach the (slow) password check in a
+    window; the attempt that takes the last slot locks the name. A successful login
+    clears the count (`clear_login_failures`), so only failures add up.
+    """
+    key = login_key(username)
+    for _ in range(MAX_TX_ATTEMPTS):
+        state = login_state(username)
+        now = clock.now()
+        if state.locked_until is not None and state.locked_until > now:
+            return state.locked_until
+        expires = now + window + lockout
+        try:
+            if state.window_start is None or state.window_start <= now - window or state.locked_until is not None:
+                condition: Condition = UserModel.pk.does_not_exist()
+                if state.window_start is not None:
+                    condition = UserModel.window_start == clock.to_iso(state.window_start)
+                UserModel(key, kind="login", failures=1, window_start=clock.to_iso(now), expires_at=expires).save(
+                    condition=condition
+                )
+                failures, window_start = 1, now
+            else:
+                item = UserModel(key)
+                item.update(
+                    actions=[UserModel.failures.add(1), UserModel.expires_at.set(expires)],
+                    condition=(UserModel.window_start == clock.to_iso(state.window_start))
+                    & (UserModel.failures < limit),
+                )
+                failures, window_start = int(item.failures), state.window_start
+        except (PutError, UpdateError) as exc:
+            if not _is_condition_failure(exc):
+                raise
+            fresh = login_state(username)
+            if fresh.window_start == state.window_start and fresh.failures >= limit and fresh.locked_until is None:
+                return now + lockout  # every slot of this window is taken: the taker is locking it
+            continue  # another attempt moved the window: count again on the new one
+        if failures >= limit:
+            locked_until = now + lockout
+            try:
+                UserModel(key).update(
+                    actions=[
+                        UserModel.locked_until.set(clock.to_iso(locked_until)),
+                        UserModel.expires_at.set(locked_until + window),
+                    ],
+                    condition=UserModel.window_start == clock.to_iso(window_start),
+                )
+            except UpdateError as exc:
+                if not _is_condition_failure(exc):
+                    raise
+        return None
+    return clock.now() + lockout
+
+
 @storage_call("clear_login_failures")
 def clear_login_failures(username: str) -> None:
     try:

@@ -20,7 +20,7 @@ from chalicelib.core import clock, web
 from chalicelib.core.observability import bind
 from chalicelib.core.tables import BatchModel, plain
 from chalicelib.jobs import api as jobs_api
-from chalicelib.jobs import lifecycle
+from chalicelib.jobs import lifecycle, quotas
 from chalicelib.jobs.schemas import JobParams
 
 ACTIVE = (lifecycle.SUBMITTED, lifecycle.RUNNING)
@@ -101,6 +101,7 @@ def create_batch(request: Request) -> Response:
     current = web.caller()
     body: CreateBatchRequest = web.parse_body(request, CreateBatchRequest, MAX_BATCH_BODY_BYTES)
     params = (body.params or JobParams()).to_store()
+    quotas.admit(current.user_id, len(body.samples), role=current.role)
     batch = store.create(user_id=current.user_id, batch_name=body.batch_name, params=params)
     bind(batch_id=batch.batch_id)
     opened = [

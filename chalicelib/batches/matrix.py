@@ -11,6 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from chalicelib.core import tsv
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.tables import BatchModel, JobModel, plain
 from chalicelib.jobs import api as jobs_api
@@ -111,8 +112,8 @@ def table(batch: BatchModel, jobs: list[JobModel], reads: Reads) -> dict[str, An
 
 
 def _cell(value: str) -> str:
-    """A spreadsheet must show text, not run it: a leading = + - @ becomes literal."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    """A spreadsheet must show text, not run it: a leading = + - @ becomes literal (`core.tsv`)."""
+    return tsv.cell(value)
 
 
 def to_tsv(matrix: dict[str, Any]) -> str:

@@ -27,12 +27,15 @@ def message(function: str, payload: dict[str, Any]) -> str:
 
 
 @storage_call("invoke_async")
-def invoke_async(function: str, payload: dict[str, Any]) -> None:
-    """Queue `payload` for the app's function `function`; returns once it is queued."""
+def invoke_async(function: str, payload: dict[str, Any], *, target: str | None = None) -> None:
+    """Queue `payload` for the app's function `function`; returns once it is queued.
+
+    `target` names the deployed function when the environment cannot (a function invoking
+    itself: its own name would be a circular reference in the template)."""
     if function not in ASYNC_FUNCTIONS:
         raise ValueError(f"{function} is not an asynchronously invoked function")
     settings = get_settings()
-    target = settings.functions.get(function)
+    target = settings.functions.get(function) or (target if not settings.is_local else None)
     if target:
         aws.client("lambda").invoke(FunctionName=target, InvocationType="Event", Payload=json.dumps(payload).encode())
         return

@@ -7,6 +7,7 @@ lines, which CloudWatch turns into metrics without an agent or an API call.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -16,12 +17,28 @@ from contextlib import contextmanager
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chalicelib.core import bounds
+
 # Not the Chalice app name: Chalice configures a logger of that name (level ERROR
 # when debug is off), which would silence ours.
 SERVICE = "amr"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AMRService")
 
+
+class _BoundedValues(logging.Filter):
+    """No log line carries a megabyte of input: long string values are clipped (design §23)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in list(record.__dict__.items()):
+            if isinstance(value, str) and len(value) > bounds.MAX_LOG_VALUE_CHARS and key != "exc_text":
+                setattr(record, key, bounds.clip(value, bounds.MAX_LOG_VALUE_CHARS))
+        if isinstance(record.msg, str) and len(record.msg) > bounds.MAX_LOG_VALUE_CHARS:
+            record.msg = bounds.clip(record.msg, bounds.MAX_LOG_VALUE_CHARS)
+        return True
+
+
 logger = Logger(service=SERVICE)
+logger.addFilter(_BoundedValues())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 #: Powertools keeps one metric set per process and does not lock it; Lambda runs one
 #: invocation at a time, but the local stack and tests run handlers on threads, where a

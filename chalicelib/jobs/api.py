@@ -20,7 +20,7 @@ from chalicelib.core.errors import Conflict, InvalidTransition, NotFound
 from chalicelib.core.observability import bind
 from chalicelib.core.settings import get_settings
 from chalicelib.core.tables import JobEventModel, JobModel, plain
-from chalicelib.jobs import imports, lifecycle, queries, s3layout
+from chalicelib.jobs import imports, lifecycle, queries, quotas, s3layout
 from chalicelib.jobs.schemas import (
     DEFAULT_FILENAME,
     CreateJobRequest,
@@ -159,6 +159,7 @@ def create_job(request: Request) -> Response:
     current = web.caller()
     body: CreateJobRequest = web.parse_body(request, CreateJobRequest)
     params = (body.params or JobParams()).to_store()
+    quotas.admit(current.user_id, 1, role=current.role)
     opened = open_job(
         current.user_id, body.job_name, params, body.filename or DEFAULT_FILENAME, mate_filename=body.mate_filename
     )

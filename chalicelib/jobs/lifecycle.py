@@ -17,7 +17,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.core import clock
+from chalicelib.core import bounds, clock
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import Conflict, InvalidTransition
 from chalicelib.core.observability import count, logger
@@ -156,6 +156,8 @@ def transition(
     src = job.status
     if not can_transition(src, dst):
         raise InvalidTransition(f"Job is {src}; it cannot become {dst}")
+    if isinstance(fields.get("error"), str):  # a message quoting input must fit the item (design §23)
+        fields["error"] = bounds.clip(fields["error"])
 
     ts = clock.now_iso()
     changes: dict[str, Any] = {

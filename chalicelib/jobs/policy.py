@@ -107,6 +107,32 @@ def policy_from_env(environ: dict[str, str] | None = None) -> Policy:
     return parse_policy(override)
 
 
+#: Days every safety net (S3 lifecycle rule, DynamoDB TTL) waits past the policy's own deadline.
+SAFETY_NET_DAYS = 7
+
+
+def object_expiry_days(current: Policy) -> dict[str, int]:
+    """S3 lifecycle expirations (by key prefix) that never delete before the policy does (design §23).
+
+    An input can be referenced by a job for its whole life: Submitted, then Running (the
+    stalled check ends it), then the longest terminal retention. Result files live while
+    the job is Completed (or Error/Cancelled with partial files); archived copies for the
+    Archived retention, counted from archiving. Each gets `SAFETY_NET_DAYS` more, like the
+    TTL on job records (`lifecycle.TTL_GRACE`): the purge deletes; the rule only catches
+    what a purge never reached.
+    """
+    r = current.retention_days
+    terminal = max(r.Completed, r.Error, r.Cancelled)
+    lifetime = r.Submitted + r.Running + terminal
+    days = {
+        "uploads/": lifetime,
+        "inbox/": lifetime,
+        "results/": terminal,
+        "archive/": r.Archived,
+    }
+    return {prefix: int(-(-value // 1)) + SAFETY_NET_DAYS for prefix, value in days.items()}
+
+
 @lru_cache(maxsize=1)
 def get_policy() -> Policy:
     """The container's policy, validated once."""

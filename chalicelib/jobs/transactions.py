@@ -23,7 +23,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.core import clock
+from chalicelib.core import bounds, clock
 from chalicelib.core.errors import InvalidTransition
 from chalicelib.core.tables import STATUSES, CounterModel, JobEventModel, JobModel, connection
 from chalicelib.jobs import counters
@@ -56,7 +56,9 @@ def _event_key(timestamp: str) -> str:
 
 def new_event(job_id: str, message: str, level: str, timestamp: str, data: dict[str, Any] | None) -> JobEventModel:
     """A job event, not yet written (a transaction saves it with the change it records)."""
-    return JobEventModel(job_id, _event_key(timestamp), timestamp=timestamp, level=level, message=message, data=data)
+    return JobEventModel(
+        job_id, _event_key(timestamp), timestamp=timestamp, level=level, message=bounds.clip(message), data=data
+    )
 
 
 def add_to_counters(

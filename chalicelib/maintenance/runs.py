@@ -142,12 +142,15 @@ def _finish(run: MaintenanceRunModel, status: RunStatus, report: str | None, err
     run.update(actions=actions)
 
 
-def execute(event: Any) -> dict[str, Any]:
+def execute(event: Any, context: Any = None) -> dict[str, Any]:
     """Body of the `maintenance_run` function: claim, run, record. Never raises for a bad
     or duplicated event (Lambda would only retry it); storage failures do raise, so
-    Lambda's retry runs it again."""
+    Lambda's retry runs it again. It also continues scheduled tasks handed over to it."""
     observability.reset_context()
     try:
+        handed_over = tasks.continuation(event, context)
+        if handed_over is not None:
+            return handed_over
         return _execute(event)
     finally:
         observability.flush()

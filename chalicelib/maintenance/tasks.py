@@ -43,6 +43,7 @@ expires a week after it was due (TTL deletes only the record; objects are the pu
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import gzip
 import re
@@ -50,6 +51,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -62,6 +64,7 @@ from chalicelib.batches import store as batches
 from chalicelib.core import aws, clock, observability, web
 from chalicelib.core.aws import storage_call
 from chalicelib.core.errors import NotFound, ServiceError, StorageUnavailable
+from chalicelib.core.invoke import invoke_async
 from chalicelib.core.observability import count, logger
 from chalicelib.core.settings import get_settings
 from chalicelib.core.tables import JobModel
@@ -333,6 +336,7 @@ def purge(run: _Run) -> None:
             run.fail("purge", None, exc)
             continue
         budget -= len(found)
+        todo = []
         for job in found:
             if job.job_id in run.handled:  # e.g. just declared stalled by this run
                 continue
@@ -340,12 +344,28 @@ def purge(run: _Run) -> None:
                 skip = JobSkip(task="purge", job_id=job.job_id, reason="Running and heartbeat is recent")
                 run.report.skipped.append(skip)
                 continue
-            if run.attempt("purge", job, functools.partial(purge_job, job)):
+            todo.append(job)
+        for job, done in _in_parallel(todo, lambda job: run.attempt("purge", job, lambda: purge_job(job))):
+            if done:
                 run.report.purged.append(job.job_id)
                 run.handled.add(job.job_id)
         if last_key is not None and budget <= 0 and "purge" not in run.report.more_due:
             run.report.more_due.append("purge")
             return
+
+
+#: Jobs one pass works on at once: each step waits on S3 and DynamoDB, not on the CPU.
+WORKERS = 8
+
+
+def _in_parallel(jobs: list[JobModel], step: Callable[[JobModel], bool]) -> list[tuple[JobModel, bool]]:
+    """`step` of each job on `WORKERS` threads (each in a copy of this context, so the
+    invocation's log keys and the local IAM principal go with it); results in job order."""
+    if len(jobs) <= 1:
+        return [(job, step(job)) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, step, job) for job in jobs]
+        return [(job, future.result()) for job, future in zip(jobs, futures, strict=True)]
 
 
 def archive(run: _Run) -> None:
@@ -354,10 +374,13 @@ def archive(run: _Run) -> None:
     budget = run.policy.cleanup.max_jobs_per_run
     cutoff = run.cutoff(timedelta(days=settings.min_age_days))
     found, last_key = queries.jobs_by_status(lifecycle.COMPLETED, changed_before=cutoff, limit=budget)
-    for job in found:
-        if job.job_id in run.handled:
-            continue
-        if run.attempt("archive", job, functools.partial(archive_job, job, run.policy, run.report)):
+    todo = [job for job in found if job.job_id not in run.handled]
+
+    def step(job: JobModel) -> bool:
+        return run.attempt("archive", job, lambda: archive_job(job, run.policy, run.report))
+
+    for job, done in _in_parallel(todo, step):
+        if done:
             run.report.archived.append(job.job_id)
     if last_key is not None and len(found) >= budget:
         run.report.more_due.append("archive")
@@ -535,13 +558,81 @@ def run(
     return report
 
 
-def scheduled(task: Task) -> dict[str, Any]:
-    """Body of a scheduled rule: one task, metrics flushed, the report returned (logged)."""
+#: Time kept free at the end of an invocation: the pass in progress and the hand-over fit in it.
+HANDOVER_RESERVE_MS = 120_000
+#: The function a scheduled task hands its remaining work to (it may invoke itself again).
+CONTINUATION_FUNCTION = "maintenance_run"
+#: Hand-overs after which a task stops even with work left (a runaway guard: 50 x 15 min).
+MAX_GENERATIONS = 50
+
+
+def _remaining_ms(context: Any) -> float:
+    """Milliseconds this invocation may still run (Lambda's context; unbounded without one)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return float(remaining()) if callable(remaining) else float("inf")
+
+
+def _merge(into: MaintenanceReport, more: MaintenanceReport) -> None:
+    for name in ("stalled", "purged", "archived", "failed", "skipped", "lone_mates"):
+        getattr(into, name).extend(getattr(more, name))
+    into.more_due = more.more_due
+    into.finished_at = more.finished_at
+
+
+def continue_until_done(task: Task, context: Any = None, generation: int = 0) -> dict[str, Any]:
+    """Run `task` pass after pass (each at most `cleanup.max_jobs_per_run` jobs) until nothing
+    is due (design §23); when the invocation's time runs short, hand the rest to a new
+    invocation of `maintenance_run`, so a day with 10,000 due jobs is cleared the same day.
+    A pass with failures is followed by another (the failed jobs are still due); a pass that
+    changes nothing (every due job failed) ends the chain: the next tick retries."""
+    total: MaintenanceReport | None = None
+    passes = 0
+    handed_over = False
+    while True:
+        report = run([task])
+        passes += 1
+        if total is None:
+            total = report
+        else:
+            _merge(total, report)
+        progressed = len(report.stalled) + len(report.purged) + len(report.archived)
+        if not progressed or (task not in report.more_due and not report.failed):
+            break  # nothing left, or nothing moved: jobs that failed are retried by the next tick
+        if _remaining_ms(context) < HANDOVER_RESERVE_MS:
+            if generation + 1 < MAX_GENERATIONS:
+                invoke_async(
+                    CONTINUATION_FUNCTION,
+                    {"continue": task, "generation": generation + 1},
+                    target=getattr(context, "function_name", None) if generation else None,
+                )
+                handed_over = True
+            else:
+                logger.error("maintenance chain stopped after its last hand-over", extra={"task": task})
+            break
+    assert total is not None
+    logger.info(
+        "maintenance task done",
+        extra={"task": task, "passes": passes, "handed_over": handed_over, "generation": generation},
+    )
+    return {**total.model_dump(), "passes": passes, "handed_over": handed_over, "generation": generation}
+
+
+def scheduled(task: Task, context: Any = None) -> dict[str, Any]:
+    """Body of a scheduled rule: the task until nothing is due, metrics flushed, the report returned."""
     observability.reset_context()
     try:
-        return run([task]).model_dump()
+        return continue_until_done(task, context)
     finally:
         observability.flush()
+
+
+def continuation(event: dict[str, Any], context: Any = None) -> dict[str, Any] | None:
+    """A hand-over event (`{"continue": task, "generation": n}`), or None for another event."""
+    task = event.get("continue") if isinstance(event, dict) else None
+    if task not in TASK_ORDER:
+        return None
+    generation = event.get("generation")
+    return continue_until_done(task, context, generation if isinstance(generation, int) else MAX_GENERATIONS)
 
 
 def cleanup(days: int, *, current: policy.Policy | None = None, seconds: float = CLEANUP_SECONDS) -> CleanupReport:

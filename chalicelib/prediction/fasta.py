@@ -23,6 +23,8 @@ from typing import BinaryIO, Protocol
 
 import isal.isal_zlib as izlib
 
+from chalicelib.core import bounds
+
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_SIZE = 1 << 20
 
@@ -92,6 +94,7 @@ class InputError(ValueError):
     """The uploaded file is not acceptable; ``message`` is safe to show to the user."""
 
     def __init__(self, message: str) -> None:
+        message = bounds.clip(message)  # it is stored as the job's error and logged
         super().__init__(message)
         self.message = message
 
@@ -218,19 +221,45 @@ class FastaReader:
     def _lines(self) -> Iterator[bytes]:
         """Lines without their line ending; pieces of a long line are joined once (no quadratic copy)."""
         pending: list[bytes] = []
+        pending_size = 0
+        limit = bounds.max_line_bytes()
+        count = 0
         for chunk in self._chunks():
             if b"\n" not in chunk:
                 pending.append(chunk)
+                pending_size += len(chunk)
+                self._check_line(pending, pending_size, count + 1, limit)
                 continue
             lines = chunk.split(b"\n")
             if pending:
+                pending_size += len(lines[0])
+                self._check_line(pending, pending_size, count + 1, limit)
                 pending.append(lines[0])
                 lines[0] = b"".join(pending)
-            pending = [lines.pop()]
+            tail = lines.pop()
+            pending, pending_size = [tail], len(tail)
+            count += len(lines)
+            if len(chunk) > limit:  # only a chunk larger than the limit can hold a whole too-long line
+                for i, line in enumerate(lines):
+                    self._check_line([line], len(line), count - len(lines) + 1 + i, limit)
+            self._check_line(pending, pending_size, count + 1, limit)
             yield from lines
         tail = b"".join(pending)
         if tail:
             yield tail
+
+    def _check_line(self, pieces: list[bytes], size: int, line_no: int, limit: int) -> None:
+        """Refuse a line past the limits before holding more of it (memory stays bounded)."""
+        is_header = bool(pieces) and pieces[0][:1] == b">"
+        if is_header and size > bounds.MAX_HEADER_BYTES:
+            raise InputError(
+                f"{self.name}, line {line_no}: header line longer than the limit of "
+                f"{_fmt_bytes(bounds.MAX_HEADER_BYTES)}"
+            )
+        if size > limit:
+            raise InputError(
+                f"{self.name}, line {line_no}: line longer than the limit of {_fmt_bytes(limit)} (AMR_MAX_LINE_BYTES)"
+            )
 
     # -- record level -----------------------------------------------------
     def _invalid(self, text: bytes, line_no: int) -> InputError:
@@ -271,12 +300,13 @@ class FastaReader:
                 continue
             if line[:1] == b">":
                 self.line_no = line_no
+                self._check_line([line], len(line), line_no, bounds.max_line_bytes())
                 if cur_id is not None:
                     yield self._finish(cur_id, cur_line, parts, part_lines)
                 cur_id = self._header_id(line, line_no)
                 if cur_id in seen:
                     raise InputError(
-                        f"{self.name}, line {line_no}: duplicate sequence id {cur_id!r} "
+                        f"{self.name}, line {line_no}: duplicate sequence id {bounds.quote(cur_id)} "
                         f"(first seen at line {seen[cur_id]})"
                     )
                 seen[cur_id] = line_no
@@ -315,6 +345,11 @@ class FastaReader:
         words = text.split()
         if not words:
             raise InputError(f"{self.name}, line {line_no}: header without a sequence id")
+        if len(words[0]) > bounds.MAX_ID_CHARS:
+            raise InputError(
+                f"{self.name}, line {line_no}: sequence id longer than the limit of {bounds.MAX_ID_CHARS} "
+                f"characters ({bounds.quote(words[0], 60)})"
+            )
         return words[0]
 
     def _finish(self, cid: str, header_line: int, parts: list[bytes], part_lines: list[int]) -> tuple[str, str]:
@@ -326,7 +361,9 @@ class FastaReader:
                 if _INVALID_RE.search(part) is not None:
                     raise self._invalid(part, part_line)
         if not seq:
-            raise InputError(f"{self.name}, line {header_line}: sequence {cid!r} is empty (header with no sequence)")
+            raise InputError(
+                f"{self.name}, line {header_line}: sequence {bounds.quote(cid)} is empty (header with no sequence)"
+            )
         self.contigs += 1
         self.bases += len(seq)
         return cid, seq.upper().decode("ascii")

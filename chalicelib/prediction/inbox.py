@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib.core.errors import Conflict, InvalidTransition, NotFound, ServiceError
 from chalicelib.core.lazy import lazy_import
 from chalicelib.core.observability import logger
-from chalicelib.jobs import lifecycle, queries, s3layout
+from chalicelib.jobs import lifecycle, queries, quotas, s3layout
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import objects
 from chalicelib.prediction.objects import ObjectInfo, ObjectRef, filename_of
@@ -57,6 +57,9 @@ def process_drop(ref: ObjectRef, key: s3layout.InboxKey, request_id: str) -> Out
             f"{', '.join(s3layout.FASTQ_SUFFIXES)}, optionally followed by .gz"
         )
     batch_id = batches.inbox_batch_id(user.user_id, key.folder) if key.folder else None
+    refused = _over_quota(user, job_id)
+    if refused is not None:
+        return reject(ref, refused)
     try:
         job = lifecycle.create_job(
             user_id=user.user_id,
@@ -197,6 +200,23 @@ def _drop_waiting(job_id: str, pair_job_id: str) -> None:
         pass
     except ServiceError as exc:
         logger.warning("waiting mate record not removed", extra={"job_id": job_id, "cause": exc.message})
+
+
+def _over_quota(user: Any, job_id: str) -> str | None:
+    """Why a new inbox job of `user` is refused by the quotas (design §23); a repeated event
+    of a job that exists already is not counted again."""
+    try:
+        queries.get_job(job_id)
+        return None
+    except NotFound:
+        pass
+    try:
+        quotas.admit(user.user_id, 1, role=getattr(user, "role", "user") or "user")
+    except ServiceError as exc:
+        if exc.status != 429:
+            raise
+        return exc.message
+    return None
 
 
 def _active_user(username: str) -> tuple[Any, str]:

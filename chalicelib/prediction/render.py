@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.core import version
+from chalicelib.core import tsv, version
 from chalicelib.jobs import s3layout
 from chalicelib.prediction.phenotypes import TSV_COLUMNS as PHENOTYPE_COLUMNS
 from chalicelib.prediction.pointfinder import MutationCall
@@ -82,16 +82,9 @@ HAMRONIZATION_COLUMNS = (
 )
 
 
-def _cell(value: Any) -> str:
-    """One TSV cell: tabs and newlines would break the table, so they become spaces."""
-    text = "" if value is None else str(value)
-    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-
-
 def _tsv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
-    lines = ["\t".join(header)]
-    lines += ["\t".join(_cell(v) for v in row) for row in rows]
-    return "\n".join(lines) + "\n"
+    """A result table whose cells open as text in a spreadsheet (`core.tsv`)."""
+    return tsv.table(header, rows)
 
 
 def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:

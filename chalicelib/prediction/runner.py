@@ -17,7 +17,7 @@ from chalicelib.core.errors import InvalidTransition, ServiceError
 from chalicelib.core.observability import count, logger, timed
 from chalicelib.core.settings import get_settings
 from chalicelib.core.tables import JobModel, plain
-from chalicelib.jobs import lifecycle, s3layout
+from chalicelib.jobs import lifecycle, quotas, s3layout
 from chalicelib.jobs.params import PredictParams
 from chalicelib.prediction import acquired, objects, render
 from chalicelib.prediction.fasta import InputError
@@ -61,6 +61,10 @@ def run_job(
     except InvalidTransition:
         logger.info("job not claimed: already taken or no longer Submitted", extra={"key": event_key})
         return Outcome(event_key, DUPLICATE, job.job_id, "job is not Submitted")
+    try:
+        quotas.add_bytes(job.user_id, sum(i.size for _, i in inputs))  # today's input bytes (design §23)
+    except ServiceError as exc:
+        logger.warning("input bytes not counted", extra={"cause": exc.message})
     ref = ObjectRef(ref.bucket, event_key)
     try:
         params, param_problem = _job_params(job)

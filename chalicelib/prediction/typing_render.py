@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.core import tsv
 from chalicelib.prediction.typescan import TypingResult
 
 MLST_COLUMNS = ("Scheme", "ST", "Clonal complex", "Alleles", "Selected by")
@@ -28,13 +29,8 @@ PLASMID_COLUMNS = (
 )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-
-
 def _tsv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
-    return "\n".join(["\t".join(header)] + ["\t".join(_cell(v) for v in row) for row in rows]) + "\n"
+    return tsv.table(header, rows)
 
 
 def mlst_tsv(typing: TypingResult | None) -> str:

@@ -130,13 +130,16 @@ def _expirations(bucket: dict[str, Any]) -> dict[str, int]:
 
 def test_bucket_lifecycle_follows_the_retention_policy_plus_grace() -> None:
     """Bucket rules are a safety net behind maintenance: they may never delete an object
-    the service still needs, so each waits the longest retention that can apply + grace."""
+    the service still needs (design §23). An input is referenced for the job's whole life
+    (Submitted, Running, then the longest terminal retention); results for the longest
+    terminal retention; archived copies for the Archived retention; each + grace."""
     retention = get_policy().retention_days
-    inputs = max(retention.days(s) for s in ("Submitted", "Running", "Completed", "Error", "Cancelled"))
+    terminal = max(retention.days(s) for s in ("Completed", "Error", "Cancelled"))
+    inputs = retention.days("Submitted") + retention.days("Running") + terminal
     buckets = _buckets()
     days = lambda d: math.ceil(d) + cfn.GRACE_DAYS  # noqa: E731
     assert _expirations(buckets["UploadBucket"]) == {"uploads/": days(inputs), "inbox/": days(inputs)}
-    assert _expirations(buckets["ResultsBucket"]) == {"results/": days(retention.days("Completed"))}
+    assert _expirations(buckets["ResultsBucket"]) == {"results/": days(terminal)}
     assert _expirations(buckets["ArchiveBucket"]) == {"archive/": days(retention.days("Archived"))}
 
 
@@ -180,6 +183,25 @@ def test_api_throttling_is_set_on_every_method() -> None:
     settings = cfn.merge_template()["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
     assert settings[0]["ResourcePath"] == "/*" and settings[0]["HttpMethod"] == "*"
     assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(settings[0])
+
+
+def test_login_and_register_are_throttled_apart_and_predictions_have_reserved_concurrency() -> None:
+    """design §23: password guessing and sign-up floods meet their own limit; one user's
+    uploads cannot take the account's whole Lambda concurrency."""
+    template = cfn.merge_template()
+    settings = template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    auth = {s["ResourcePath"]: s for s in settings if s["ResourcePath"].startswith("/~1auth")}
+    assert set(auth) == {"/~1auth~1login", "/~1auth~1register"}
+    for setting in auth.values():
+        assert setting["HttpMethod"] == "POST"
+        assert setting["ThrottlingRateLimit"] == {"Ref": "AuthThrottleRateLimit"}
+    params = template["Parameters"]
+    assert params["AuthThrottleRateLimit"]["Default"] < params["ApiThrottleRateLimit"]["Default"]
+    upload = template["Resources"]["OnUpload"]["Properties"]
+    assert upload["ReservedConcurrentExecutions"] == {"Ref": "PredictionReservedConcurrency"}
+    for name in ("MaintenancePurge", "MaintenanceArchive", "MaintenanceStalled"):
+        env = template["Resources"][name]["Properties"]["Environment"]["Variables"]
+        assert env["AMR_MAINTENANCE_FUNCTION"] == {"Ref": "MaintenanceRun"}  # hand-over target
 
 
 # --- chalice config and IAM ----------------------------------------------------------
@@ -234,6 +256,9 @@ ALLOWED_ACTIONS = {
     },
     "policy-prediction.json": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable",
+        # a paired drop removes the lone mate's waiting job and its events (design §23)
+        "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
+        "dynamodb:BatchGetItem",  # a bucket drop meets the user's quotas (counters)
         # ListBucket: without it S3 answers 403, not 404, for an input deleted since its event
         "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
         "logs:CreateLogStream", "logs:PutLogEvents",
@@ -249,6 +274,7 @@ ALLOWED_ACTIONS = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
         "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
         "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging",
+        "lambda:InvokeFunction",  # a scheduled task hands its backlog over to maintenance_run
         "logs:CreateLogStream", "logs:PutLogEvents",
     },
 }
@@ -282,10 +308,13 @@ def test_policies_grant_named_actions_on_this_stages_resources_only(name: str) -
         assert stmt["Condition"] == {"StringEquals": {"ses:FromAddress": "no-reply@amr.example.org"}}
 
 
-def test_prediction_cannot_delete_records_or_read_other_buckets() -> None:
+def test_prediction_cannot_delete_accounts_or_read_other_buckets() -> None:
+    """It deletes only a lone mate's waiting job record and its events (design §23: found by local IAM)."""
     ctx = cfn.context("dev")
     stmts = cfn.statements(cfn.policy("policy-prediction.json"), ctx)
-    assert not cfn.allows(stmts, "dynamodb:DeleteItem", "arn:aws:dynamodb:us-east-1:123456789012:table/amr-dev-jobs")
+    assert cfn.allows(stmts, "dynamodb:DeleteItem", "arn:aws:dynamodb:us-east-1:123456789012:table/amr-dev-jobs")
+    assert not cfn.allows(stmts, "dynamodb:DeleteItem", "arn:aws:dynamodb:us-east-1:123456789012:table/amr-dev-users")
+    assert not cfn.allows(stmts, "dynamodb:DeleteItem", "arn:aws:dynamodb:us-east-1:123456789012:table/amr-dev-batches")
     assert not cfn.allows(stmts, "s3:GetObject", "arn:aws:s3:::amr-dev-archive-123456789012/archive/u/j/x.gz")
     assert not cfn.allows(stmts, "dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/amr-prod-jobs")
     assert cfn.allows(stmts, "s3:PutObject", "arn:aws:s3:::amr-dev-results-123456789012/results/u/j/predictions.json")

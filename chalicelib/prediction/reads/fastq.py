@@ -19,10 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from chalicelib.core import bounds
 from chalicelib.prediction.fasta import FastaReader, InputError, Readable, read_ahead
 
 _VALID_BASES = b"ACGTNRYKMSWBDHVacgtnrykmswbdhv."
@@ -85,6 +86,7 @@ class FastqReader(FastaReader):
                     found.append(at + size)
                     size += len(chunk)
                     lines += len(at)
+                    self._check_read_line(found, size, lines)
             data = b"".join(parts)
             if lines >= 4 * max_reads:
                 newlines = np.concatenate(found)
@@ -167,6 +169,18 @@ class FastqReader(FastaReader):
         for block in self.blocks(names=True):
             for i, head in enumerate(block.heads.split(b"\n")[: len(block)]):
                 yield read_name(head), block.read(i).upper().decode("ascii")
+
+    def _check_read_line(self, found: list[Any], size: int, lines: int) -> None:
+        """Refuse a line past the limit before holding more of it (memory stays bounded)."""
+        limit = bounds.max_line_bytes()
+        if size <= limit:
+            return
+        last = next((int(f[-1]) for f in reversed(found) if len(f)), -1)
+        if size - last - 1 > limit:
+            raise InputError(
+                f"{self.name}, line {self.line_no + lines + 1}: line longer than the limit of "
+                f"{limit} bytes (AMR_MAX_LINE_BYTES)"
+            )
 
     def _not_fastq(self, line: bytes, record: int, line_no: int) -> InputError:
         if line[:1] == b">":
