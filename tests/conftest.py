@@ -33,17 +33,23 @@ from chalicelib.core.settings import get_settings  # noqa: E402
 START = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
 
 
+SHARED_DATA = ("endpoints", "partitions", "endpoint-rule-set-1", "sdk-default-configuration", "_retry")
+
+
 def _parse_botocore_data_once() -> None:
     """Each test's moto world builds fresh boto3 and PynamoDB sessions, and each session
     re-parses botocore's endpoint and service JSON: about a second of every test's setup.
-    The files do not change during a run, so parse each once per process (botocore's own
-    cache is per session; a Lambda container keeps its clients, so only tests pay this)."""
+    The endpoint data (most of that time) does not change during a run and botocore only
+    reads it, so it is parsed once per process (botocore's own cache is per session; a
+    Lambda container keeps its clients, so only tests pay this)."""
     from botocore import loaders
 
     parse = loaders.JSONFileLoader.load_file
     parsed: dict[str, object] = {}
 
     def load_file(self: loaders.JSONFileLoader, file_path: str) -> object:
+        if not file_path.endswith(SHARED_DATA):  # service models are changed once loaded: parsed anew
+            return parse(self, file_path)
         if file_path not in parsed:
             parsed[file_path] = parse(self, file_path)
         return parsed[file_path]
