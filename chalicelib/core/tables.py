@@ -174,6 +174,8 @@ class CounterModel(Model):
     duration_count = NumberAttribute(default=0)
     model_resfinder = NumberAttribute(default=0)
     #: when a job of the scope first started / last changed status (timing of a batch)
+    #: quota day items (`jobs/quotas.py`) expire through TTL once their day is over
+    expires_at = TTLAttribute(null=True)
     first_started_at = UnicodeAttribute(null=True)
     last_changed_at = UnicodeAttribute(null=True)
 

@@ -32,7 +32,8 @@ def tool(stack: Stack, *args: str, extra_env: dict[str, str] | None = None) -> s
 
 def test_import_into_the_running_stack_then_log_in(stack: Stack, tmp_path: Path) -> None:
     legacy = legacy_db.build(tmp_path / "legacy.db", bulk_jobs=20, bulk_users=2)
-    first = tool(stack, "tools.legacy_import", str(legacy.path))
+    # The fixture database has an administrator the operator means to bring over (design §23).
+    first = tool(stack, "tools.legacy_import", str(legacy.path), "--allow-admins")
     assert first.returncode == 0, first.stderr
     assert f"into stage local ({stack.emulator})" in first.stdout
     row = next(line for line in first.stdout.splitlines() if line.startswith("amr_jobs"))
