@@ -257,6 +257,7 @@ def test_pages_fit_a_phone_screen(browser: Browser) -> None:
             ("#/submit", "Submit genomes", "#dropzone"),
             ("#/batches", "Batches", "#batches > *"),
             ("#/admin", "Administration", "#users table"),
+            ("#/account", "Your account", "#notifications-form"),
             ("#/jobs", "Jobs", "#jobs > *"),
         ):
             browser.go(route)
