@@ -23,7 +23,11 @@ notifications_app = typer.Typer(
 account_app.add_typer(notifications_app, name="notifications")
 
 
-def _show(s: Session, settings: dict[str, Any]) -> None:
+def _show(s: Session, settings: dict[str, Any], as_json: bool) -> None:
+    """The settings the service answered: its JSON, or fields and (once) the new secret."""
+    if as_json:
+        s.out.json(settings)
+        return
     s.out.fields(
         [
             ("webhook", settings.get("webhook_url") or "off"),
@@ -51,11 +55,7 @@ def show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if ctx.invoked_subcommand:
         return
     s = session(ctx)
-    settings = s.api().call("GET", PATH)
-    if as_json:
-        s.out.json(settings)
-    else:
-        _show(s, settings)
+    _show(s, s.api().call("GET", PATH), as_json)
 
 
 @notifications_app.command("set")
@@ -93,22 +93,16 @@ def set_(
         "events": list(dict.fromkeys(events)) if events else current.get("events") or list(EVENTS),
     }
     settings = api.call("PUT", PATH, json=body)
-    if as_json:
-        s.out.json(settings)
-        return
-    s.out.note("Notification settings saved.", "green")
-    _show(s, settings)
+    if not as_json:
+        s.out.note("Notification settings saved.", "green")
+    _show(s, settings, as_json)
 
 
 @notifications_app.command("rotate-secret")
 def rotate_secret(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Make a new signing secret; the previous one keeps signing for a day so receivers can switch."""
     s = session(ctx)
-    settings = s.api().call("POST", f"{PATH}/secret")
-    if as_json:
-        s.out.json(settings)
-    else:
-        _show(s, settings)
+    _show(s, s.api().call("POST", f"{PATH}/secret"), as_json)
 
 
 @notifications_app.command("deliveries")

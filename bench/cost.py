@@ -165,12 +165,11 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
     from moto import mock_aws
 
     from chalicelib.core import aws
-    from chalicelib.core import tables as models
     from chalicelib.core.settings import get_settings
     from chalicelib.jobs import lifecycle as jobs
     from chalicelib.jobs import queries, s3layout
     from chalicelib.prediction import intake as prediction
-    from local.invoker import ensure_queue
+    from local.provision import provision
 
     def put(key: str, body: bytes) -> dict[str, Any]:
         """Upload, and the ObjectCreated notification S3 sends for it."""
@@ -193,13 +192,8 @@ def measure_job(genome: bytes, species: str) -> dict[str, Any]:
 
     with mock_aws():
         aws.reset_clients()
-        settings = get_settings()
-        models.bind_models(settings)
-        models.create_tables()
+        settings = provision()
         s3 = aws.client("s3")
-        for bucket in (settings.upload_bucket, settings.results_bucket, settings.archive_bucket):
-            s3.create_bucket(Bucket=bucket)
-        ensure_queue(aws.client("sqs"), settings.async_queue)
         user_id, job_id = str(uuid.uuid4()), jobs.new_job_id()
         # Warm the index and the imports as a warm container has them: a first job.
         warm = jobs.create_job(

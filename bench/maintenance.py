@@ -23,12 +23,12 @@ from typing import Any
 import benchenv  # noqa: F401  (must precede chalicelib imports)
 from moto import mock_aws
 
-from chalicelib.core import aws, clock, tables
+from chalicelib.core import aws, clock
 from chalicelib.core.settings import get_settings
 from chalicelib.jobs import imports, lifecycle, policy, s3layout
 from local.emulator import serialise_writes
 from local.iam import Guard, guard_app
-from local.invoker import ensure_queue
+from local.provision import provision
 from tools import stage
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -36,13 +36,7 @@ RESULT_FILES = ("predictions.json", "predictions.tsv")
 
 
 def _setup() -> None:
-    tables.bind_models(get_settings())
-    tables.create_tables()
-    settings = get_settings()
-    s3 = aws.client("s3")
-    for bucket in (settings.upload_bucket, settings.results_bucket, settings.archive_bucket):
-        s3.create_bucket(Bucket=bucket)
-    ensure_queue(aws.client("sqs"), settings.async_queue)
+    provision()
 
 
 def _write_due(n: int, status: str, with_results: bool) -> None:

@@ -21,6 +21,7 @@ from moto import mock_aws  # noqa: E402
 from chalicelib.core import aws, tables  # noqa: E402
 from chalicelib.core.settings import get_settings, reset_settings  # noqa: E402
 from local.emulator import serialise_writes  # noqa: E402
+from local.provision import provision  # noqa: E402
 from tests import legacy_db  # noqa: E402
 from tools import backup, legacy_import, stage  # noqa: E402
 
@@ -44,11 +45,7 @@ def main() -> None:
                                  bulk_jobs=args.jobs - AWKWARD_JOBS, bulk_users=200)
         print(f"built a legacy database of {args.jobs:,} jobs ({args.shape} parameters) in {time.perf_counter() - started:.1f} s\n")
         aws.reset_clients()
-        settings = get_settings()
-        tables.bind_models(settings)
-        tables.create_tables()
-        for bucket in (settings.upload_bucket, settings.results_bucket, settings.archive_bucket):
-            aws.client("s3").create_bucket(Bucket=bucket)
+        settings = provision()
         for run in ("first run", "second run"):
             report = legacy_import.run(legacy.path, settings=settings, allow_admins=True)
             print(f"== {run}\n{legacy_import.render(report, legacy.path, settings)}\n")

@@ -44,22 +44,15 @@ def setup() -> Any:
     """moto with the service's tables and buckets, and a signed-in user's headers."""
     from moto import mock_aws
 
-    from chalicelib.core import aws, tables
-    from chalicelib.core.settings import get_settings
+    from chalicelib.core import aws
     from local.emulator import serialise_writes
-    from local.invoker import ensure_queue
+    from local.provision import provision
 
     serialise_writes()  # moto applies a transaction's items one by one; DynamoDB does not
     mocked = mock_aws()
     mocked.start()
     aws.reset_clients()
-    tables.bind_models(get_settings())
-    tables.create_tables()
-    settings = get_settings()
-    s3 = aws.client("s3")
-    for bucket in (settings.upload_bucket, settings.results_bucket, settings.archive_bucket):
-        s3.create_bucket(Bucket=bucket)
-    ensure_queue(aws.client("sqs"), settings.async_queue)
+    provision()
     return mocked
 
 

@@ -78,21 +78,14 @@ def aws_env(fake_clock: clock.FakeClock) -> Iterator[None]:
     """
     from local.emulator import serialise_writes
     from local.iam import Guard, summary as iam_summary
-    from local.invoker import ensure_queue
+    from local.provision import provision
 
     undo = serialise_writes()
     guard = Guard(get_settings())  # calls made inside a handler meet its role's policy (design §23)
     guard.install()
     with mock_aws():
         aws.reset_clients()
-        models.bind_models(get_settings())
-        models.create_tables()
-        s3 = aws.client("s3")
-        settings = get_settings()
-        for bucket in (settings.upload_bucket, settings.results_bucket, settings.archive_bucket):
-            s3.create_bucket(Bucket=bucket)
-        ensure_queue(aws.client("sqs"), settings.async_queue)
-        ensure_queue(aws.client("sqs"), settings.notifications_queue)
+        provision()
         yield
     guard.uninstall()
     report = os.environ.get("AMR_IAM_REPORT")  # collect what the functions called (docs/reliability.md)

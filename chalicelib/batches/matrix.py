@@ -111,16 +111,11 @@ def table(batch: BatchModel, jobs: list[JobModel], reads: Reads) -> dict[str, An
     return {"batch_id": batch.batch_id, "batch_name": batch.batch_name, "antibiotics": antibiotics, "rows": rows}
 
 
-def _cell(value: str) -> str:
-    """A spreadsheet must show text, not run it: a leading = + - @ becomes literal (`core.tsv`)."""
-    return tsv.cell(value)
-
-
 def to_tsv(matrix: dict[str, Any]) -> str:
+    """The matrix as TSV; every cell opens as text in a spreadsheet (`core.tsv`)."""
     header = ["sample", "status", "st", "replicons", *matrix["antibiotics"], "genes", "mutations", "job_id"]
-    lines = ["\t".join(header)]
-    for row in matrix["rows"]:
-        cells = [
+    rows = [
+        [
             row["sample"],
             row["status"],
             row.get("st", ""),
@@ -130,5 +125,6 @@ def to_tsv(matrix: dict[str, Any]) -> str:
             ", ".join(row["mutations"]),
             row["job_id"],
         ]
-        lines.append("\t".join(_cell(str(c)) for c in cells))
-    return "\n".join(lines) + "\n"
+        for row in matrix["rows"]
+    ]
+    return tsv.table(header, rows)

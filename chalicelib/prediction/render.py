@@ -82,11 +82,6 @@ HAMRONIZATION_COLUMNS = (
 )
 
 
-def _tsv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
-    """A result table whose cells open as text in a spreadsheet (`core.tsv`)."""
-    return tsv.table(header, rows)
-
-
 def predictions_dict(prediction: Prediction, job_id: str) -> dict[str, Any]:
     """The ``predictions.json`` document (design §6)."""
     table = prediction.phenotypes
@@ -147,7 +142,7 @@ def predictions_tsv(prediction: Prediction) -> str:
         ]
         for g in prediction.genes
     ]
-    return _tsv(RESFINDER_TSV_COLUMNS, rows)
+    return tsv.table(RESFINDER_TSV_COLUMNS, rows)
 
 
 def pointfinder_tsv(prediction: Prediction) -> str:
@@ -157,13 +152,13 @@ def pointfinder_tsv(prediction: Prediction) -> str:
         [m.name, m.nucleotide_change, m.amino_acid_change, ", ".join(m.resistance).title(), ", ".join(m.pmids)]
         for m in calls
     ]
-    return _tsv(POINTFINDER_TSV_COLUMNS, rows)
+    return tsv.table(POINTFINDER_TSV_COLUMNS, rows)
 
 
 def phenotypes_tsv(prediction: Prediction) -> str:
     """``phenotypes.tsv`` with the columns of ResFinder's ``pheno_table.txt``."""
     rows = [r.cells() for r in prediction.phenotypes.rows] if prediction.phenotypes else []
-    return _tsv(PHENOTYPE_COLUMNS, rows)
+    return tsv.table(PHENOTYPE_COLUMNS, rows)
 
 
 def _mutation_row(m: MutationCall, prediction: Prediction, input_file_name: str) -> dict[str, Any]:
@@ -224,7 +219,7 @@ def hamronization_tsv(prediction: Prediction, input_file_name: str) -> str:
     if prediction.point:
         values += [_mutation_row(m, prediction, input_file_name) for m in prediction.point.mutations]
     rows = [[v.get(col, "") for col in HAMRONIZATION_COLUMNS] for v in values]
-    return _tsv(HAMRONIZATION_COLUMNS, rows)
+    return tsv.table(HAMRONIZATION_COLUMNS, rows)
 
 
 def summary(prediction: Prediction, max_gene_names: int = 100) -> dict[str, Any]:

@@ -29,10 +29,6 @@ PLASMID_COLUMNS = (
 )
 
 
-def _tsv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
-    return tsv.table(header, rows)
-
-
 def mlst_tsv(typing: TypingResult | None) -> str:
     """One row per typed scheme; alleles as ``locus(allele)`` in scheme order."""
     rows = [
@@ -45,7 +41,7 @@ def mlst_tsv(typing: TypingResult | None) -> str:
         ]
         for c in (typing.mlst if typing else [])
     ]
-    return _tsv(MLST_COLUMNS, rows)
+    return tsv.table(MLST_COLUMNS, rows)
 
 
 def plasmids_tsv(typing: TypingResult | None) -> str:
@@ -65,7 +61,7 @@ def plasmids_tsv(typing: TypingResult | None) -> str:
         ]
         for p in (typing.plasmids if typing else [])
     ]
-    return _tsv(PLASMID_COLUMNS, rows)
+    return tsv.table(PLASMID_COLUMNS, rows)
 
 
 def typing_fields(typing: TypingResult | None) -> dict[str, Any]:
